@@ -1,0 +1,1 @@
+"""Dagster assets: thin wrappers that wire config, resources and metadata around ``corpus``."""

@@ -1,0 +1,36 @@
+"""Resources: the seam between the assets and where data lives (local here, elsewhere in production)."""
+
+from pathlib import Path
+from typing import Optional
+
+import dagster as dg
+
+from corpus import storage
+from corpus.inputs import DEFAULT_MANIFEST, part_name, source_root
+from corpus.sources import reader
+
+
+class CorpusStorage(dg.ConfigurableResource):
+    """Where everything is written; defaults to ``$CORPUS_DATA_ROOT`` (``./data``)."""
+
+    data_root: Optional[str] = None
+
+    def layout(self) -> storage.Layout:
+        return storage.Layout(Path(self.data_root).resolve() if self.data_root else storage.data_root())
+
+
+class RawInputs(dg.ConfigurableResource):
+    """Where each source's raw files come from: ``raw_dir`` (default ``$CORPUS_RAW_DIR``), else the
+    default manifest of small real public files, downloaded into the data root's cache."""
+
+    raw_dir: Optional[str] = None
+    manifest: Optional[str] = None
+
+    def source_root(self, source: str, layout: storage.Layout) -> Path:
+        raw = Path(self.raw_dir).resolve() if self.raw_dir else storage.raw_dir()
+        return source_root(source, raw, layout.raw_cache, Path(self.manifest) if self.manifest else DEFAULT_MANIFEST)
+
+    def units(self, source: str, layout: storage.Layout) -> list[tuple[str, Path]]:
+        """(part name, path) of every input unit of a source, sorted; empty when its folder is missing."""
+        root = self.source_root(source, layout)
+        return [(part_name(root, p), p) for p in reader(source).discover_inputs(root)]

@@ -1,0 +1,75 @@
+"""One ingest asset per source: raw files in their native format -> cleaned documents (stage ``ingest``).
+
+Each input unit (file, archive, repository or paper folder) becomes one part, so a rerun only
+recomputes new or changed inputs. A source's ``Config`` fields are its reader's keyword arguments.
+"""
+
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from assets.resources import CorpusStorage, RawInputs
+from assets.stages import Unit, code_fingerprint, content_fingerprint, run_units, stage_metadata
+from corpus import recipe
+from corpus.inputs import expand_paths, part_name
+from corpus.sources import reader
+from corpus.stage import ingest_part
+from corpus.storage import fingerprint
+
+STAGE = "ingest"
+DOWNLOAD_RETRY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL)
+
+
+class IngestConfig(dg.Config):
+    """Reader settings; ``inputs`` (paths, globs or URLs) replaces the resource's folder when given."""
+
+    inputs: list[str] = []
+    max_doc_bytes: int = 16 << 20
+
+
+SOURCE_CONFIGS: dict[str, type[IngestConfig]] = {}
+
+
+def ingest_asset(source: str, config_cls: type[IngestConfig] = IngestConfig) -> dg.AssetsDefinition:
+    module = reader(source)
+
+    @dg.asset(
+        name=f"{source}_documents",
+        group_name="ingest",
+        description=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None,
+        retry_policy=DOWNLOAD_RETRY,
+        kinds={"python", "parquet"},
+        tags={"source": source},
+    )
+    def _ingest(context: dg.AssetExecutionContext, config: config_cls, corpus_storage: CorpusStorage,
+                raw_inputs: RawInputs) -> dg.MaterializeResult:
+        started = time.monotonic()
+        layout = corpus_storage.layout()
+        if config.inputs:
+            paths = expand_paths(config.inputs, layout.raw_cache)
+            units = [(part_name(p.parent, p), p) for p in paths]
+        else:
+            units = raw_inputs.units(source, layout)
+        if not units:
+            context.log.warning(f"{source}: no input files found; the source is empty")
+        options = config.model_dump(exclude={"inputs"})
+        code = code_fingerprint(module)
+
+        def unit(part: str, path: Path) -> Unit:
+            def build(writer, progress) -> None:
+                ingest_part(writer, module.read_documents(path, part, **options), progress)
+
+            return Unit(part, fingerprint(part, content_fingerprint(path), options, code), build)
+
+        stats = run_units(context, layout, STAGE, source, [unit(part, path) for part, path in units])
+        return dg.MaterializeResult(metadata=stage_metadata(stats, started, input_units=len(units)))
+
+    return _ingest
+
+
+def source_config(source: str) -> type[IngestConfig]:
+    return SOURCE_CONFIGS.get(source, IngestConfig)
+
+
+ingest_assets = [ingest_asset(s, source_config(s)) for s in recipe.SOURCES]

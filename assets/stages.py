@@ -1,0 +1,103 @@
+"""The shared body of every document stage asset: run each part that is missing or stale, skip the
+ones already complete, and report what happened as metadata."""
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import dagster as dg
+import pyarrow.parquet as pq
+import xxhash
+
+from corpus.progress import Progress
+from corpus.stage import BatchFilter, filter_part
+from corpus.storage import (FINGERPRINT_KEY, Layout, PartStats, PartWriter, fingerprint, iter_batches,
+                            part_is_current, read_part_stats, remove_stale_temps)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One part of a stage: its name, the fingerprint of everything it depends on, and how to build it."""
+
+    part: str
+    fingerprint: str
+    build: Callable[[PartWriter, Progress], None]
+
+
+def content_fingerprint(path: Path) -> str:
+    """xxh3 of a file's bytes, or of every file under a folder (relative path + bytes)."""
+    h = xxhash.xxh3_128()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        h.update(f.relative_to(path).as_posix().encode() if f != path else b"")
+        with open(f, "rb") as fh:
+            while block := fh.read(1 << 22):
+                h.update(block)
+    return h.hexdigest()
+
+
+def code_fingerprint(*modules: Any) -> str:
+    """A hash of the modules' source files: a code change recomputes the parts it affects."""
+    h = hashlib.sha256()
+    for m in modules:
+        h.update(Path(m.__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def upstream_fingerprint(path: Path) -> str:
+    return (pq.read_schema(path).metadata or {}).get(FINGERPRINT_KEY, b"").decode()
+
+
+def run_units(context: dg.AssetExecutionContext, layout: Layout, stage: str, source: str, units: Iterable[Unit]) -> PartStats:
+    units = list(units)
+    for tree in ("docs", "dropped", "funnel"):
+        remove_stale_temps(layout.root / tree / stage / source)
+    layout.clear_stage(stage, source, keep_parts=[u.part for u in units])
+    total = PartStats(source=source, stage=stage)
+    for i, unit in enumerate(units, 1):
+        if part_is_current(layout.part("docs", stage, source, unit.part), unit.fingerprint):
+            context.log.info(f"{stage}/{source}: part {i}/{len(units)} {unit.part} is complete, skipped")
+            total.merge(read_part_stats(layout, stage, source, unit.part))
+            continue
+        progress = Progress(context.log, f"{stage}/{source} {unit.part} ({i}/{len(units)})")
+        with PartWriter(layout, stage, source, unit.part, unit.fingerprint) as writer:
+            unit.build(writer, progress)
+        progress.finish()
+        for reason, n in sorted(writer.stats.drop_reasons.items()):
+            context.log.info(f"{stage}/{source} {unit.part}: dropped {n} ({reason})")
+        total.merge(writer.stats)
+    return total
+
+
+def filter_units(layout: Layout, stage: str, source: str, upstream_stage: str, settings: Any,
+                 make_filter: Callable[[], BatchFilter], code: str) -> list[Unit]:
+    """One unit per upstream part, each applying a batch filter built once per part."""
+    units = []
+    for path in layout.docs_parts(upstream_stage, source):
+        fp = fingerprint(upstream_fingerprint(path), settings, code)
+
+        def build(writer: PartWriter, progress: Progress, path: Path = path) -> None:
+            filter_part(writer, iter_batches([path]), make_filter(), progress)
+
+        units.append(Unit(path.name.removesuffix(".parquet"), fp, build))
+    return units
+
+
+def stage_metadata(stats: PartStats, started: float, **extra: Any) -> dict[str, Any]:
+    elapsed = time.monotonic() - started
+    md: dict[str, Any] = {
+        "docs_in": stats.docs_in,
+        "docs_out": stats.docs_out,
+        "chars_in": stats.chars_in,
+        "chars_out": stats.chars_out,
+        "docs_dropped": stats.docs_in - stats.docs_out,
+        "seconds": dg.MetadataValue.float(round(elapsed, 3)),
+        "docs_per_s": dg.MetadataValue.float(round(stats.docs_in / elapsed, 1) if elapsed > 0 else 0.0),
+    }
+    if stats.drop_reasons:
+        rows = "\n".join(f"| {r} | {n} |" for r, n in sorted(stats.drop_reasons.items(), key=lambda kv: -kv[1]))
+        md["drop_reasons"] = dg.MetadataValue.md("| reason | docs |\n|---|---|\n" + rows)
+    md.update(extra)
+    return md

@@ -1,0 +1,1 @@
+"""Mixture, tokenizer and token shards: the end of the corpus pipeline."""

@@ -1,0 +1,67 @@
+"""The DuckDB catalog users query: ``documents``, ``dropped`` and ``funnel`` over the Parquet parts.
+
+Views read the Parquet files where they lie (nothing is copied), so the catalog is always as fresh as
+the last completed part.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from corpus.schema import DOCUMENT_SCHEMA, DROPPED_SCHEMA, FUNNEL_SCHEMA
+from corpus.storage import Layout
+
+# The order stages run in, for sorting the funnel.
+STAGE_ORDER = ("ingest", "line_dedup", "langid", "perplexity", "wikiref", "exact_dedup", "near_dedup")
+# The curated documents are the output of the last stage, near-duplicate removal.
+CURATED_STAGE = "near_dedup"
+
+
+def _glob(root: Path, tree: str, stage: str = "*") -> tuple[str, bool]:
+    pattern = root / tree / stage / "*" / "*.parquet"
+    found = any(p for p in (root / tree).glob(f"{stage}/*/*.parquet") if ".tmp-" not in p.name) if (root / tree).exists() else False
+    return str(pattern), found
+
+
+def _empty_table_sql(name: str, schema) -> str:
+    types = {"string": "VARCHAR", "large_string": "VARCHAR", "float": "FLOAT", "int64": "BIGINT"}
+    cols = ", ".join(f'"{f.name}" {types[str(f.type)]}' for f in schema)
+    return f"CREATE OR REPLACE TABLE {name} ({cols})"
+
+
+def refresh(layout: Layout) -> dict[str, int]:
+    """(Re)create the catalog's views; returns the row count of each."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(layout.catalog))
+    try:
+        for name in ("funnel", "documents", "dropped", "funnel_parts"):
+            kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
+            if kind:
+                con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} {name}")
+        docs, has_docs = _glob(layout.root, "docs", CURATED_STAGE)
+        if has_docs:
+            con.execute(f"CREATE VIEW documents AS SELECT * FROM read_parquet('{docs}') ORDER BY id")
+        else:
+            con.execute(_empty_table_sql("documents", DOCUMENT_SCHEMA))
+        dropped, has_dropped = _glob(layout.root, "dropped")
+        if has_dropped:
+            con.execute(f"CREATE VIEW dropped AS SELECT id, source, stage, reason, detail FROM read_parquet('{dropped}')")
+        else:
+            con.execute(_empty_table_sql("dropped", DROPPED_SCHEMA))
+        funnel, has_funnel = _glob(layout.root, "funnel")
+        if has_funnel:
+            con.execute(f"CREATE VIEW funnel_parts AS SELECT * FROM read_parquet('{funnel}')")
+        else:
+            con.execute(_empty_table_sql("funnel_parts", FUNNEL_SCHEMA))
+        order = ", ".join(f"('{s}', {i})" for i, s in enumerate(STAGE_ORDER))
+        con.execute(
+            f"""CREATE VIEW funnel AS
+            SELECT f.source, f.stage, sum(docs_in)::BIGINT AS docs_in, sum(docs_out)::BIGINT AS docs_out,
+                   sum(chars_in)::BIGINT AS chars_in, sum(chars_out)::BIGINT AS chars_out
+            FROM funnel_parts f LEFT JOIN (VALUES {order}) AS o(stage, step) ON f.stage = o.stage
+            GROUP BY f.source, f.stage, o.step ORDER BY f.source, o.step"""
+        )
+        return {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in ("documents", "dropped", "funnel")}
+    finally:
+        con.close()

@@ -1,0 +1,144 @@
+"""Where each source's raw files come from: ``CORPUS_RAW_DIR``, explicit paths/globs/URLs, or the
+default manifest of small real public files, downloaded into a cache under the data root.
+
+Downloads resume (HTTP Range) from a ``.part`` file, retry with backoff, and are checked against the
+manifest's size and sha256 before they are renamed into place.
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from corpus.recipe import SOURCES
+
+DEFAULT_MANIFEST = Path(__file__).with_name("default_inputs.json")
+log = logging.getLogger(__name__)
+
+
+class DownloadError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    source: str
+    relpath: str  # where the file lands under <cache>/<source>/
+    url: str
+    size: int | None = None
+    sha256: str | None = None
+
+
+def load_manifest(path: Path = DEFAULT_MANIFEST) -> list[ManifestEntry]:
+    entries = [ManifestEntry(**e) for e in json.loads(path.read_text())["files"]]
+    for e in entries:
+        if e.source not in SOURCES:
+            raise ValueError(f"{path}: unknown source {e.source!r} (known: {', '.join(SOURCES)})")
+        if Path(e.relpath).is_absolute() or ".." in Path(e.relpath).parts:
+            raise ValueError(f"{path}: relpath {e.relpath!r} must stay inside the cache")
+    return entries
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def download(url: str, dest: Path, size: int | None = None, sha256: str | None = None, *,
+             max_bytes: int = 50 << 30, retries: int = 5, backoff_s: float = 1.0, timeout_s: float = 60.0) -> Path:
+    """Fetch ``url`` to ``dest`` with resume, retries and size/checksum checks; idempotent."""
+    if dest.exists() and (size is None or dest.stat().st_size == size) and (sha256 is None or sha256_file(dest) == sha256):
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    limit = min(size if size is not None else max_bytes, max_bytes)
+    for attempt in range(retries + 1):
+        try:
+            _fetch_resuming(url, part, limit, timeout_s)
+            got = part.stat().st_size
+            if size is not None and got != size:
+                raise DownloadError(f"{url}: got {got} bytes, manifest says {size}")
+            if sha256 is not None and (digest := sha256_file(part)) != sha256:
+                part.unlink()  # a corrupt file cannot be resumed into a good one
+                raise DownloadError(f"{url}: sha256 {digest} does not match the manifest's {sha256}")
+            os.replace(part, dest)
+            return dest
+        except (urllib.error.URLError, OSError, DownloadError) as exc:
+            if isinstance(exc, urllib.error.HTTPError) and 400 <= exc.code < 500 and exc.code != 416:
+                raise DownloadError(f"{url}: HTTP {exc.code}") from exc
+            if attempt == retries:
+                raise DownloadError(f"{url}: failed after {retries + 1} attempts: {exc}") from exc
+            wait = backoff_s * 2**attempt
+            log.warning("download %s failed (%s); retry %d/%d in %.1fs", url, exc, attempt + 1, retries, wait)
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _fetch_resuming(url: str, part: Path, limit: int, timeout_s: float) -> None:
+    have = part.stat().st_size if part.exists() else 0
+    if have >= limit:
+        return
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        if have and response.status != 206:  # server ignored the range: start over
+            have = 0
+        expected = response.headers.get("Content-Length")
+        with open(part, "ab" if have else "wb") as out:
+            received = 0
+            while block := response.read(1 << 20):
+                received += len(block)
+                if have + received > limit:
+                    raise DownloadError(f"{url}: larger than the {limit}-byte limit")
+                out.write(block)
+        if expected is not None and received != int(expected):
+            raise DownloadError(f"{url}: connection closed after {received} of {expected} bytes")
+
+
+def fetch_manifest(entries: Iterable[ManifestEntry], cache: Path, sources: Iterable[str] | None = None) -> None:
+    wanted = set(sources) if sources is not None else None
+    for e in entries:
+        if wanted is None or e.source in wanted:
+            download(e.url, cache / e.source / e.relpath, e.size, e.sha256)
+
+
+def source_root(source: str, raw: Path | None, cache: Path, manifest: Path = DEFAULT_MANIFEST) -> Path:
+    """The folder a source's reader scans: ``$CORPUS_RAW_DIR/<source>`` or the downloaded cache."""
+    if raw is not None:
+        return raw / source
+    fetch_manifest(load_manifest(manifest), cache, [source])
+    return cache / source
+
+
+def expand_paths(specs: Iterable[str], cache: Path) -> list[Path]:
+    """Explicit inputs: local paths, globs, or http(s) URLs (downloaded into ``cache``)."""
+    out: list[Path] = []
+    for spec in specs:
+        if re.match(r"https?://", spec):
+            name = re.sub(r"[^A-Za-z0-9._-]", "_", spec.split("://", 1)[1])
+            out.append(download(spec, cache / "urls" / name))
+        elif any(ch in spec for ch in "*?["):
+            out.extend(Path(p) for p in sorted(glob.glob(spec, recursive=True)))
+        else:
+            out.append(Path(spec))
+    missing = [str(p) for p in out if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"input(s) not found: {', '.join(missing)}")
+    return out
+
+
+def part_name(root: Path, path: Path) -> str:
+    """A partition-key-safe name for an input, from its path relative to the source root."""
+    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    return re.sub(r"[^A-Za-z0-9._-]", "_", rel.replace("/", "__"))

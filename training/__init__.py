@@ -1,0 +1,1 @@
+"""Pretraining a small LLaMA-style model on the token shards."""

@@ -6,11 +6,10 @@ import dagster as dg
 from assets import (catalog, cc_language_id, cc_line_dedup, cc_perplexity, cc_quality_filter, dedup, sources,
                     tokens)
 from assets.resources import CorpusStorage, RawInputs
-from quality_models import assets as quality_model_assets
 from training import assets as training_assets
 
 ASSET_MODULES = [
-    sources, cc_line_dedup, cc_language_id, cc_perplexity, cc_quality_filter, quality_model_assets,
+    sources, cc_line_dedup, cc_language_id, cc_perplexity, cc_quality_filter,
     dedup, catalog, tokens, training_assets,
 ]
 

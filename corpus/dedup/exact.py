@@ -33,14 +33,14 @@ def find_duplicates(hash_files: Iterable[Path], memory_limit: str = "2GB") -> pa
         return empty
     con = duckdb.connect()
     con.execute(f"SET memory_limit='{memory_limit}'")
-    table = con.execute(
+    table = con.sql(
         """
         SELECT id, source, kept_id FROM (
             SELECT id, source, first_value(id) OVER (PARTITION BY hash ORDER BY rank, id) AS kept_id
             FROM read_parquet(?)
         ) WHERE id <> kept_id ORDER BY id
         """,
-        [files],
+        params=[files],
     ).to_arrow_table()
     con.close()
     return table.cast(empty.schema)

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from corpus.compression import CORRUPT_STREAM_ERRORS, iter_lines, open_stream
+from corpus.compression import iter_lines, open_stream, stream_damage
 from corpus.schema import Drop, new_document
 
 SOURCE = "c4"
@@ -26,20 +26,15 @@ def discover_inputs(root: Path) -> list[Path]:
 
 
 def read_documents(path: Path, name: str, max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES) -> Iterator[dict[str, Any] | Drop]:
-    lineno = 0
-    try:
-        with open_stream(path) as stream:
-            for lineno, raw in iter_lines(stream, max_doc_bytes):
-                locator = f"{name}:{lineno}"
-                if raw is None:
-                    yield Drop.at(SOURCE, locator, STAGE, "too_large", f"{path}: line {lineno} over {max_doc_bytes} bytes")
-                    continue
-                if not raw.strip():
-                    continue
+    with open_stream(path) as stream:
+        for lineno, raw in iter_lines(stream, max_doc_bytes):
+            locator = f"{name}:{lineno}"
+            if raw is None:
+                yield Drop.at(SOURCE, locator, STAGE, "too_large", f"{path}: line {lineno} over {max_doc_bytes} bytes")
+            elif raw.strip():
                 yield _record(raw, locator, path, lineno)
-    except CORRUPT_STREAM_ERRORS as exc:
-        yield Drop.at(SOURCE, f"{name}:truncated", STAGE, "corrupt_file",
-                      f"{path}: stream damaged after line {lineno}: {exc}")
+        if damage := stream_damage(stream):
+            yield Drop.at(SOURCE, f"{name}:damaged", STAGE, "corrupt_file", damage)
 
 
 def _record(raw: bytes, locator: str, path: Path, lineno: int) -> dict[str, Any] | Drop:

@@ -1,0 +1,68 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from corpus import inputs
+from corpus.inputs import DownloadError, download, load_manifest, source_root
+from tests.httpserver import serve
+
+
+def _local_manifest(tmp_path: Path, base: str, sources=("c4", "books")) -> Path:
+    """The real default manifest, re-pointed at the loopback server serving ../shared/samples."""
+    entries = [e for e in load_manifest() if e.source in sources]
+    files = [dict(e.__dict__, url=f"{base}/{e.source}/{e.relpath}") for e in entries]
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"files": files}))
+    return path
+
+
+def test_default_manifest_downloads_real_files_with_checksums(samples_dir, tmp_path):
+    with serve(samples_dir) as (base, hits):
+        manifest = _local_manifest(tmp_path, base)
+        root = source_root("c4", None, tmp_path / "cache", manifest)
+        assert sorted(p.name for p in root.iterdir()) == ["c4-sample.01.json.gz", "c4-sample.02.json.gz", "c4-sample.03.json.gz"]
+        assert (root / "c4-sample.01.json.gz").read_bytes() == (samples_dir / "c4" / "c4-sample.01.json.gz").read_bytes()
+        n = len(hits)
+        source_root("c4", None, tmp_path / "cache", manifest)  # cached: nothing fetched again
+        assert len(hits) == n
+
+
+def test_raw_dir_wins_and_missing_source_folder_is_empty(samples_dir, tmp_path):
+    assert source_root("c4", samples_dir, tmp_path, inputs.DEFAULT_MANIFEST) == samples_dir / "c4"
+    assert not (source_root("github", samples_dir, tmp_path, inputs.DEFAULT_MANIFEST)).exists()
+
+
+def test_dropped_connection_resumes_with_a_range_request(samples_dir, tmp_path):
+    rel = "books/slavaburdun__Diploma/pg42671.txt"
+    real = (samples_dir / rel).read_bytes()
+    with serve(samples_dir, faults={rel: "drop_once"}) as (base, hits):
+        out = download(f"{base}/{rel}", tmp_path / "book.txt", size=len(real),
+                       sha256=inputs.sha256_file(samples_dir / rel), backoff_s=0.01)
+    assert out.read_bytes() == real
+    assert hits[0][1] is None and hits[1][1] == f"bytes={len(real[: len(real) // 2])}-"
+    assert not (tmp_path / "book.txt.part").exists()
+
+
+def test_corrupted_download_fails_the_checksum_and_leaves_nothing(samples_dir, tmp_path):
+    rel = "c4/c4-sample.01.json.gz"
+    with serve(samples_dir, faults={rel: "corrupt"}) as (base, _):
+        with pytest.raises(DownloadError, match="sha256"):
+            download(f"{base}/{rel}", tmp_path / "x.gz", sha256=inputs.sha256_file(samples_dir / rel),
+                     retries=1, backoff_s=0.01)
+    assert not (tmp_path / "x.gz").exists()
+
+
+def test_size_limit_and_missing_file(samples_dir, tmp_path):
+    with serve(samples_dir) as (base, _):
+        with pytest.raises(DownloadError, match="limit"):
+            download(f"{base}/books/clocasto__HaikuGenerator/pg1342.txt", tmp_path / "big", max_bytes=1000, retries=0)
+        with pytest.raises(DownloadError, match="HTTP 404"):
+            download(f"{base}/nope.txt", tmp_path / "nope", retries=0)
+
+
+def test_manifest_rejects_paths_escaping_the_cache(tmp_path):
+    bad = tmp_path / "m.json"
+    bad.write_text(json.dumps({"files": [{"source": "c4", "relpath": "../../etc/x", "url": "http://127.0.0.1/x"}]}))
+    with pytest.raises(ValueError, match="inside the cache"):
+        load_manifest(bad)

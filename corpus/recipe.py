@@ -72,3 +72,68 @@ MINHASH_NUM_PERM = 128
 
 # LLaMA-1 tokenizer: BPE, digits split, byte fallback, 32k vocabulary.
 TOKENIZER_VOCAB_SIZE = 32_000
+
+# CCNet (cc_net/mine.py): the per-language SentencePiece unigram tokenizer before KenLM has 65,536 pieces
+# (our `tokenizers` Unigram trainer stops earlier when the training text is small).
+KENLM_TOKENIZER_VOCAB = 65_536
+# Ours: share of Wikipedia lines held out (by hash) from the KenLM training text to report its perplexity.
+KENLM_HOLDOUT_FRACTION = 0.1
+# Ours: a language needs at least this many Wikipedia lines to get a KenLM model (lmplz fails on less).
+KENLM_MIN_TRAIN_LINES = 200
+# Ours (issue 4): with fewer matched Wikipedia-cited pages than this, the classifier uses the curated fallback.
+WIKIREF_MIN_POSITIVES = 100
+# RedPajama v1 trained `fasttext supervised` with fastText's defaults: lr 0.1, dim 100, epoch 5, word n-grams 1.
+WIKIREF_FASTTEXT_LR = 0.1
+WIKIREF_FASTTEXT_DIM = 100
+WIKIREF_FASTTEXT_EPOCH = 5
+WIKIREF_FASTTEXT_WORD_NGRAMS = 1
+# Ours: training examples are paragraphs merged up to at least this many characters (both classes alike).
+WIKIREF_MIN_EXAMPLE_CHARS = 200
+# Ours: share of source documents held out (by hash) to report the classifier's accuracy and AUC.
+WIKIREF_HOLDOUT_FRACTION = 0.2
+
+# --- Mixture, token shards, pretraining (issue 6) ---
+# Ours, not LLaMA's: a total token budget sized for ../shared/samples (a few hundred thousand to a few
+# million tokens), large enough that the small curated sources must repeat (epochs > 1) while the
+# books are subsampled; production runs set it in the asset Config (LLaMA-1 used 1.4T tokens).
+MIXTURE_TOTAL_TOKENS = 1_000_000
+# Ours: the seeds of the document order (changes order only) and of which documents a partial pass /
+# the held-out split take (changes the multiset).
+MIXTURE_SEED = 0
+MIXTURE_SAMPLE_SEED = 0
+# Ours (nanoGPT holds out 10% of a single text; we hold out whole documents so no held-out text is ever
+# trained on): fraction of each source's documents held out, only for sources with at least this many.
+VAL_FRACTION = 0.01
+VAL_MIN_SOURCE_DOCS = 10
+# Ours: tokens per .bin shard (fixed-size shards, nanoGPT/Megatron style; 2^24 uint16 = 32 MiB).
+SHARD_TOKENS = 1 << 24
+# Ours: how much planned text (characters) the tokenizer is trained on.
+TOKENIZER_SAMPLE_CHARS = 50_000_000
+# Budget estimate before a tokenizer exists: ~4 characters per token (GPT-2/LLaMA BPE on English).
+CHARS_PER_TOKEN_ESTIMATE = 4.0
+# LLaMA-1 section 2.3: AdamW beta1 0.9, beta2 0.95, weight decay 0.1, gradient clipping 1.0, cosine
+# schedule down to 10% of the maximal learning rate, 2,000 warmup steps (ours scale warmup to the run).
+ADAMW_BETAS = (0.9, 0.95)
+ADAMW_WEIGHT_DECAY = 0.1
+GRAD_CLIP_NORM = 1.0
+MIN_LR_RATIO = 0.1
+LLAMA_WARMUP_STEPS = 2000
+
+# Near dedup at scale (issue 5). datasketch MinHashLSH default: equal false-positive / false-negative
+# weights when choosing bands x rows for a threshold (datasketch.lsh._optimal_param).
+MINHASH_FP_FN_WEIGHTS = (0.5, 0.5)
+# RECIPE.md near-dedup: "partition the band table by hash so each part fits in memory and runs
+# independently" -- the number of band-hash-prefix partitions (a power of two).
+NEAR_DEDUP_BAND_PARTITIONS = 16
+# RECIPE.md Books: LLaMA-1's "> 90% content overlap" measured for real: candidate pairs touching these
+# sources are checked by exact Jaccard of their shingle sets (books at BOOKS_NEAR_DUP_JACCARD).
+NEAR_DEDUP_VERIFY_SOURCES: tuple[str, ...] = ("books",)
+
+# --- Books, ArXiv, StackExchange readers (issue 3) ---
+# Ours: the largest single record (book, paper file, Posts.xml row) a reader accepts; matches the ingest
+# Config's max_doc_bytes default. Larger records are dropped with reason too_large.
+INGEST_MAX_DOC_BYTES = 16 << 20
+# Ours: how deep \input/\include may nest and how deep a macro may expand into other macros before the
+# arXiv reader stops (an include cycle or a self-referencing \def would otherwise never end).
+ARXIV_MAX_INCLUDE_DEPTH = 16
+ARXIV_MAX_MACRO_DEPTH = 32

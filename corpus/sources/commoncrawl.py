@@ -1,10 +1,224 @@
-"""commoncrawl reader: not written yet (issue 3); the source reads as empty until then."""
+"""Common Crawl WET (``.warc.wet.gz``) and WARC (``.warc.gz``) files; WAT files are metadata and skipped.
+
+WARC records are parsed by FastWARC (streaming, maintained with Resiliparse). HTML responses go
+through Resiliparse: charset from the HTTP header, else the page's ``<meta>``, else byte-level
+detection; main text by ``extract_plain_text(main_content=True)``. Resiliparse was chosen over
+trafilatura because it is a C++ extractor ~10x faster on CC-sized input, ships the charset detector
+we need, and is maintained together with FastWARC (trafilatura is also not installed here).
+
+Common Crawl gzips every record as its own member, so a ``.gz`` file is read member by member: a
+record whose Content-Length is wrong, or whose member is cut short, is quarantined and the next
+member starts clean. CCNet's 300-character minimum is applied to both formats.
+"""
+from __future__ import annotations
+
+import codecs
+import io
+import re
+import zlib
 from pathlib import Path
+from typing import Any, BinaryIO, Iterator
+
+from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
+from resiliparse.extract.html2text import extract_plain_text
+from resiliparse.parse.encoding import detect_encoding, map_encoding_to_html5
+from resiliparse.parse.html import HTMLTree
+
+from corpus.recipe import CCNET_MIN_DOC_CHARS
+from corpus.schema import Drop, new_document
+
+SOURCE = "commoncrawl"
+STAGE = "ingest"
+SUFFIXES = (".warc", ".warc.gz", ".warc.wet", ".warc.wet.gz", ".wet", ".wet.gz")
+METADATA_SUFFIXES = (".warc.wat", ".warc.wat.gz", ".wat", ".wat.gz")  # JSON metadata, no page text
+DEFAULT_MAX_DOC_BYTES = 16 << 20
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+SNAPSHOT = re.compile(r"cc-main-\d{4}-\d{2}", re.IGNORECASE)
+_INFLATE_STEP = 1 << 20  # decompressed bytes per step: bounds memory on a gzip bomb
 
 
 def discover_inputs(root: Path) -> list[Path]:
-    return []
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name.lower().endswith(SUFFIXES)
+                  and not p.name.lower().endswith(METADATA_SUFFIXES))
 
 
-def read_documents(path: Path, name: str, **options):
-    raise NotImplementedError("the commoncrawl reader is not written yet")
+def read_documents(path: Path, name: str, max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES,
+                   min_doc_chars: int = CCNET_MIN_DOC_CHARS, main_content: bool = True) -> Iterator[dict[str, Any] | Drop]:
+    reader = _WarcFileReader(path, name, max_doc_bytes, min_doc_chars, main_content)
+    with open(path, "rb") as raw:
+        if path.name.lower().endswith(".gz"):
+            yield from reader.members(raw)
+        else:
+            yield from reader.segment(raw, offset=0)
+
+
+class _GzipMember(io.RawIOBase):
+    """One gzip member as a stream that ends where the member ends; remembers a cut or corrupt member."""
+
+    def __init__(self, raw: BinaryIO, carry: bytes):
+        self.raw, self.carry = raw, carry
+        self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self.out = b""
+        self.position = 0
+        self.truncated = False
+        self.error: zlib.error | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Only the no-op seeks FastWARC makes to learn the position; a member cannot rewind."""
+        target = offset if whence == io.SEEK_SET else self.position + offset if whence == io.SEEK_CUR else -1
+        if target != self.position:
+            raise io.UnsupportedOperation("a gzip member stream only reads forward")
+        return self.position
+
+    def readinto(self, buffer) -> int:
+        while not self.out and not self.inflater.eof and not self.truncated and self.error is None:
+            data = self.inflater.unconsumed_tail or self.carry or self.raw.read(1 << 16)
+            self.carry = b""
+            if not data:
+                self.truncated = True
+                break
+            try:
+                self.out = self.inflater.decompress(data, _INFLATE_STEP)
+            except zlib.error as exc:
+                self.error = exc
+        n = min(len(buffer), len(self.out))
+        buffer[:n] = self.out[:n]
+        self.out = self.out[n:]
+        self.position += n
+        return n
+
+    def leftover(self) -> bytes:
+        """Compressed bytes read past this member's end: the start of the next member."""
+        return self.inflater.unused_data
+
+
+class _WarcFileReader:
+    def __init__(self, path: Path, name: str, max_doc_bytes: int, min_doc_chars: int, main_content: bool):
+        self.path, self.name = path, name
+        self.max_doc_bytes, self.min_doc_chars, self.main_content = max_doc_bytes, min_doc_chars, main_content
+        found = SNAPSHOT.search(name)
+        self.snapshot = found.group(0).upper() if found else None  # warcinfo's isPartOf overrides it
+        self.member: _GzipMember | None = None
+
+    def members(self, raw: BinaryIO) -> Iterator[dict[str, Any] | Drop]:
+        carry = b""
+        while True:
+            offset = raw.tell() - len(carry)
+            if not carry and not raw.read(1):
+                return
+            if not carry:
+                raw.seek(-1, io.SEEK_CUR)
+            self.member = _GzipMember(raw, carry)
+            yield from self.segment(self.member, offset)
+            self.member.read()  # a member's tail after its last record (normally empty)
+            if self.member.error is not None:
+                yield self._drop(f"@{offset}", "corrupt_gzip", f"gzip member at byte {offset}: {self.member.error}; rest of file skipped")
+                return
+            if self.member.truncated:
+                return  # the record that hit the cut was already dropped as truncated
+            carry = self.member.leftover()
+
+    def segment(self, stream: BinaryIO, offset: int) -> Iterator[dict[str, Any] | Drop]:
+        """Records of one stretch of WARC; each is held until the next header parses, which proves its length."""
+        records = iter(ArchiveIterator(stream, parse_http=True))
+        pending: dict[str, Any] | Drop | None = None
+        last_id = None
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                break
+            except OSError as exc:
+                lost = "" if self.member is not None else "; the rest of this uncompressed file is skipped"
+                if last_id is not None:
+                    pending = self._drop(last_id, "bad_content_length",
+                                         f"record {last_id}: the bytes after its Content-Length are not a WARC record ({exc}){lost}")
+                else:
+                    pending = self._drop(f"@{offset}", "bad_warc_header", f"byte {offset}: {exc}{lost}")
+                break
+            if pending is not None:
+                yield pending
+            last_id = record.record_id
+            pending = self._convert(record)
+        if pending is not None:
+            yield pending
+
+    def _convert(self, record: WarcRecord) -> dict[str, Any] | Drop | None:
+        kind = record.record_type
+        if kind == WarcRecordType.warcinfo:
+            self._read_warcinfo(record)
+            return None
+        if kind not in (WarcRecordType.response, WarcRecordType.conversion):
+            return None  # request / metadata / revisit records carry no page text
+        record_id = record.record_id or ""
+        if kind == WarcRecordType.response:
+            status = record.http_headers.status_code if record.is_http else None
+            if status != 200:
+                return self._drop(record_id, "http_status", f"record {record_id}: HTTP status {status}")
+            content_type = (record.http_content_type or record.headers.get("WARC-Identified-Payload-Type") or "").lower()
+            if content_type not in HTML_TYPES:
+                return self._drop(record_id, "not_html", f"record {record_id}: payload type {content_type or 'unknown'}")
+        if record.content_length > self.max_doc_bytes:
+            return self._drop(record_id, "too_large", f"record {record_id}: {record.content_length} bytes over {self.max_doc_bytes}")
+        payload = record.reader.read(record.content_length)
+        if len(payload) < record.content_length:
+            cut = self.member is not None and self.member.truncated
+            return self._drop(record_id, "truncated_gzip" if cut else "bad_content_length",
+                              f"record {record_id}: {len(payload)} of {record.content_length} bytes before the end of "
+                              + ("the gzip stream (file cut short)" if cut else "its gzip member / file"))
+        meta: dict[str, Any] = {"warc_record_id": record_id, "snapshot": self.snapshot}
+        if kind == WarcRecordType.response:
+            text, encoding, replaced = self._html_text(payload, record.http_charset)
+            meta.update(format="warc", charset=encoding)
+        else:
+            text, replaced = _decode(payload, "utf-8")
+            meta.update(format="wet", cc_languages=record.headers.get("WARC-Identified-Content-Language"))
+        if replaced:
+            meta["undecodable_bytes"] = replaced
+        if record.headers.get("WARC-Truncated"):
+            meta["warc_truncated"] = record.headers.get("WARC-Truncated")
+        text = text.replace("\x00", "").replace("\ufeff", "").strip()
+        if len(text) < self.min_doc_chars:
+            return self._drop(record_id, "too_short", f"record {record_id}: {len(text)} chars < {self.min_doc_chars}")
+        return new_document(SOURCE, f"{self.name}:{record_id}", text, url=record.headers.get("WARC-Target-URI"),
+                            path=self.name, timestamp=record.headers.get("WARC-Date"), meta=meta)
+
+    def _read_warcinfo(self, record: WarcRecord) -> None:
+        for line in record.reader.read(1 << 16).decode("utf-8", "replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip().lower() == "ispartof" and value.strip():
+                self.snapshot = value.strip()
+
+    def _html_text(self, payload: bytes, declared: str | None) -> tuple[str, str, int]:
+        encoding = _codec(declared) or _codec(detect_encoding(payload, from_html_meta=True)) or "utf-8"
+        html, replaced = _decode(payload, encoding)
+        return extract_plain_text(HTMLTree.parse(html), main_content=self.main_content), encoding, replaced
+
+    def _drop(self, key: str, reason: str, detail: str) -> Drop:
+        return Drop.at(SOURCE, f"{self.name}:{key}", STAGE, reason, f"{self.path}: {detail}")
+
+
+def _codec(label: str | None) -> str | None:
+    """The Python codec for a charset label as browsers read it (WHATWG: gb2312 -> gbk, latin1 -> cp1252)."""
+    html5 = map_encoding_to_html5(label.strip().strip("\"'"), fallback_utf8=False) if label else None
+    try:
+        return codecs.lookup(html5).name if html5 else None
+    except LookupError:
+        return None
+
+
+def _decode(payload: bytes, encoding: str) -> tuple[str, int]:
+    """Text and the number of undecodable sequences, replaced by U+FFFD rather than dropping the page."""
+    try:
+        return payload.decode(encoding), 0
+    except UnicodeDecodeError:
+        text = payload.decode(encoding, errors="replace")
+        return text, text.count("\ufffd")

@@ -1,0 +1,145 @@
+"""MinHash signatures of word n-grams, computed for a whole batch of documents at once.
+
+Why not datasketch's ``MinHash`` per document: it hashes each shingle in a Python call and permutes
+one document at a time. Here a batch is one pass of array operations:
+
+1. text -> ``corpus.text.normalize_for_shingles`` (NFKC, lowercase, punctuation stripped, whitespace
+   collapsed), split into words by Arrow (``split_pattern``), words dictionary-encoded by Arrow;
+2. each *distinct* word of the batch is hashed once with xxh3_64; the 64-bit hash of an n-gram is the
+   splitmix64-chained combination of its n word hashes (order-sensitive), computed for every n-gram of
+   the batch at once; a document shorter than n words is one shingle: its whole text;
+3. permutations are multiply-add in uint64 (``a*x + b mod 2**64``, ``a`` odd, a bijection of the
+   well-mixed shingle hash), the high 32 bits kept; ``np.minimum.reduceat`` takes the minimum per
+   document, in chunks of shingles so memory stays bounded whatever the document sizes.
+
+datasketch still serves for the band/row choice (``datasketch.lsh._optimal_param``: minimises the
+weighted false-positive + false-negative areas under the LSH S-curve), and as the reference the
+benchmark compares against.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+from datasketch.lsh import _optimal_param
+
+from corpus import recipe
+from corpus.text import normalize_for_shingles
+
+SEED = 0x5EED  # the permutations' seed: part of the signature fingerprint
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
+_START = np.uint64(0x9E3779B97F4A7C15)
+EMPTY = np.uint32(0xFFFFFFFF)  # the signature value of a document without a single word
+SHINGLE_CHUNK = 1 << 15  # shingles permuted at once: 32k x 128 perms x 8 bytes = 32 MiB
+
+
+def mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser over a uint64 array (wrapping arithmetic)."""
+    x = x ^ (x >> _S30)
+    x *= _M1
+    x ^= x >> _S27
+    x *= _M2
+    x ^= x >> _S31
+    return x
+
+
+@dataclass(frozen=True)
+class MinHashParams:
+    ngram: int = recipe.MINHASH_NGRAM
+    num_perm: int = recipe.MINHASH_NUM_PERM
+    bands: int = 0
+    rows: int = 0
+    threshold: float = recipe.MINHASH_THRESHOLD
+    seed: int = SEED
+
+    @classmethod
+    def for_threshold(cls, threshold: float = recipe.MINHASH_THRESHOLD, num_perm: int = recipe.MINHASH_NUM_PERM,
+                      ngram: int = recipe.MINHASH_NGRAM) -> "MinHashParams":
+        """Bands x rows minimising the FP + FN areas for ``threshold`` (datasketch's own optimiser,
+        equal weights as MinHashLSH's default): 0.8 / 128 perms -> 9 x 13, 0.9 -> 5 x 25."""
+        bands, rows = _optimal_param(threshold, num_perm, *recipe.MINHASH_FP_FN_WEIGHTS)
+        return cls(ngram=ngram, num_perm=num_perm, bands=bands, rows=rows, threshold=threshold)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def permutations(num_perm: int, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
+    return a, b
+
+
+def shingle_hashes(texts: Sequence[str], ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    """(uint64 hash of every word n-gram of the batch, in document order; n-grams per document)."""
+    norm = [normalize_for_shingles(t) for t in texts]
+    arr = pa.array([t if t else None for t in norm], pa.large_string())
+    words = pc.split_pattern(arr, " ")
+    nwords = pc.fill_null(pc.list_value_length(words), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    flat = pc.list_flatten(words)
+    counts = np.where(nwords >= ngram, nwords - ngram + 1, np.minimum(nwords, 1))
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, np.uint64), counts
+    encoded = flat.dictionary_encode()
+    vocab = encoded.dictionary.to_pylist()
+    word_hash = np.fromiter((xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass")) for w in vocab), dtype=np.uint64, count=len(vocab))
+    wh = word_hash[encoded.indices.to_numpy(zero_copy_only=False)]
+    word_start = np.concatenate([[0], np.cumsum(nwords)[:-1]])
+    shingle_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    doc = np.repeat(np.arange(len(texts)), counts)
+    starts = word_start[doc] + (np.arange(total) - shingle_start[doc])
+    length = np.minimum(ngram, nwords[doc])
+    h = np.full(total, _START, np.uint64)
+    last = len(wh) - 1
+    for k in range(ngram):
+        w = wh[np.minimum(starts + k, last)]
+        h = np.where(k < length, mix64(h ^ w), h)
+    return h, counts
+
+
+def signatures_from_shingles(hashes: np.ndarray, counts: np.ndarray, num_perm: int, seed: int = SEED,
+                             chunk: int = SHINGLE_CHUNK) -> np.ndarray:
+    """(documents, num_perm) uint32 MinHash matrix; a document with no shingle is all ``EMPTY``."""
+    a, b = permutations(num_perm, seed)
+    out = np.full((len(counts), num_perm), EMPTY, np.uint32)
+    doc = np.repeat(np.arange(len(counts)), counts)
+    for s in range(0, len(hashes), chunk):
+        x, d = hashes[s:s + chunk], doc[s:s + chunk]
+        y = np.multiply(x[:, None], a[None, :])
+        y += b[None, :]
+        bounds = np.flatnonzero(np.concatenate([[True], d[1:] != d[:-1]]))
+        mins = (np.minimum.reduceat(y, bounds, axis=0) >> _S32).astype(np.uint32)
+        docs = d[bounds]
+        out[docs] = np.minimum(out[docs], mins)
+    return out
+
+
+def signatures(texts: Sequence[str], params: MinHashParams) -> tuple[np.ndarray, np.ndarray]:
+    """(signature matrix, shingles per document) of a batch of texts."""
+    hashes, counts = shingle_hashes(texts, params.ngram)
+    return signatures_from_shingles(hashes, counts, params.num_perm, params.seed), counts
+
+
+def shingle_set(text: str, ngram: int) -> np.ndarray:
+    """The sorted distinct shingle hashes of one text (for the exact Jaccard check)."""
+    return np.unique(shingle_hashes([text], ngram)[0])
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard of two sorted distinct shingle-hash sets."""
+    if len(a) == 0 and len(b) == 0:
+        return 1.0
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (len(a) + len(b) - inter)
+
+
+def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
+    return float(np.mean(sig_a == sig_b))

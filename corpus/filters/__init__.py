@@ -1,0 +1,1 @@
+"""Content filters applied between stages (perplexity, Wikipedia-reference classifier, ...)."""

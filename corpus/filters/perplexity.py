@@ -1,0 +1,237 @@
+"""CCNet perplexity filter: normalise, tokenise, score with a per-language KenLM model, bucket.
+
+Two passes, because the buckets are per-language percentiles of the data being filtered:
+1. ``score_part`` scores every document of a part (written to ``work/perplexity/scores/<part>``);
+2. ``percentile_cutoffs`` (or CCNet's published ``ccnet_cutoffs``) fixes the head/middle and
+   middle/tail cut-offs; ``bucket_filter`` then fills ``perplexity`` and ``bucket`` and drops the tail.
+
+Perplexity is CCNet's: 10 ** (-sum(log10 P(line)) / sum(words(line) + 1)) over the document's
+lines, each scored with ``<s>``/``</s>``. One difference from cc_net: lines empty after
+normalisation are not scored (cc_net scores them as a bare ``</s>``, which lowers the perplexity of
+documents with many blank lines). A document with no scorable line gets perplexity +inf (tail).
+"""
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from corpus.stage import BatchFilter, drops_table
+from corpus.storage import FINGERPRINT_KEY, iter_batches, part_is_current, write_table_atomic
+
+STAGE = "perplexity"
+BUCKETS = ("head", "middle", "tail")
+DROP_TAIL = "perplexity_tail"
+NO_MODEL = "no_lm_for_lang"
+SCORES_SCHEMA = pa.schema([pa.field("id", pa.string()), pa.field("lang", pa.string()),
+                           pa.field("perplexity", pa.float64())])
+
+# cc_net/text_normalizer.py UNICODE_PUNCT (punct=1: replace by ASCII). cc_net's entry "１" -> '"' is
+# left out: digits are turned into 0 before this table is applied, so it could never fire.
+UNICODE_PUNCT = {
+    "，": ",", "。": ".", "、": ",", "„": '"', "”": '"', "“": '"', "«": '"', "»": '"', "」": '"',
+    "「": '"', "《": '"', "》": '"', "´": "'", "∶": ":", "：": ":", "？": "?", "！": "!", "（": "(",
+    "）": ")", "；": ";", "–": "-", "—": " - ", "．": ". ", "～": "~", "’": "'", "…": "...", "━": "-",
+    "〈": "<", "〉": ">", "【": "[", "】": "]", "％": "%", "►": "-",
+}
+_PUNCT_TABLE = str.maketrans(UNICODE_PUNCT)
+_NON_PRINTING = re.compile("[" + "".join(map(chr, [*range(0, 32), *range(127, 160)])) + "]")
+_DIGITS = re.compile(r"\d")
+
+
+def strip_accents(line: str) -> str:
+    """NFD, then drop combining marks (Unicode category Mn), as cc_net does."""
+    if line.isascii():
+        return line
+    return "".join(c for c in unicodedata.normalize("NFD", line) if unicodedata.category(c) != "Mn")
+
+
+def normalize_line(line: str) -> str:
+    """cc_net ``normalize(line, accent=True, case=True, numbers=True, punct=1)``."""
+    line = line.strip()
+    if not line:
+        return line
+    line = strip_accents(line.lower())
+    line = _DIGITS.sub("0", line)
+    line = line.translate(_PUNCT_TABLE)
+    return _NON_PRINTING.sub("", line)
+
+
+def normalized_lines(text: str) -> list[str]:
+    """The document's non-empty lines after normalisation (the units KenLM scores)."""
+    return [n for n in map(normalize_line, text.split("\n")) if n]
+
+
+def pp(log10_score: float, length: int) -> float:
+    return 10.0 ** (-log10_score / length) if length else float("inf")
+
+
+class LanguageModel:
+    """One language's tokenizer + KenLM model, loaded lazily (heavy state stays out of pickles)."""
+
+    def __init__(self, tokenizer_path: Path, lm_path: Path):
+        self.tokenizer_path, self.lm_path = Path(tokenizer_path), Path(lm_path)
+        self._tok = self._lm = None
+
+    def _load(self) -> None:
+        if self._lm is None:
+            import kenlm
+            from tokenizers import Tokenizer
+
+            self._tok = Tokenizer.from_file(str(self.tokenizer_path))
+            self._lm = kenlm.Model(str(self.lm_path))
+
+    def tokenize(self, lines: Sequence[str]) -> list[str]:
+        """Normalised lines -> space-separated pieces (the text KenLM was trained on)."""
+        self._load()
+        return [" ".join(e.tokens) for e in self._tok.encode_batch(list(lines), add_special_tokens=False)]
+
+    def line_scores(self, tokenized: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(log10 P(line) with <s> and </s>, words + 1) per tokenized line."""
+        self._load()
+        score = self._lm.score
+        logs, lengths = [], []
+        for line in tokenized:
+            logs.append(score(line, bos=True, eos=True))
+            lengths.append(len(line.split()) + 1)
+        return np.asarray(logs, dtype=np.float64), np.asarray(lengths, dtype=np.int64)
+
+    def perplexities(self, texts: Sequence[str]) -> np.ndarray:
+        """CCNet document perplexity of each text (all lines of a batch tokenized in one call)."""
+        owner, lines = [], []
+        for i, text in enumerate(texts):
+            doc_lines = normalized_lines(text)
+            lines.extend(doc_lines)
+            owner.extend([i] * len(doc_lines))
+        logs, lengths = self.line_scores(self.tokenize(lines)) if lines else (np.zeros(0), np.zeros(0, np.int64))
+        owner_arr = np.asarray(owner, dtype=np.int64)
+        doc_log = np.bincount(owner_arr, weights=logs, minlength=len(texts))
+        doc_len = np.bincount(owner_arr, weights=lengths, minlength=len(texts))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.power(10.0, -doc_log / doc_len)
+        out[doc_len == 0] = np.inf
+        return out
+
+
+class PerplexityScorer:
+    """Every language of a trained model set (``quality_models.kenlm_model`` manifest)."""
+
+    def __init__(self, model_dir: Path):
+        self.model_dir = Path(model_dir)
+        manifest = json.loads((self.model_dir / "manifest.json").read_text())
+        self.version = manifest["version"]
+        self.models = {lang: LanguageModel(self.model_dir / m["tokenizer"], self.model_dir / m["lm"])
+                       for lang, m in sorted(manifest["languages"].items())}
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self.models)
+
+    def score(self, texts: Sequence[str], langs: Sequence[str | None]) -> np.ndarray:
+        """Perplexity per document; NaN where the language has no model."""
+        out = np.full(len(texts), np.nan)
+        langs_arr = np.asarray([lang or "" for lang in langs], dtype=object)
+        for lang in sorted(set(langs_arr) & set(self.models)):
+            idx = np.flatnonzero(langs_arr == lang)
+            out[idx] = self.models[lang].perplexities([texts[i] for i in idx])
+        return out
+
+
+def score_table(batch: pa.RecordBatch | pa.Table, scorer: PerplexityScorer) -> pa.Table:
+    texts = batch.column("text").to_pylist()
+    langs = batch.column("lang").to_pylist()
+    return pa.Table.from_arrays([batch.column("id"), pa.array(langs, pa.string()),
+                                 pa.array(scorer.score(texts, langs), pa.float64())], schema=SCORES_SCHEMA)
+
+
+def score_part(part: Path, out: Path, scorer: PerplexityScorer, part_fingerprint: str) -> Path:
+    """Pass 1 for one part: (id, lang, perplexity) to ``out``; skipped when already current."""
+    if not part_is_current(out, part_fingerprint):
+        tables = [score_table(b, scorer) for b in iter_batches([part], columns=["id", "text", "lang"])]
+        table = pa.concat_tables(tables) if tables else SCORES_SCHEMA.empty_table()
+        write_table_atomic(out, table, {FINGERPRINT_KEY: part_fingerprint.encode()})
+    return out
+
+
+def read_scores(paths: Iterable[Path]) -> pa.Table:
+    tables = [pq.read_table(p).select(SCORES_SCHEMA.names).cast(SCORES_SCHEMA) for p in paths]
+    return pa.concat_tables(tables) if tables else SCORES_SCHEMA.empty_table()
+
+
+def percentile_cutoffs(scores: pa.Table, percentiles: Sequence[float]) -> dict[str, tuple[float, float]]:
+    """Per-language (head/middle, middle/tail) cut-offs at the given percentiles of the data."""
+    langs = np.asarray(scores.column("lang").to_pylist(), dtype=object)
+    ppl = scores.column("perplexity").to_numpy(zero_copy_only=False)
+    cutoffs = {}
+    for lang in sorted({lang for lang in langs if lang}):
+        values = ppl[(langs == lang) & ~np.isnan(ppl)]
+        if values.size:
+            lo, hi = np.percentile(values, list(percentiles), method="linear")
+            cutoffs[lang] = (float(lo), float(hi))
+    return cutoffs
+
+
+def choose_cutoffs(scores: pa.Table, mode: str, percentiles: Sequence[float],
+                   published: Mapping[str, tuple[float, float]]) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
+    """Cut-offs per language and where each came from (``percentile`` or ``ccnet``).
+
+    ``mode="ccnet"`` uses CCNet's published values where CCNet published one for the language, and
+    the data's percentiles for the others (reported as such, never silently).
+    """
+    if mode not in ("percentile", "ccnet"):
+        raise ValueError(f"cutoffs must be 'percentile' or 'ccnet', not {mode!r}")
+    cutoffs = percentile_cutoffs(scores, percentiles)
+    origin = dict.fromkeys(cutoffs, "percentile")
+    if mode == "ccnet":
+        for lang in cutoffs:
+            if lang in published:
+                cutoffs[lang], origin[lang] = tuple(map(float, published[lang])), "ccnet"
+    return cutoffs, origin
+
+
+def assign_buckets(ppl: np.ndarray, langs: Sequence[str | None], cutoffs: Mapping[str, tuple[float, float]]) -> list[str | None]:
+    """head < lo <= middle < hi <= tail; None where the language has no cut-offs or no score."""
+    out: list[str | None] = [None] * len(ppl)
+    for i, (value, lang) in enumerate(zip(ppl, langs)):
+        cut = cutoffs.get(lang or "")
+        if cut is None or np.isnan(value):
+            continue
+        out[i] = "head" if value < cut[0] else "middle" if value < cut[1] else "tail"
+    return out
+
+
+def bucket_filter(scores: pa.Table, cutoffs: Mapping[str, tuple[float, float]], keep_buckets: Sequence[str],
+                  drop_without_model: bool, source: str) -> BatchFilter:
+    """Pass 2: fill ``perplexity``/``bucket`` from a part's pass-1 scores; drop buckets not kept.
+
+    A document whose language has no model keeps ``perplexity``/``bucket`` null and is kept, or
+    dropped as ``no_lm_for_lang`` when ``drop_without_model``.
+    """
+    keep = set(keep_buckets)
+
+    def process(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.Table]:
+        idx = pc.index_in(batch.column("id"), value_set=scores.column("id"))
+        if idx.null_count:
+            raise ValueError("a document has no pass-1 perplexity score (scores are stale)")
+        ppl = scores.column("perplexity").take(idx).to_numpy(zero_copy_only=False)
+        langs = batch.column("lang").to_pylist()
+        buckets = assign_buckets(ppl, langs, cutoffs)
+        ppl_col = pa.array(np.where(np.isnan(ppl), None, ppl).tolist(), pa.float32())
+        out = batch.set_column(batch.schema.get_field_index("perplexity"), "perplexity", ppl_col)
+        out = out.set_column(out.schema.get_field_index("bucket"), "bucket", pa.array(buckets, pa.string()))
+        reasons = [None if (b in keep or (b is None and not drop_without_model)) else
+                   NO_MODEL if b is None else DROP_TAIL if b == "tail" else f"perplexity_{b}" for b in buckets]
+        dropped = np.asarray([r is not None for r in reasons])
+        detail = [None if r is None else f"lang={lang} perplexity={p:.1f}" for r, lang, p in zip(reasons, langs, ppl)]
+        drops = drops_table(pc.filter(batch.column("id"), pa.array(dropped)), source, STAGE,
+                            [r for r in reasons if r is not None], [d for d in detail if d is not None])
+        return out.filter(pa.array(~dropped)), drops
+
+    return process

@@ -1,0 +1,293 @@
+"""The mixture: which curated documents go into the token stream, how many times, in which order.
+
+LLaMA-1 mixes by *token budget*: each source gets a share of the output tokens (Table 1) and is
+repeated (epochs > 1) or subsampled (epochs < 1) to reach it. For one source with ``T`` available
+tokens and a target of ``t`` tokens the plan takes ``floor(t / T)`` whole passes over all its
+documents, then a *partial pass*: its documents in a seeded order, whole ones while they fit, and the
+first one that does not fit cut to the exact remainder (``take_tokens``). So every non-empty source
+lands on its target up to rounding, whatever the document sizes (a single 150k-token book included).
+
+The chicken-and-egg: the budget is in tokens of a tokenizer that is trained on the mixture. The order
+is: a plan from *estimated* counts (characters / 4, or a user-supplied tokenizer's exact counts) ->
+the tokenizer, trained on a sample of the planned documents -> ``token_shards`` encodes the documents
+and re-runs this same planner with the *exact* counts (same seeds: the whole passes and the seeded
+order of the partial pass stay; only where the partial pass stops moves) and reports the achieved
+shares.
+
+Held-out documents: per source with at least ``VAL_MIN_SOURCE_DOCS`` documents, a seeded
+``val_fraction`` of them (at least one) is taken out of the pool *before* planning and written once
+into the validation split, so no held-out text is ever trained on (not even a repeat).
+
+Two seeds: ``sample_seed`` decides *which* documents (partial passes, held-out split); ``seed`` decides
+only the *order* of the rows. Changing ``seed`` therefore permutes the same multiset of documents.
+
+A source that is missing, empty or not in the shares table is reported in ``warnings`` and the shares
+are renormalised over the sources that have documents: never a silent skew.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from corpus.recipe import CHARS_PER_TOKEN_ESTIMATE, VAL_FRACTION, VAL_MIN_SOURCE_DOCS
+from corpus.storage import FINGERPRINT_KEY, Layout, iter_batches, write_table_atomic
+
+PLAN_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),  # "train" or "val"
+        pa.field("epoch", pa.int32(), nullable=False),  # 0-based pass over the source
+        pa.field("order", pa.int64(), nullable=False),  # position in its split's token stream
+        pa.field("take_tokens", pa.int64(), nullable=False),  # -1 = the whole document, else a prefix
+        pa.field("tokens", pa.int64(), nullable=False),  # tokens this row contributes, EOS included
+    ]
+)
+EOS_COST = 1  # every document is followed by one EOS token, counted in its source's share
+
+
+@dataclass
+class DocPool:
+    """The documents of one source: ids and token counts (document tokens, without the EOS)."""
+
+    ids: np.ndarray  # of str, sorted
+    tokens: np.ndarray  # int64
+
+    @classmethod
+    def from_lists(cls, ids: Iterable[str], tokens: Iterable[int]) -> "DocPool":
+        ids_a = np.asarray(list(ids), dtype=object)
+        tok_a = np.asarray(list(tokens), dtype=np.int64)
+        order = np.argsort(ids_a.astype(str), kind="stable")
+        return cls(ids_a[order], tok_a[order])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class SourceReport:
+    source: str
+    docs: int = 0
+    val_docs: int = 0
+    available_tokens: int = 0  # train pool, EOS included
+    target_share: float = 0.0  # renormalised, fraction
+    target_tokens: int = 0
+    planned_tokens: int = 0
+    full_passes: int = 0
+
+    @property
+    def epochs(self) -> float:
+        return self.planned_tokens / self.available_tokens if self.available_tokens else 0.0
+
+
+@dataclass
+class MixturePlan:
+    table: pa.Table  # PLAN_SCHEMA, train rows by order then val rows by order
+    sources: dict[str, SourceReport]
+    warnings: list[str] = field(default_factory=list)
+    total_tokens: int = 0
+    count_method: str = ""
+
+    def achieved_shares(self) -> dict[str, float]:
+        total = sum(r.planned_tokens for r in self.sources.values())
+        return {s: (r.planned_tokens / total if total else 0.0) for s, r in self.sources.items()}
+
+    def report(self) -> dict:
+        achieved = self.achieved_shares()
+        return {
+            "total_tokens_target": self.total_tokens,
+            "count_method": self.count_method,
+            "warnings": self.warnings,
+            "sources": {
+                s: dict(docs=r.docs, val_docs=r.val_docs, available_tokens=r.available_tokens,
+                        target_share_pct=round(100 * r.target_share, 4), target_tokens=r.target_tokens,
+                        planned_tokens=r.planned_tokens, achieved_share_pct=round(100 * achieved[s], 4),
+                        epochs=round(r.epochs, 4), full_passes=r.full_passes)
+                for s, r in self.sources.items()
+            },
+        }
+
+
+def _rng(seed: int, *keys: str) -> np.random.Generator:
+    """A generator keyed by the seed and stable names (never Python's salted ``hash``)."""
+    return np.random.default_rng([seed, *(zlib.crc32(k.encode()) for k in keys)])
+
+
+def plan_mixture(pools: Mapping[str, DocPool], shares_pct: Mapping[str, float], total_tokens: int,
+                 seed: int, sample_seed: int, val_fraction: float = VAL_FRACTION,
+                 val_min_docs: int = VAL_MIN_SOURCE_DOCS, count_method: str = "") -> MixturePlan:
+    """Plan the rows (document, epoch, order) that give each source its share of ``total_tokens``."""
+    warnings: list[str] = []
+    for s in sorted(set(pools) - set(shares_pct)):
+        warnings.append(f"source {s!r} has documents but no share in the mixture table: left out")
+    live: dict[str, DocPool] = {}
+    for s in shares_pct:
+        pool = pools.get(s)
+        if shares_pct[s] <= 0:
+            continue
+        if pool is None or len(pool) == 0 or int(pool.tokens.sum()) == 0:
+            warnings.append(f"source {s!r} (target {shares_pct[s]}%) is missing or empty: shares renormalised without it")
+            continue
+        live[s] = pool
+    weight_sum = sum(shares_pct[s] for s in live)
+    reports: dict[str, SourceReport] = {}
+    train_parts: list[dict[str, np.ndarray]] = []
+    val_parts: list[dict[str, np.ndarray]] = []
+    for s, pool in live.items():
+        n = len(pool)
+        is_val = np.zeros(n, dtype=bool)
+        if n >= val_min_docs and val_fraction > 0:
+            k = max(1, round(n * val_fraction))
+            is_val[_rng(sample_seed, s, "val").choice(n, size=k, replace=False)] = True
+        if is_val.any():
+            val_parts.append(_rows(pool.ids[is_val], s, 0, np.full(is_val.sum(), -1), pool.tokens[is_val] + EOS_COST))
+        ids, toks = pool.ids[~is_val], pool.tokens[~is_val]
+        cost = toks + EOS_COST
+        available = int(cost.sum())
+        share = shares_pct[s] / weight_sum
+        target = int(round(total_tokens * share))
+        full = target // available
+        rest = target - full * available
+        for e in range(full):
+            train_parts.append(_rows(ids, s, e, np.full(len(ids), -1), cost))
+        # the partial pass: a seeded order, whole documents while they fit, the next one cut to size
+        perm = _rng(sample_seed, s, "partial").permutation(len(ids))
+        cum = np.cumsum(cost[perm])
+        whole = int(np.searchsorted(cum, rest, side="right"))
+        sel = list(perm[:whole])
+        take = [-1] * whole
+        sel_cost = list(cost[perm[:whole]])
+        left = rest - (int(cum[whole - 1]) if whole else 0)
+        if whole < len(perm) and left > EOS_COST:
+            sel.append(perm[whole])
+            take.append(left - EOS_COST)
+            sel_cost.append(left)
+        if sel:
+            idx = np.asarray(sel, dtype=np.int64)
+            train_parts.append(_rows(ids[idx], s, full, np.asarray(take), np.asarray(sel_cost)))
+        planned = full * available + int(sum(sel_cost))
+        reports[s] = SourceReport(s, docs=n, val_docs=int(is_val.sum()), available_tokens=available,
+                                  target_share=share, target_tokens=target, planned_tokens=planned, full_passes=full)
+    for s in shares_pct:
+        if s not in reports and shares_pct[s] > 0:
+            reports[s] = SourceReport(s)
+    table = pa.concat_tables([_ordered(train_parts, "train", seed), _ordered(val_parts, "val", seed)])
+    return MixturePlan(table, reports, warnings, total_tokens, count_method)
+
+
+def _rows(ids, source, epoch, take, tokens) -> dict[str, np.ndarray]:
+    return dict(id=np.asarray(ids, dtype=object), source=np.full(len(ids), source, dtype=object),
+                epoch=np.full(len(ids), epoch, dtype=np.int32), take_tokens=np.asarray(take, dtype=np.int64),
+                tokens=np.asarray(tokens, dtype=np.int64))
+
+
+def _ordered(parts: list[dict[str, np.ndarray]], split: str, seed: int) -> pa.Table:
+    if not parts:
+        return PLAN_SCHEMA.empty_table()
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    # a canonical order first (source, epoch, id), so the shuffle depends on the seed alone
+    key = np.lexsort((cols["id"].astype(str), cols["epoch"], cols["source"].astype(str)))
+    cols = {k: v[key] for k, v in cols.items()}
+    perm = _rng(seed, split, "order").permutation(len(key))
+    cols = {k: v[perm] for k, v in cols.items()}
+    return pa.table(dict(id=cols["id"].tolist(), source=cols["source"].tolist(), split=[split] * len(perm),
+                         epoch=cols["epoch"], order=np.arange(len(perm), dtype=np.int64),
+                         take_tokens=cols["take_tokens"], tokens=cols["tokens"]), schema=PLAN_SCHEMA)
+
+
+# --- reading the curated corpus -------------------------------------------------------------------
+
+def curated_parts(layout: Layout, stage: str) -> dict[str, list[Path]]:
+    """Curated Parquet parts per source folder present under ``docs/<stage>/``."""
+    root = layout.root / "docs" / stage
+    if not root.exists():
+        return {}
+    return {d.name: layout.docs_parts(stage, d.name) for d in sorted(root.iterdir()) if d.is_dir()}
+
+
+def catalog_snapshot(parts: Mapping[str, list[Path]], root: Path) -> str:
+    """A hash over the curated parts: relative path, size and the fingerprint in each part's footer."""
+    h = hashlib.sha256()
+    for source in sorted(parts):
+        for p in parts[source]:
+            meta = pq.read_schema(p).metadata or {}
+            h.update(f"{p.relative_to(root).as_posix()}\0{p.stat().st_size}\0".encode())
+            h.update(meta.get(FINGERPRINT_KEY, b"") + b"\n")
+    return h.hexdigest()[:32]
+
+
+def estimate_pools(parts: Mapping[str, list[Path]],
+                   count: Callable[[list[str]], list[int]] | None = None) -> dict[str, DocPool]:
+    """Token counts per document, streamed: ``count`` (a tokenizer) if given, else chars / 4."""
+    pools: dict[str, DocPool] = {}
+    for source, paths in parts.items():
+        ids: list[str] = []
+        toks: list[np.ndarray] = []
+        for batch in iter_batches(paths, columns=["id", "text"]):
+            ids.extend(batch.column("id").to_pylist())
+            if count is None:
+                chars = pc.utf8_length(batch.column("text")).to_numpy(zero_copy_only=False).astype(np.int64)
+                toks.append(np.ceil(chars / CHARS_PER_TOKEN_ESTIMATE).astype(np.int64))
+            else:
+                toks.append(np.asarray(count(batch.column("text").to_pylist()), dtype=np.int64))
+        pools[source] = DocPool.from_lists(ids, np.concatenate(toks) if toks else [])
+    return pools
+
+
+def write_plan(plan: MixturePlan, path: Path, extra_meta: Mapping[str, str] | None = None) -> str:
+    """Write the plan Parquet atomically; returns the sha256 of the written file."""
+    meta = {b"mixture.report": _json(plan.report()).encode()}
+    for k, v in (extra_meta or {}).items():
+        meta[f"mixture.{k}".encode()] = v.encode()
+    write_table_atomic(path, plan.table, metadata=meta)
+    return _sha256(path)
+
+
+def read_plan_meta(path: Path) -> dict[str, str]:
+    meta = pq.read_schema(path).metadata or {}
+    return {k.decode().removeprefix("mixture."): v.decode() for k, v in meta.items() if k.startswith(b"mixture.")}
+
+
+def _json(obj) -> str:
+    return json.dumps(obj, sort_keys=True)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def plan_path(layout: Layout) -> Path:
+    return layout.work / "mixture" / "plan.parquet"
+
+
+def make_plan(layout: Layout, stage: str, shares_pct: Mapping[str, float], total_tokens: int, seed: int,
+              sample_seed: int, val_fraction: float = VAL_FRACTION, val_min_docs: int = VAL_MIN_SOURCE_DOCS,
+              count: Callable[[list[str]], list[int]] | None = None, count_name: str = "") -> tuple[MixturePlan, dict]:
+    """Plan the mixture over the curated parts and write ``work/mixture/plan.parquet``.
+
+    Counts are estimates (characters / 4) unless ``count`` (a tokenizer's batch counter) is given.
+    Returns the plan and a summary (settings, catalog snapshot, plan path and sha256).
+    """
+    parts = curated_parts(layout, stage)
+    snapshot = catalog_snapshot(parts, layout.root)
+    method = f"exact ({count_name})" if count else f"estimate (characters / {CHARS_PER_TOKEN_ESTIMATE:g})"
+    pools = estimate_pools(parts, count)
+    plan = plan_mixture(pools, shares_pct, total_tokens, seed, sample_seed, val_fraction, val_min_docs, method)
+    settings = dict(shares_pct=dict(shares_pct), total_tokens=total_tokens, seed=seed, sample_seed=sample_seed,
+                    val_fraction=val_fraction, val_min_docs=val_min_docs, stage=stage)
+    path = plan_path(layout)
+    sha = write_plan(plan, path, {"settings": _json(settings), "catalog_snapshot": snapshot})
+    return plan, dict(settings=settings, catalog_snapshot=snapshot, path=str(path), sha256=sha)

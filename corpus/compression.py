@@ -16,6 +16,8 @@ from typing import BinaryIO, Callable, Iterator
 import zstandard
 
 DEFAULT_MAX_DECOMPRESSED = 64 << 30
+# What decompressors (ours, and those inside tarfile, bz2, lzma, zstandard) raise on damaged input.
+CORRUPT_STREAM_ERRORS = (zlib.error, OSError, EOFError, lzma.LZMAError, zstandard.ZstdError, ValueError)
 _READ_CHUNK = 1 << 16
 
 
@@ -60,7 +62,7 @@ class _Decoder(io.RawIOBase):
                     self.started_member = bool(chunk)
                 else:
                     chunk = b""
-        except (zlib.error, OSError, EOFError, lzma.LZMAError, zstandard.ZstdError, ValueError) as exc:
+        except CORRUPT_STREAM_ERRORS as exc:
             self.damage = f"{self.name}: corrupt compressed data after {self.produced} bytes: {exc}"
             self.finished = True
 

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from corpus.faults import crash_point
 from corpus.schema import DOCUMENT_SCHEMA, DROPPED_SCHEMA, FUNNEL_SCHEMA, Drop, drops_to_table
 
 PARQUET_OPTIONS: dict[str, Any] = dict(compression="zstd", compression_level=3, use_dictionary=True, write_statistics=True)
@@ -195,6 +196,7 @@ class PartWriter:
             batch = batch.select(DOCUMENT_SCHEMA.names).cast(DOCUMENT_SCHEMA)
         table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
         self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        crash_point(f"write:{self.stage}")
         self.stats.docs_out += batch.num_rows
         self.stats.chars_out += text_chars(batch)
 

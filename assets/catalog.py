@@ -6,6 +6,7 @@ import dagster as dg
 from assets.dedup import curated_documents
 from assets.resources import CorpusStorage
 from corpus import catalog
+from corpus.plots import as_markdown_image, funnel_plot
 
 
 @dg.asset(group_name="catalog", deps=[curated_documents], kinds={"duckdb"})
@@ -25,5 +26,6 @@ def corpus_catalog(context: dg.AssetExecutionContext, corpus_storage: CorpusStor
         "documents": counts["documents"],
         "dropped": counts["dropped"],
         "funnel": dg.MetadataValue.md(funnel_md),
+        "funnel_plot": dg.MetadataValue.md(as_markdown_image(funnel_plot(funnel))),
         "top_drop_reasons": dg.MetadataValue.md(reasons_md),
     })

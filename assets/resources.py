@@ -30,7 +30,7 @@ class RawInputs(dg.ConfigurableResource):
         raw = Path(self.raw_dir).resolve() if self.raw_dir else storage.raw_dir()
         return source_root(source, raw, layout.raw_cache, Path(self.manifest) if self.manifest else DEFAULT_MANIFEST)
 
-    def units(self, source: str, layout: storage.Layout) -> list[tuple[str, Path]]:
+    def units(self, source: str, layout: storage.Layout, **discovery: object) -> list[tuple[str, Path]]:
         """(part name, path) of every input unit of a source, sorted; empty when its folder is missing."""
         root = self.source_root(source, layout)
-        return [(part_name(root, p), p) for p in reader(source).discover_inputs(root)]
+        return [(part_name(root, p), p) for p in reader(source).discover_inputs(root, **discovery)]

@@ -4,8 +4,10 @@ Each input unit (file, archive, repository or paper folder) becomes one part, so
 recomputes new or changed inputs. A source's ``Config`` fields are its reader's keyword arguments.
 """
 
+import inspect
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
 
@@ -22,13 +24,28 @@ DOWNLOAD_RETRY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPON
 
 
 class IngestConfig(dg.Config):
-    """Reader settings; ``inputs`` (paths, globs or URLs) replaces the resource's folder when given."""
+    """Reader settings; ``inputs`` (paths, globs or URLs) replaces the resource's folder when given.
 
+    Fields are the reader's keyword arguments, except those named in ``discovery_fields``, which go to
+    its ``discover_inputs``."""
+
+    discovery_fields: ClassVar[tuple[str, ...]] = ()
     inputs: list[str] = []
-    max_doc_bytes: int = 16 << 20
+    max_doc_bytes: int = recipe.INGEST_MAX_DOC_BYTES
 
 
-SOURCE_CONFIGS: dict[str, type[IngestConfig]] = {}
+class StackExchangeConfig(IngestConfig):
+    discovery_fields: ClassVar[tuple[str, ...]] = ("top_sites",)
+    top_sites: int = recipe.STACKEXCHANGE_TOP_SITES
+
+
+SOURCE_CONFIGS: dict[str, type[IngestConfig]] = {"stackexchange": StackExchangeConfig}
+
+
+def reader_code_fingerprint(source: str, module) -> str:
+    """The reader module and its helper modules (``corpus/sources/<source>_*.py``)."""
+    folder = Path(module.__file__).parent
+    return code_fingerprint(Path(module.__file__), *sorted(folder.glob(f"{source}_*.py")))
 
 
 def ingest_asset(source: str, config_cls: type[IngestConfig] = IngestConfig) -> dg.AssetsDefinition:
@@ -50,17 +67,20 @@ def ingest_asset(source: str, config_cls: type[IngestConfig] = IngestConfig) -> 
             paths = expand_paths(config.inputs, layout.raw_cache)
             units = [(part_name(p.parent, p), p) for p in paths]
         else:
-            units = raw_inputs.units(source, layout)
+            units = raw_inputs.units(source, layout, **{f: getattr(config, f) for f in config.discovery_fields})
         if not units:
             context.log.warning(f"{source}: no input files found; the source is empty")
-        options = config.model_dump(exclude={"inputs"})
-        code = code_fingerprint(module)
+        options = config.model_dump(exclude={"inputs", *config.discovery_fields})
+        if "spill_dir" in inspect.signature(module.read_documents).parameters:
+            options["spill_dir"] = str(layout.work / "tmp" / source)  # scratch space, outside the fingerprint
+        code = reader_code_fingerprint(source, module)
 
         def unit(part: str, path: Path) -> Unit:
             def build(writer, progress) -> None:
                 ingest_part(writer, module.read_documents(path, part, **options), progress)
 
-            return Unit(part, fingerprint(part, content_fingerprint(path), options, code), build)
+            settings = {k: v for k, v in options.items() if k != "spill_dir"}
+            return Unit(part, fingerprint(part, content_fingerprint(path), settings, code), build)
 
         stats = run_units(context, layout, STAGE, source, [unit(part, path) for part, path in units])
         return dg.MaterializeResult(metadata=stage_metadata(stats, started, input_units=len(units)))

@@ -38,11 +38,11 @@ def content_fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
-def code_fingerprint(*modules: Any) -> str:
+def code_fingerprint(*modules_or_paths: Any) -> str:
     """A hash of the modules' source files: a code change recomputes the parts it affects."""
     h = hashlib.sha256()
-    for m in modules:
-        h.update(Path(m.__file__).read_bytes())
+    for m in modules_or_paths:
+        h.update(Path(m if isinstance(m, Path) else m.__file__).read_bytes())
     return h.hexdigest()[:16]
 
 

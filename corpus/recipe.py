@@ -137,3 +137,28 @@ INGEST_MAX_DOC_BYTES = 16 << 20
 # arXiv reader stops (an include cycle or a self-referencing \def would otherwise never end).
 ARXIV_MAX_INCLUDE_DEPTH = 16
 ARXIV_MAX_MACRO_DEPTH = 32
+
+# RedPajama v1 GitHub allow-list (data_prep/github/github_run_filter.py, ``extensions_whitelist``): 64
+# extensions plus the file names Dockerfile and Makefile (66 entries); matched case-sensitively (.C/.H are C++), with the
+# language each names (our label, for ``meta``; .m is Objective-C or MATLAB).
+GITHUB_EXTENSION_LANGUAGES: dict[str, str] = {
+    ".asm": "Assembly", ".bat": "Batchfile", ".cmd": "Batchfile", ".c": "C", ".h": "C", ".cs": "C#",
+    ".cpp": "C++", ".hpp": "C++", ".c++": "C++", ".h++": "C++", ".cc": "C++", ".hh": "C++", ".C": "C++", ".H": "C++",
+    ".cmake": "CMake", ".css": "CSS", ".dockerfile": "Dockerfile",
+    ".f90": "Fortran", ".f": "Fortran", ".f03": "Fortran", ".f08": "Fortran", ".f77": "Fortran", ".f95": "Fortran",
+    ".for": "Fortran", ".fpp": "Fortran", ".go": "Go", ".hs": "Haskell", ".html": "HTML", ".java": "Java",
+    ".js": "JavaScript", ".jl": "Julia", ".lua": "Lua", ".md": "Markdown", ".markdown": "Markdown",
+    ".php": "PHP", ".php3": "PHP", ".php4": "PHP", ".php5": "PHP", ".phps": "PHP", ".phpt": "PHP",
+    ".pl": "Perl", ".pm": "Perl", ".pod": "Perl", ".perl": "Perl", ".ps1": "PowerShell", ".psd1": "PowerShell",
+    ".psm1": "PowerShell", ".py": "Python", ".rb": "Ruby", ".rs": "Rust", ".sql": "SQL", ".scala": "Scala",
+    ".sh": "Shell", ".bash": "Shell", ".command": "Shell", ".zsh": "Shell", ".ts": "TypeScript", ".tsx": "TypeScript",
+    ".tex": "TeX", ".vb": "Visual Basic", ".xml": "XML", ".rst": "reStructuredText", ".m": "Objective-C",
+    ".smali": "Smali",
+}
+GITHUB_FILE_NAME_LANGUAGES: dict[str, str] = {"Dockerfile": "Dockerfile", "Makefile": "Makefile"}
+# RedPajama v1 (data_prep/github/github_clean_dedup_local.py): certificates are skipped.
+GITHUB_SKIP_SUFFIXES: tuple[str, ...] = (".crt",)
+
+# CCNet line dedup: hashes are pooled over a group of shards (CCNet: 50 of a snapshot's 1,600 shards;
+# RedPajama v1's 1-shard groups are the defect not to copy). 0 = every commoncrawl part in one group.
+LINE_DEDUP_GROUP_SIZE = 0

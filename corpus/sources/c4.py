@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from corpus.compression import iter_lines, open_stream, stream_damage
+from corpus.recipe import INGEST_MAX_DOC_BYTES
 from corpus.schema import Drop, new_document
 
 SOURCE = "c4"
 STAGE = "ingest"
 SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".json.zst", ".jsonl.zst")
-DEFAULT_MAX_DOC_BYTES = 16 << 20
 
 
 def discover_inputs(root: Path) -> list[Path]:
@@ -25,7 +25,7 @@ def discover_inputs(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.name.lower().endswith(SUFFIXES))
 
 
-def read_documents(path: Path, name: str, max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES) -> Iterator[dict[str, Any] | Drop]:
+def read_documents(path: Path, name: str, max_doc_bytes: int = INGEST_MAX_DOC_BYTES) -> Iterator[dict[str, Any] | Drop]:
     with open_stream(path) as stream:
         for lineno, raw in iter_lines(stream, max_doc_bytes):
             locator = f"{name}:{lineno}"

@@ -5,8 +5,10 @@ recomputes new or changed inputs. A source's ``Config`` fields are its reader's 
 """
 
 import inspect
+import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import ClassVar
 
 import dagster as dg
@@ -42,10 +44,14 @@ class StackExchangeConfig(IngestConfig):
 SOURCE_CONFIGS: dict[str, type[IngestConfig]] = {"stackexchange": StackExchangeConfig}
 
 
-def reader_code_fingerprint(source: str, module) -> str:
-    """The reader module and its helper modules (``corpus/sources/<source>_*.py``)."""
-    folder = Path(module.__file__).parent
-    return code_fingerprint(Path(module.__file__), *sorted(folder.glob(f"{source}_*.py")))
+def reader_code_fingerprint(module: ModuleType) -> str:
+    """The reader and every ``corpus`` module it imports from (helpers, filters, recipe numbers)."""
+    used = {module, recipe}
+    for value in vars(module).values():
+        owner = value if isinstance(value, ModuleType) else sys.modules.get(getattr(value, "__module__", "") or "")
+        if owner is not None and owner.__name__.startswith("corpus.") and getattr(owner, "__file__", None):
+            used.add(owner)
+    return code_fingerprint(*sorted((Path(m.__file__) for m in used), key=str))
 
 
 def ingest_asset(source: str, config_cls: type[IngestConfig] = IngestConfig) -> dg.AssetsDefinition:
@@ -73,7 +79,7 @@ def ingest_asset(source: str, config_cls: type[IngestConfig] = IngestConfig) -> 
         options = config.model_dump(exclude={"inputs", *config.discovery_fields})
         if "spill_dir" in inspect.signature(module.read_documents).parameters:
             options["spill_dir"] = str(layout.work / "tmp" / source)  # scratch space, outside the fingerprint
-        code = reader_code_fingerprint(source, module)
+        code = reader_code_fingerprint(module)
 
         def unit(part: str, path: Path) -> Unit:
             def build(writer, progress) -> None:

@@ -29,7 +29,7 @@ class Unit:
 def content_fingerprint(path: Path) -> str:
     """xxh3 of a file's bytes, or of every file under a folder (relative path + bytes)."""
     h = xxhash.xxh3_128()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
     for f in files:
         h.update(f.relative_to(path).as_posix().encode() if f != path else b"")
         with open(f, "rb") as fh:

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from email.parser import HeaderParser
 from typing import Mapping
 
-from corpus.recipe import GITHUB_PERMISSIVE_LICENSES
+from corpus.recipe import GITHUB_EXTENSION_LANGUAGES, GITHUB_PERMISSIVE_LICENSES
 
 _LICENSE_FILE_NAME = re.compile(r"^(licen[cs]e|copying)([-._].*)?$", re.IGNORECASE)
+# A LICENSE.md is a license file; a license.py is code.
+_DOCUMENT_LANGUAGES = frozenset({"Markdown", "reStructuredText", "HTML", "XML", "TeX"})
 
 
 def _normalise(text: str) -> str:
@@ -227,8 +229,11 @@ def _declares_license(metadata: str) -> bool:
 
 
 def is_license_file_name(name: str) -> bool:
-    """LICENSE, LICENSE.txt, LICENCE, COPYING, LICENSE-MIT, COPYING.LESSER.3, ..."""
-    return _LICENSE_FILE_NAME.match(name) is not None
+    """LICENSE, LICENSE.txt, LICENCE, COPYING, LICENSE-MIT, COPYING.LESSER.3, ... (not license.py)."""
+    if _LICENSE_FILE_NAME.match(name) is None:
+        return False
+    suffix = name[name.rfind("."):] if "." in name else ""
+    return GITHUB_EXTENSION_LANGUAGES.get(suffix, "Markdown") in _DOCUMENT_LANGUAGES
 
 
 @dataclass(frozen=True)

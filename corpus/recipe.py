@@ -162,3 +162,7 @@ GITHUB_SKIP_SUFFIXES: tuple[str, ...] = (".crt",)
 # CCNet line dedup: hashes are pooled over a group of shards (CCNet: 50 of a snapshot's 1,600 shards;
 # RedPajama v1's 1-shard groups are the defect not to copy). 0 = every commoncrawl part in one group.
 LINE_DEDUP_GROUP_SIZE = 0
+# Ours: the "random web pages" negatives of the wikiref classifier. LLaMA: random CommonCrawl pages;
+# C4 is CommonCrawl pages after C4's rules, added because the CommonCrawl sample is tiny and mostly
+# Chinese (a classifier would learn the language). Production: ("commoncrawl",) matches the paper.
+WIKIREF_NEGATIVE_SOURCES: tuple[str, ...] = ("commoncrawl", "c4")

@@ -5,13 +5,20 @@ import dagster as dg
 
 from assets import (catalog, cc_language_id, cc_line_dedup, cc_perplexity, cc_quality_filter, dedup, sources,
                     tokens)
+from assets import checks, commoncrawl_snapshot
+from assets.commoncrawl_snapshot import CommonCrawlRemote
 from assets.resources import CorpusStorage, RawInputs
+from pipelines import partitions, schedules, sensors
+from quality_models import langid_assets
 from training import assets as training_assets
 
 ASSET_MODULES = [
     sources, cc_line_dedup, cc_language_id, cc_perplexity, cc_quality_filter,
-    dedup, catalog, tokens, training_assets,
+    dedup, catalog, tokens, training_assets, langid_assets,
 ]
+
+# the Common Crawl file partitions (scale-out path) and the blocking quality checks
+ASSET_MODULES += [commoncrawl_snapshot, checks]
 
 all_assets = dg.load_assets_from_modules(ASSET_MODULES)
 all_checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
@@ -20,7 +27,7 @@ TRAINING_GROUP = "training"
 
 build_corpus = dg.define_asset_job(
     "build_corpus",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(TRAINING_GROUP),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(TRAINING_GROUP) - partitions.PARTITIONED_ASSETS,
     description="Ingest -> clean -> filter -> dedup -> mixture -> token shards, with the catalog refreshed.",
     tags={"corpus/stage": "corpus-wide"},
 )
@@ -33,6 +40,8 @@ pretrain = dg.define_asset_job(
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=all_checks,
-    jobs=[build_corpus, pretrain],
-    resources={"corpus_storage": CorpusStorage(), "raw_inputs": RawInputs()},
+    jobs=[build_corpus, pretrain, partitions.ingest_commoncrawl_files, schedules.rebuild_token_shards],
+    schedules=[schedules.monthly_token_rebuild],
+    sensors=[sensors.commoncrawl_snapshot_sensor, sensors.raw_files_sensor],
+    resources={"corpus_storage": CorpusStorage(), "raw_inputs": RawInputs(), "commoncrawl_remote": CommonCrawlRemote()},
 )

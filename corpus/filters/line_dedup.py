@@ -106,17 +106,19 @@ def hash_part(batches: Iterable[pa.RecordBatch]) -> pa.Table:
     return pa.concat_tables(tables) if tables else HASH_SCHEMA.empty_table()
 
 
-def _connect(memory_limit: str) -> duckdb.DuckDBPyConnection:
+def _connect(memory_limit: str, threads: int | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute(f"SET memory_limit='{memory_limit}'")
+    if threads:
+        con.execute(f"SET threads={int(threads)}")
     return con
 
 
-def duplicate_hashes(hash_files: Sequence[Path], memory_limit: str = "2GB") -> np.ndarray:
+def duplicate_hashes(hash_files: Sequence[Path], memory_limit: str = "2GB", threads: int | None = None) -> np.ndarray:
     """Sorted uint64 hashes that occur in two or more documents of the group (DuckDB GROUP BY)."""
     if not hash_files:
         return np.zeros(0, np.uint64)
-    con = _connect(memory_limit)
+    con = _connect(memory_limit, threads)
     table = con.sql(
         f"SELECT hash FROM read_parquet(?) WHERE first AND hash <> {BLANK} GROUP BY hash HAVING count(*) >= 2 ORDER BY hash",
         params=[[str(p) for p in hash_files]],

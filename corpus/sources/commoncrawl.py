@@ -34,6 +34,7 @@ METADATA_SUFFIXES = (".warc.wat", ".warc.wat.gz", ".wat", ".wat.gz")  # JSON met
 DEFAULT_MAX_DOC_BYTES = 16 << 20
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 SNAPSHOT = re.compile(r"cc-main-\d{4}-\d{2}", re.IGNORECASE)
+ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # bytes that surrogateescape kept aside
 _INFLATE_STEP = 1 << 20  # decompressed bytes per step: bounds memory on a gzip bomb
 
 
@@ -107,6 +108,7 @@ class _WarcFileReader:
         found = SNAPSHOT.search(name)
         self.snapshot = found.group(0).upper() if found else None  # warcinfo's isPartOf overrides it
         self.member: _GzipMember | None = None
+        self.cut_reported = False
 
     def members(self, raw: BinaryIO) -> Iterator[dict[str, Any] | Drop]:
         carry = b""
@@ -118,12 +120,15 @@ class _WarcFileReader:
                 raw.seek(-1, io.SEEK_CUR)
             self.member = _GzipMember(raw, carry)
             yield from self.segment(self.member, offset)
-            self.member.read()  # a member's tail after its last record (normally empty)
+            while self.member.read(1 << 16):  # a member's tail after its last record (normally empty)
+                pass
             if self.member.error is not None:
                 yield self._drop(f"@{offset}", "corrupt_gzip", f"gzip member at byte {offset}: {self.member.error}; rest of file skipped")
                 return
             if self.member.truncated:
-                return  # the record that hit the cut was already dropped as truncated
+                if not self.cut_reported:  # the cut fell between records, not inside one
+                    yield self._drop(f"@{offset}", "truncated_gzip", f"gzip member at byte {offset} is cut short")
+                return
             carry = self.member.leftover()
 
     def segment(self, stream: BinaryIO, offset: int) -> Iterator[dict[str, Any] | Drop]:
@@ -170,7 +175,7 @@ class _WarcFileReader:
             return self._drop(record_id, "too_large", f"record {record_id}: {record.content_length} bytes over {self.max_doc_bytes}")
         payload = record.reader.read(record.content_length)
         if len(payload) < record.content_length:
-            cut = self.member is not None and self.member.truncated
+            cut = self.cut_reported = self.member is not None and self.member.truncated
             return self._drop(record_id, "truncated_gzip" if cut else "bad_content_length",
                               f"record {record_id}: {len(payload)} of {record.content_length} bytes before the end of "
                               + ("the gzip stream (file cut short)" if cut else "its gzip member / file"))
@@ -216,9 +221,9 @@ def _codec(label: str | None) -> str | None:
 
 
 def _decode(payload: bytes, encoding: str) -> tuple[str, int]:
-    """Text and the number of undecodable sequences, replaced by U+FFFD rather than dropping the page."""
+    """Text and the number of undecodable bytes, each replaced by U+FFFD rather than dropping the page."""
     try:
-        return payload.decode(encoding), 0
-    except UnicodeDecodeError:
+        return ESCAPED_BYTE.subn("\ufffd", payload.decode(encoding, errors="surrogateescape"))
+    except UnicodeDecodeError:  # a byte below 0x80 the codec rejects (UTF-16 and the like)
         text = payload.decode(encoding, errors="replace")
         return text, text.count("\ufffd")

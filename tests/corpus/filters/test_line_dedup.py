@@ -1,0 +1,92 @@
+"""CCNet line dedup on real sentences: a line in several documents goes from all of them."""
+import hashlib
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from corpus.filters import line_dedup
+from corpus.schema import documents_to_batch, new_document
+
+
+def _sentences(samples_dir, lang, n, skip=0):
+    path = samples_dir / "langid" / "lingua-sentences" / f"{lang}.txt"
+    return path.read_text(encoding="utf-8").splitlines()[skip:skip + n]
+
+
+def _run(batches, tmp_path, name="part"):
+    """Pass 1 and pass 2 of one part that is its own group."""
+    hashes = line_dedup.hash_part(batches)
+    path = tmp_path / f"{name}.parquet"
+    pq.write_table(hashes, path)
+    dups = line_dedup.duplicate_hashes([path])
+    flt = line_dedup.LineDedupFilter(path, dups, "commoncrawl")
+    return [flt(b) for b in batches], path
+
+
+def test_normalisation_follows_ccnet():
+    assert line_dedup.normalize_line("  Price: 1999 EUR\t") == "price: 0000 eur"
+    # Unicode digits become 0; the fixed punctuation set and control characters go; ASCII punctuation stays
+    assert line_dedup.normalize_line("«Ａｂｃ» ٣٤ – test！\x07\x85") == "ａｂｃ 00  test"
+    assert line_dedup.normalize_line("Hello, world!") == "hello, world!"
+    assert line_dedup.normalize_line(" \x01 ，。 ") == ""
+
+
+def test_hash_is_the_sha1_prefix_as_little_endian_uint64(samples_dir):
+    lines = _sentences(samples_dir, "de", 5)
+    batch = documents_to_batch([new_document("commoncrawl", "t:1", "\n".join(lines))])
+    got = line_dedup.hash_batch(batch).column("hash").to_numpy()
+    want = [int.from_bytes(hashlib.sha1(line_dedup.normalize_line(s).encode()).digest()[:8], "little") for s in lines]
+    assert got.tolist() == want
+
+
+def test_boilerplate_line_in_three_documents_is_removed_from_all_three(samples_dir, tmp_path):
+    en, de, ru = (_sentences(samples_dir, lang, 4) for lang in ("en", "de", "ru"))
+    boiler = _sentences(samples_dir, "fr", 2, skip=10)  # two real lines used as a site's boilerplate
+    docs = [
+        new_document("commoncrawl", "p:1", "\n".join([boiler[0]] + en + [boiler[1]])),
+        new_document("commoncrawl", "p:2", "\n".join(de[:2] + [boiler[0].upper()] + de[2:])),  # case differs
+        new_document("commoncrawl", "p:3", "\n".join(ru + [boiler[1] + "  "])),  # trailing space differs
+        new_document("commoncrawl", "p:4", "\n".join([boiler[0], boiler[1], boiler[0]])),  # only boilerplate
+    ]
+    [(kept, drops)], _ = _run([documents_to_batch(docs)], tmp_path)
+    texts = dict(zip(kept.column("id").to_pylist(), kept.column("text").to_pylist()))
+    assert set(texts) == {docs[0]["id"], docs[1]["id"], docs[2]["id"]}
+    assert texts[docs[0]["id"]] == "\n".join(en)
+    assert texts[docs[1]["id"]] == "\n".join(de)
+    assert texts[docs[2]["id"]] == "\n".join(ru)
+    assert drops.column("id").to_pylist() == [docs[3]["id"]]
+    assert drops.column("reason").to_pylist() == ["line_dedup_empty"]
+    assert drops.column("stage").to_pylist() == ["line_dedup"]
+
+
+def test_a_repeat_inside_one_document_keeps_its_first_copy(samples_dir, tmp_path):
+    s = _sentences(samples_dir, "it", 3)
+    doc = new_document("commoncrawl", "q:1", "\n".join([s[0], s[1], s[0], "", "   ", s[2], s[1]]))
+    [(kept, drops)], _ = _run([documents_to_batch([doc])], tmp_path)
+    assert kept.column("text").to_pylist() == ["\n".join(s)]
+    assert drops.num_rows == 0
+
+
+def test_hashes_are_pooled_across_batches_and_rows_line_up(samples_dir, tmp_path):
+    pl = _sentences(samples_dir, "pl", 60)
+    shared = _sentences(samples_dir, "cs", 1)[0]
+    docs = [new_document("commoncrawl", f"r:{i}", "\n".join(pl[3 * i:3 * i + 3] + ([shared] if i in (2, 17) else [])))
+            for i in range(20)]
+    batches = [documents_to_batch(docs[:7]), documents_to_batch(docs[7:])]
+    results, path = _run(batches, tmp_path)
+    out = [t for kept, _ in results for t in kept.column("text").to_pylist()]
+    assert out == ["\n".join(pl[3 * i:3 * i + 3]) for i in range(20)]
+    stats = line_dedup.group_line_stats([path])
+    assert stats["lines_in"] == 62 and stats["lines_duplicate"] == 2 and stats["lines_out"] == 60
+    assert stats["dup_hashes"] == 1 and stats["dup_docs_2"] == 1
+
+
+def test_a_stale_hash_file_is_refused(samples_dir, tmp_path):
+    docs = [new_document("commoncrawl", "s:1", "\n".join(_sentences(samples_dir, "nl", 3)))]
+    hashes = line_dedup.hash_part([documents_to_batch(docs)])
+    path = tmp_path / "h.parquet"
+    pq.write_table(hashes, path)
+    changed = [new_document("commoncrawl", "s:1", "\n".join(_sentences(samples_dir, "nl", 4)))]
+    with pytest.raises(ValueError, match="stale"):
+        line_dedup.LineDedupFilter(path, np.zeros(0, np.uint64), "commoncrawl")(documents_to_batch(changed))

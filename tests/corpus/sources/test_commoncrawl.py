@@ -1,0 +1,208 @@
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+from corpus.recipe import CCNET_MIN_DOC_CHARS
+from corpus.schema import Drop
+from corpus.sources import commoncrawl
+
+WHIRLWIND = "commoncrawl/cc-main-2024-22_whirlwind"
+CRAWL_2020 = "commoncrawl/cc-main-2020-34_resiliparse/warcfile.warc.gz"
+
+
+def read(path: Path, name: str | None = None, **options) -> tuple[list[dict], list[Drop]]:
+    records = list(commoncrawl.read_documents(path, name or path.name, **options))
+    return [r for r in records if isinstance(r, dict)], [r for r in records if isinstance(r, Drop)]
+
+
+def real_html(samples_dir: Path, url_part: str) -> bytes:
+    """The HTML payload of one real page of the 2020-34 sample, to build damaged archives around."""
+    with open(samples_dir / CRAWL_2020, "rb") as stream:
+        for record in ArchiveIterator(stream, record_types=WarcRecordType.response):
+            if url_part in record.headers.get("WARC-Target-URI"):
+                return record.reader.read()
+    raise AssertionError(f"{url_part} not in the sample")
+
+
+def warc_record(n: int, payload: bytes, content_type: str = "text/html; charset=utf-8", status: str = "200 OK",
+                content_length: int | str | None = None) -> bytes:
+    block = f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n\r\n".encode() + payload
+    length = len(block) if content_length is None else content_length
+    head = (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-{n:012d}>\r\n"
+            f"WARC-Date: 2020-08-08T17:00:00Z\r\nWARC-Target-URI: http://example.nl/{n}\r\n"
+            f"Content-Type: application/http; msgtype=response\r\nContent-Length: {length}\r\n\r\n").encode()
+    return head + block + b"\r\n\r\n"
+
+
+def write_warc_gz(path: Path, records: list[bytes]) -> Path:
+    """Common Crawl's layout: every record its own gzip member."""
+    path.write_bytes(b"".join(gzip.compress(r) for r in records))
+    return path
+
+
+def urls(docs: list[dict]) -> list[str]:
+    return [d["url"] for d in docs]
+
+
+def test_discover_skips_wat_metadata(samples_dir):
+    found = [p.relative_to(samples_dir / "commoncrawl").as_posix() for p in commoncrawl.discover_inputs(samples_dir / "commoncrawl")]
+    assert found == ["bad_inputs/clipped.warc.gz", "cc-main-2020-34_resiliparse/warcfile.warc.gz",
+                     "cc-main-2024-22_whirlwind/whirlwind.warc.gz", "cc-main-2024-22_whirlwind/whirlwind.warc.wet.gz"]
+
+
+def test_wet_record_keeps_text_url_date_and_record_id(samples_dir):
+    path = samples_dir / WHIRLWIND / "whirlwind.warc.wet.gz"
+    docs, drops = read(path, "cc-main-2024-22_whirlwind/whirlwind.warc.wet.gz")
+    assert drops == [] and len(docs) == 1
+    doc = docs[0]
+    assert "Escopete ye un municipio d'a provincia de Guadalachara" in doc["text"]
+    assert doc["url"] == "https://an.wikipedia.org/wiki/Escopete"
+    assert doc["timestamp"] == "2024-05-18T01:58:10Z"
+    meta = json.loads(doc["meta"])
+    assert meta["warc_record_id"] == "<urn:uuid:ba729a40-ff84-4085-8d48-0a5b2ee0c42d>"
+    assert meta["snapshot"] == "CC-MAIN-2024-22" and meta["format"] == "wet"
+
+
+def test_warc_html_is_extracted_to_text(samples_dir):
+    docs, drops = read(samples_dir / WHIRLWIND / "whirlwind.warc.gz")
+    assert drops == [] and len(docs) == 1
+    text = docs[0]["text"]
+    assert "Iste articlo ye en proceso de cambio enta la ortografía oficial de Biquipedia" in text
+    assert "<div" not in text and "<p>" not in text and "<script" not in text
+
+
+def test_2020_crawl_pages_decode_with_their_charsets(samples_dir):
+    docs, drops = read(samples_dir / CRAWL_2020, "cc-main-2020-34_resiliparse/warcfile.warc.gz")
+    by_url = {d["url"]: d for d in docs}
+    russian = by_url["http://01spb.ru/company/"]  # windows-1251, declared in the HTTP header
+    assert "Стратегия пожарной безопасности" in russian["text"]
+    assert json.loads(russian["meta"])["charset"] == "cp1251"
+    dutch = by_url["http://0900-hovenier.nl/gelderland/oosterbeek/"]
+    assert "Een hovenier kan de werkzaamheden voor u uitvoeren" in dutch["text"]
+    german = by_url["http://06.live-radsport.ch/tippspiel/stats_140_petzi.html"]  # ISO-8859-1 from <meta>
+    assert "Registrieren" in german["text"] and json.loads(german["meta"])["charset"] == "cp1252"
+    gbk = by_url["http://037426.cn/"]  # declared gb2312, read as its superset GBK like browsers do
+    assert "KUNSHAN STANLEY TRADING" in gbk["text"] and "\ufffd" not in gbk["text"]
+    for doc in docs:
+        assert "<div" not in doc["text"] and "<p>" not in doc["text"]
+        assert len(doc["text"]) >= CCNET_MIN_DOC_CHARS
+        meta = json.loads(doc["meta"])
+        assert meta["snapshot"] == "CC-MAIN-2020-34" and meta["warc_record_id"].startswith("<urn:uuid:")
+    # 16 HTML responses: 12 long enough, 4 under CCNet's 300 characters
+    assert len(docs) == 12
+    assert Counter(d.reason for d in drops) == {"too_short": 4}
+    assert len({d["id"] for d in docs}) == 12
+
+
+def test_min_chars_is_an_option(samples_dir):
+    docs, drops = read(samples_dir / CRAWL_2020, min_doc_chars=0)
+    assert len(docs) == 16 and drops == []
+
+
+def test_clipped_gzip_is_a_counted_drop(samples_dir):
+    docs, drops = read(samples_dir / "commoncrawl/bad_inputs/clipped.warc.gz")
+    assert docs == []
+    assert [d.reason for d in drops] == ["truncated_gzip"]
+    assert "clipped.warc.gz" in drops[0].detail and "<urn:uuid:f3dfa8fa" in drops[0].detail
+
+
+@pytest.mark.parametrize("bad_length", [40, 900, 10**6, "abc"])
+def test_bad_content_length_is_quarantined_and_later_records_come_out(samples_dir, tmp_path, bad_length):
+    html = real_html(samples_dir, "0900-hovenier.nl")
+    path = write_warc_gz(tmp_path / "bad.warc.gz", [warc_record(n, html, content_length=bad_length if n == 1 else None)
+                                                    for n in range(4)])
+    docs, drops = read(path)
+    assert urls(docs) == ["http://example.nl/0", "http://example.nl/2", "http://example.nl/3"]
+    assert [d.reason for d in drops] == ["bad_content_length"]
+    assert "bad.warc.gz" in drops[0].detail and "000000000001>" in drops[0].detail
+
+
+def test_bad_content_length_in_uncompressed_warc_is_counted(samples_dir, tmp_path):
+    html = real_html(samples_dir, "0900-hovenier.nl")
+    path = tmp_path / "plain.warc"
+    path.write_bytes(b"".join(warc_record(n, html, content_length=900 if n == 1 else None) for n in range(3)))
+    docs, drops = read(path)
+    assert urls(docs) == ["http://example.nl/0"]
+    assert [d.reason for d in drops] == ["bad_content_length"] and "rest of this uncompressed file" in drops[0].detail
+
+
+def test_corrupt_gzip_member_keeps_earlier_records(samples_dir, tmp_path):
+    html = real_html(samples_dir, "0900-hovenier.nl")
+    good = b"".join(gzip.compress(warc_record(n, html)) for n in range(2))
+    broken = bytearray(gzip.compress(warc_record(2, html)))
+    broken[20:40] = b"\xff" * 20  # deflate data destroyed
+    path = tmp_path / "corrupt.warc.gz"
+    path.write_bytes(good + bytes(broken))
+    docs, drops = read(path)
+    assert urls(docs) == ["http://example.nl/0", "http://example.nl/1"]
+    assert [d.reason for d in drops] == ["corrupt_gzip"]
+
+
+def test_non_html_and_error_responses_are_skipped_with_reasons(samples_dir, tmp_path):
+    html = real_html(samples_dir, "0900-hovenier.nl")
+    path = write_warc_gz(tmp_path / "mixed.warc.gz", [
+        warc_record(0, b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, content_type="image/png"),
+        warc_record(1, html, status="404 Not Found"),
+        warc_record(2, html),
+    ])
+    docs, drops = read(path)
+    assert urls(docs) == ["http://example.nl/2"]
+    assert sorted(d.reason for d in drops) == ["http_status", "not_html"]
+
+
+def test_invalid_bytes_in_a_page_are_replaced_and_counted(samples_dir, tmp_path):
+    html = real_html(samples_dir, "0900-hovenier.nl").replace(b"Hovenier in Oosterbeek", b"Hovenier \xff\xfe in Oosterbeek")
+    docs, drops = read(write_warc_gz(tmp_path / "bytes.warc.gz", [warc_record(0, html)]))
+    assert drops == [] and len(docs) == 1
+    assert "Hovenier \ufffd\ufffd in Oosterbeek" in docs[0]["text"]
+    assert json.loads(docs[0]["meta"])["undecodable_bytes"] == 2 * html.count(b"\xff\xfe")
+
+
+def test_oversized_record_is_dropped(samples_dir, tmp_path):
+    html = real_html(samples_dir, "0900-hovenier.nl")
+    docs, drops = read(write_warc_gz(tmp_path / "big.warc.gz", [warc_record(0, html), warc_record(1, html * 3)]),
+                       max_doc_bytes=len(html) + 200)
+    assert urls(docs) == ["http://example.nl/0"] and [d.reason for d in drops] == ["too_large"]
+
+
+@pytest.mark.parametrize("name", ["empty.warc.gz", "empty.warc", "empty.warc.wet.gz"])
+def test_empty_file_yields_nothing(tmp_path, name):
+    (tmp_path / name).write_bytes(b"")
+    assert read(tmp_path / name) == ([], [])
+
+
+def test_output_is_deterministic(samples_dir):
+    path = samples_dir / CRAWL_2020
+    assert list(commoncrawl.read_documents(path, "a")) == list(commoncrawl.read_documents(path, "a"))
+
+
+def test_cut_between_records_of_one_member_is_counted(samples_dir, tmp_path):
+    html = real_html(samples_dir, "0900-hovenier.nl")
+    records = [warc_record(n, html) for n in range(3)]
+    whole = gzip.compress(b"".join(records))  # one gzip member for the whole file, as some tools write
+    path = tmp_path / "one-member.warc.gz"
+    path.write_bytes(whole[:-8])  # the gzip trailer (CRC, size) is lost
+    docs, drops = read(path)
+    assert urls(docs) == ["http://example.nl/0", "http://example.nl/1", "http://example.nl/2"]
+    assert [d.reason for d in drops] == ["truncated_gzip"]
+
+
+def test_wet_with_invalid_utf8_is_replaced_and_counted(samples_dir, tmp_path):
+    with gzip.open(samples_dir / WHIRLWIND / "whirlwind.warc.wet.gz") as stream:
+        wet = stream.read()
+    start = wet.index(b"WARC/1.0", 10)  # the conversion record after the warcinfo
+    record = wet[start:].replace(b"Escopete ye un", b"Escopete \xff ye un")
+    length = int(re.search(rb"Content-Length: (\d+)", record).group(1)) + 1
+    record = re.sub(rb"Content-Length: \d+", f"Content-Length: {length}".encode(), record, count=1)
+    path = tmp_path / "bytes.warc.wet.gz"
+    path.write_bytes(gzip.compress(record))
+    docs, drops = read(path)
+    assert drops == [] and "Escopete \ufffd ye un" in docs[0]["text"]
+    assert json.loads(docs[0]["meta"])["undecodable_bytes"] == 1

@@ -1,8 +1,10 @@
 """Corpus-wide dedup: exact (content hash), then near-duplicate removal, giving the curated documents."""
 
 import time
+from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -12,7 +14,7 @@ from assets.resources import CorpusStorage
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata, upstream_fingerprint
 from corpus import dedup as dedup_module
 from corpus import recipe
-from corpus.dedup import exact, removal_filter
+from corpus.dedup import clusters, exact, lsh, minhash, removal_filter
 from corpus.storage import Layout, PartStats, fingerprint, iter_batches, part_is_current, write_table_atomic
 
 # The last stage each source passes before the corpus-wide dedup.
@@ -20,6 +22,10 @@ PRE_DEDUP_STAGE = {"commoncrawl": "wikiref"}
 PRE_DEDUP_ASSETS = ["cc_quality_filter"] + [f"{s}_documents" for s in recipe.SOURCES if s != "commoncrawl"]
 EXACT_STAGE = "exact_dedup"
 NEAR_STAGE = "near_dedup"  # the curated documents: the catalog's `documents` view reads this stage
+# The partitioned scale-out path of near-dedup lives in its own group: a job mixing partitions definitions
+# cannot run, so `build_corpus` leaves this group out and runs the unpartitioned `near_duplicates`.
+SCALE_OUT_GROUP = "near_dedup_scale_out"
+BAND_PARTITIONS = dg.StaticPartitionsDefinition(lsh.partition_names(recipe.NEAR_DEDUP_BAND_PARTITIONS))
 
 
 def near_dup_removals_path(layout: Layout):
@@ -27,14 +33,15 @@ def near_dup_removals_path(layout: Layout):
     return layout.work / "near_dedup" / "removals.parquet"
 
 
-def _removals_fingerprint(removals: pa.Table, source: str) -> str:
-    mine = removals.filter(pc.equal(removals.column("source"), source))
+def _removals_fingerprint(removals: pa.Table, part: Path) -> str:
+    """A hash of the removals that touch this part's ids only, so a new part elsewhere (a new
+    snapshot) leaves the other parts' fingerprints, and everything computed from them, unchanged."""
+    ids = pq.read_table(part, columns=["id"]).column("id")
+    mine = removals.filter(pc.is_in(removals.column("id"), value_set=ids.combine_chunks()))
+    mine = mine.sort_by("id")
     h = xxhash.xxh3_128()
-    for col in ("id", "kept_id"):
-        for chunk in mine.column(col).chunks:
-            for buf in chunk.buffers():
-                if buf is not None:
-                    h.update(buf)
+    for row_id, kept in zip(mine.column("id").to_pylist(), mine.column("kept_id").to_pylist()):
+        h.update(f"{row_id}\t{kept}\n".encode())
     return h.hexdigest()
 
 
@@ -42,7 +49,7 @@ def _apply_removals(context, layout: Layout, stage: str, upstream: dict[str, str
     totals = {}
     code = code_fingerprint(dedup_module)
     for source in recipe.SOURCES:
-        units = filter_units(layout, stage, source, upstream[source], _removals_fingerprint(removals, source),
+        units = filter_units(layout, stage, source, upstream[source], lambda part: _removals_fingerprint(removals, part),
                              lambda source=source: removal_filter(source, stage, removals, reason), code)
         totals[source] = run_units(context, layout, stage, source, units)
     return totals
@@ -81,14 +88,113 @@ def exact_dedup(context: dg.AssetExecutionContext, config: ExactDedupConfig, cor
     return dg.MaterializeResult(metadata=stage_metadata(_merge(totals), started, duplicates=removals.num_rows))
 
 
-@dg.asset(group_name="dedup", deps=[exact_dedup], kinds={"python", "parquet"})
-def near_duplicates(context: dg.AssetExecutionContext, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
-    """MinHash LSH near-duplicate detection across all sources: the list of documents to remove."""
+def near_dedup_dir(layout: Layout):
+    """Signatures, band table, per-partition edges and the removals (corpus.dedup.clusters)."""
+    return layout.work / "near_dedup"
+
+
+class MinHashConfig(dg.Config):
+    ngram: int = recipe.MINHASH_NGRAM
+    num_perm: int = recipe.MINHASH_NUM_PERM
+
+
+class LshConfig(dg.Config):
+    threshold: float = recipe.MINHASH_THRESHOLD
+    num_partitions: int = recipe.NEAR_DEDUP_BAND_PARTITIONS
+
+
+class VerifyConfig(dg.Config):
+    verify_sources: list[str] = list(recipe.NEAR_DEDUP_VERIFY_SOURCES)
+    source_thresholds: dict[str, float] = {"books": recipe.BOOKS_NEAR_DUP_JACCARD}
+
+
+@dg.asset(group_name="dedup", deps=[exact_dedup], kinds={"numpy", "parquet"})
+def minhash_signatures(context: dg.AssetExecutionContext, config: MinHashConfig,
+                       corpus_storage: CorpusStorage) -> dg.MaterializeResult:
+    """MinHash signatures per exact_dedup part, reused while the part is current (incremental)."""
+    started = time.monotonic()
     layout = corpus_storage.layout()
-    empty = pa.table({"id": pa.array([], pa.string()), "source": pa.array([], pa.string()),
-                      "kept_id": pa.array([], pa.string())})
-    write_table_atomic(near_dup_removals_path(layout), empty)
-    return dg.MaterializeResult(metadata={"near_duplicates": 0})
+    folder = near_dedup_dir(layout) / "signatures"
+    parts = [(source, rank, path, upstream_fingerprint(path))
+             for rank, source in enumerate(recipe.DEDUP_SOURCE_PRIORITY)
+             for path in layout.docs_parts(EXACT_STAGE, source)]
+    params = minhash.MinHashParams(ngram=config.ngram, num_perm=config.num_perm)
+    index, computed = clusters.update_signatures(layout.root, parts, params, folder)
+    clusters.write_index(folder, index, params)
+    context.log.info(f"signatures: {len(computed)} parts computed, {len(parts) - len(computed)} reused")
+    return dg.MaterializeResult(metadata={"docs": index.size, "parts": len(parts), "parts_computed": len(computed),
+                                          "seconds": round(time.monotonic() - started, 3)})
+
+
+@dg.asset(group_name="dedup", deps=[minhash_signatures], kinds={"numpy", "parquet"})
+def lsh_band_table(context: dg.AssetExecutionContext, config: LshConfig,
+                   corpus_storage: CorpusStorage) -> dg.MaterializeResult:
+    """The LSH band table, one Parquet file per band-hash prefix (bands x rows chosen for the threshold)."""
+    layout = corpus_storage.layout()
+    index, sig_params = clusters.read_index(layout.root, near_dedup_dir(layout) / "signatures")
+    params = minhash.MinHashParams.for_threshold(config.threshold, sig_params.num_perm, sig_params.ngram)
+    manifest = clusters.write_band_table(index, params, near_dedup_dir(layout) / "bands", config.num_partitions)
+    rows = manifest["rows"]
+    return dg.MaterializeResult(metadata={"bands": params.bands, "rows_per_band": params.rows,
+                                          "partitions": len(rows), "largest_partition_rows": max(rows.values())})
+
+
+def _edges(layout: Layout, manifest: dict, config: VerifyConfig, names, log):
+    work = near_dedup_dir(layout)
+    verifier = clusters.make_verifier(layout.root, manifest, config.verify_sources, config.source_thresholds)
+    settings = dict(verify_sources=sorted(config.verify_sources), thresholds=config.source_thresholds)
+    tables, computed = [], 0
+    for name in names:
+        table, fresh = clusters.partition_edges(work / "bands", work / "edges", name, manifest, verifier, settings)
+        tables.append(table)
+        computed += fresh
+    log.info(f"band partitions: {computed} processed, {len(names) - computed} reused")
+    return tables, verifier, computed
+
+
+def _jaccard_table(index, verifier) -> dict:
+    if verifier is None or not verifier.measured:
+        return {}
+    pairs = sorted(verifier.measured.items())
+    ids = index.ids(np.array([x for (a, b), _ in pairs for x in (a, b)], np.int64))
+    rows = "\n".join(f"| {ids[2 * i]} | {ids[2 * i + 1]} | {j:.4f} |" for i, (_, j) in enumerate(pairs))
+    return {"verified_pairs": dg.MetadataValue.md("| a | b | exact Jaccard |\n|---|---|---|\n" + rows)}
+
+
+@dg.asset(group_name=SCALE_OUT_GROUP, deps=[lsh_band_table], kinds={"numpy", "parquet"},
+          partitions_def=BAND_PARTITIONS)
+def lsh_band_partitions(context: dg.AssetExecutionContext, config: VerifyConfig,
+                        corpus_storage: CorpusStorage) -> dg.MaterializeResult:
+    """Scale-out path: one band partition's component edges (one Dagster partition, any machine);
+    ``near_duplicates`` then reuses every partition computed here with the same settings."""
+    layout = corpus_storage.layout()
+    manifest = clusters.read_manifest(near_dedup_dir(layout) / "bands")
+    if manifest["partitions"] != BAND_PARTITIONS.get_partition_keys():
+        raise dg.Failure(f"the band table has {manifest['num_partitions']} partitions; this asset is defined over "
+                         f"{recipe.NEAR_DEDUP_BAND_PARTITIONS}: materialize lsh_band_table with the default count")
+    tables, _, _ = _edges(layout, manifest, config, [context.partition_key], context.log)
+    return dg.MaterializeResult(metadata={"edges": tables[0].num_rows,
+                                          "band_rows": manifest["rows"][context.partition_key]})
+
+
+@dg.asset(group_name="dedup", deps=[lsh_band_table], kinds={"numpy", "parquet"})
+def near_duplicates(context: dg.AssetExecutionContext, config: VerifyConfig,
+                    corpus_storage: CorpusStorage) -> dg.MaterializeResult:
+    """MinHash LSH near-duplicates across all sources: every band partition (reused if the scale-out
+    asset computed it), union-find over their edges, the first by (source priority, id) kept."""
+    started = time.monotonic()
+    layout = corpus_storage.layout()
+    work = near_dedup_dir(layout)
+    manifest = clusters.read_manifest(work / "bands")
+    clusters.clear_stale_edges(work / "edges", manifest["partitions"])
+    tables, verifier, computed = _edges(layout, manifest, config, manifest["partitions"], context.log)
+    index = clusters.DocIndex.from_json(layout.root, manifest["index"])
+    removals = clusters.merge_removals(tables, index)
+    write_table_atomic(near_dup_removals_path(layout), removals)
+    return dg.MaterializeResult(metadata={
+        "near_duplicates": removals.num_rows, "docs": index.size, "partitions_processed": computed,
+        "partitions_reused": len(tables) - computed, "seconds": round(time.monotonic() - started, 3),
+        **_jaccard_table(index, verifier)})
 
 
 @dg.asset(group_name="dedup", deps=[near_duplicates], kinds={"python", "parquet"})

@@ -73,10 +73,12 @@ def run_units(context: dg.AssetExecutionContext, layout: Layout, stage: str, sou
 
 def filter_units(layout: Layout, stage: str, source: str, upstream_stage: str, settings: Any,
                  make_filter: Callable[[], BatchFilter], code: str) -> list[Unit]:
-    """One unit per upstream part, each applying a batch filter built once per part."""
+    """One unit per upstream part, each applying a batch filter built once per part.
+
+    ``settings`` may be a function of the upstream part's path, for settings that differ per part."""
     units = []
     for path in layout.docs_parts(upstream_stage, source):
-        fp = fingerprint(upstream_fingerprint(path), settings, code)
+        fp = fingerprint(upstream_fingerprint(path), settings(path) if callable(settings) else settings, code)
 
         def build(writer: PartWriter, progress: Progress, path: Path = path) -> None:
             filter_part(writer, iter_batches([path]), make_filter(), progress)

@@ -9,12 +9,12 @@ from assets import checks, commoncrawl_snapshot
 from assets.commoncrawl_snapshot import CommonCrawlRemote
 from assets.resources import CorpusStorage, RawInputs
 from pipelines import partitions, schedules, sensors
-from quality_models import langid_assets
+from quality_models import langid_assets, perplexity_assets, wikiref_assets
 from training import assets as training_assets
 
 ASSET_MODULES = [
     sources, cc_line_dedup, cc_language_id, cc_perplexity, cc_quality_filter,
-    dedup, catalog, tokens, training_assets, langid_assets,
+    dedup, catalog, tokens, training_assets, langid_assets, perplexity_assets, wikiref_assets,
 ]
 
 # the Common Crawl file partitions (scale-out path) and the blocking quality checks
@@ -24,12 +24,18 @@ all_assets = dg.load_assets_from_modules(ASSET_MODULES)
 all_checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
 
 TRAINING_GROUP = "training"
+SCALE_OUT = partitions.PARTITIONED_ASSETS | dg.AssetSelection.groups(dedup.SCALE_OUT_GROUP)
 
 build_corpus = dg.define_asset_job(
     "build_corpus",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(TRAINING_GROUP) - partitions.PARTITIONED_ASSETS,
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(TRAINING_GROUP) - SCALE_OUT,
     description="Ingest -> clean -> filter -> dedup -> mixture -> token shards, with the catalog refreshed.",
     tags={"corpus/stage": "corpus-wide"},
+)
+near_dedup_scale_out = dg.define_asset_job(
+    "near_dedup_scale_out",
+    selection=dg.AssetSelection.groups(dedup.SCALE_OUT_GROUP),
+    description="One run per LSH band partition (after lsh_band_table), on any machine; near_duplicates merges.",
 )
 pretrain = dg.define_asset_job(
     "pretrain",
@@ -40,7 +46,7 @@ pretrain = dg.define_asset_job(
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=all_checks,
-    jobs=[build_corpus, pretrain, partitions.ingest_commoncrawl_files, schedules.rebuild_token_shards],
+    jobs=[build_corpus, pretrain, near_dedup_scale_out, partitions.ingest_commoncrawl_files, schedules.rebuild_token_shards],
     schedules=[schedules.monthly_token_rebuild],
     sensors=[sensors.commoncrawl_snapshot_sensor, sensors.raw_files_sensor],
     resources={"corpus_storage": CorpusStorage(), "raw_inputs": RawInputs(), "commoncrawl_remote": CommonCrawlRemote()},

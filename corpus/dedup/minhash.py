@@ -19,7 +19,7 @@ benchmark compares against.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -113,12 +113,12 @@ def signatures_from_shingles(hashes: np.ndarray, counts: np.ndarray, num_perm: i
     doc = np.repeat(np.arange(len(counts)), counts)
     for s in range(0, len(hashes), chunk):
         x, d = hashes[s:s + chunk], doc[s:s + chunk]
-        y = np.multiply(x[:, None], a[None, :])
-        y += b[None, :]
+        y = np.multiply(a[:, None], x[None, :])  # (perms, shingles): reduceat runs along contiguous rows
+        y += b[:, None]
         bounds = np.flatnonzero(np.concatenate([[True], d[1:] != d[:-1]]))
-        mins = (np.minimum.reduceat(y, bounds, axis=0) >> _S32).astype(np.uint32)
+        mins = (np.minimum.reduceat(y, bounds, axis=1) >> _S32).astype(np.uint32)
         docs = d[bounds]
-        out[docs] = np.minimum(out[docs], mins)
+        out[docs] = np.minimum(out[docs], mins.T)
     return out
 
 
@@ -143,3 +143,46 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
     return float(np.mean(sig_a == sig_b))
+
+
+# --- signatures stored per part (incremental: a part's signatures are reused while it is current) ---
+
+SIGNATURE_BATCH_ROWS = 1024
+SIGNATURE_BATCH_CHARS = 16 << 20  # bounds the shingle arrays of a batch (books are ~0.5M chars each)
+
+
+def signature_schema(num_perm: int) -> pa.Schema:
+    return pa.schema([("id", pa.string()), ("source", pa.string()), ("shingles", pa.int32()),
+                      ("signature", pa.list_(pa.uint32(), num_perm))])
+
+
+def _sub_batches(batch: pa.RecordBatch, max_chars: int) -> Iterator[pa.RecordBatch]:
+    lengths = pc.utf8_length(batch.column("text")).to_numpy(zero_copy_only=False)
+    start, chars = 0, 0
+    for i, n in enumerate(lengths):
+        if i > start and chars + n > max_chars:
+            yield batch.slice(start, i - start)
+            start, chars = i, 0
+        chars += int(n)
+    if start < batch.num_rows:
+        yield batch.slice(start)
+
+
+def part_signatures(batches: Iterable[pa.RecordBatch], params: MinHashParams) -> pa.Table:
+    """The signature table of one part's documents, row for row (columns id, source, text needed)."""
+    schema = signature_schema(params.num_perm)
+    tables = []
+    for batch in batches:
+        for sub in _sub_batches(batch, SIGNATURE_BATCH_CHARS):
+            sig, counts = signatures(sub.column("text").to_pylist(), params)
+            values = pa.FixedSizeListArray.from_arrays(pa.array(sig.reshape(-1), pa.uint32()), params.num_perm)
+            tables.append(pa.Table.from_arrays(
+                [sub.column("id"), sub.column("source"), pa.array(counts, pa.int32()), values], schema=schema))
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def signature_matrix(table: pa.Table | pa.RecordBatch, num_perm: int) -> np.ndarray:
+    column = table.column("signature")
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    flat = [c.flatten().to_numpy(zero_copy_only=False) for c in chunks]
+    return (np.concatenate(flat) if flat else np.empty(0, np.uint32)).reshape(-1, num_perm)

@@ -1,0 +1,124 @@
+"""The LSH band table, partitioned by band-hash prefix, and the candidate edges of one partition.
+
+Each document contributes one row per band: (64-bit hash of the band's ``rows`` signature values,
+seeded by the band number; the document's ordinal). The rows go to ``2**k`` Parquet files by the top
+``k`` bits of that hash, so every bucket (all rows sharing a band hash) lies in exactly one partition:
+a partition is processed alone, in memory proportional to its own size, on any machine.
+
+In a partition, the rows are sorted by (hash, ordinal); each bucket of k documents gives k-1 *star*
+edges to its smallest ordinal (not k^2 pairs). ``corpus.dedup.clusters`` turns them into components.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from corpus.dedup.minhash import _START, mix64
+from corpus.storage import PARQUET_OPTIONS, TMP_MARK
+
+BAND_SCHEMA = pa.schema([("key", pa.uint64()), ("doc", pa.int64())])
+
+
+def partition_bits(num_partitions: int) -> int:
+    bits = int(num_partitions).bit_length() - 1
+    if num_partitions < 1 or 1 << bits != num_partitions or bits > 16:
+        raise ValueError(f"the band table partition count must be a power of two <= 65536, not {num_partitions}")
+    return bits
+
+
+def partition_names(num_partitions: int) -> list[str]:
+    """Partition keys: the band-hash prefix in hex (``0``..``f`` for 16, ``00``..``3f`` for 64)."""
+    width = max(1, (partition_bits(num_partitions) + 3) // 4)
+    return [f"{i:0{width}x}" for i in range(num_partitions)]
+
+
+def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(documents, bands) uint64: a hash of each band's ``rows`` values, seeded by the band number."""
+    keys = np.empty((sig.shape[0], bands), np.uint64)
+    for j in range(bands):
+        h = mix64(np.full(sig.shape[0], _START, np.uint64) ^ np.uint64(j + 1))
+        for c in range(j * rows, (j + 1) * rows):
+            h = mix64(h ^ sig[:, c].astype(np.uint64))
+        keys[:, j] = h
+    return keys
+
+
+def partition_of(keys: np.ndarray, num_partitions: int) -> np.ndarray:
+    bits = partition_bits(num_partitions)
+    if bits == 0:
+        return np.zeros(keys.shape, np.int64)
+    return (keys >> np.uint64(64 - bits)).astype(np.int64)
+
+
+class BandTableWriter:
+    """Writes the band table's partitions (one Parquet file each) to temp names; renamed on success."""
+
+    def __init__(self, folder: Path, num_partitions: int, metadata: dict[str, str] | None = None):
+        self.folder, self.num_partitions = folder, num_partitions
+        self.names = partition_names(num_partitions)
+        self.rows = np.zeros(num_partitions, np.int64)
+        schema = BAND_SCHEMA.with_metadata({k.encode(): v.encode() for k, v in (metadata or {}).items()})
+        folder.mkdir(parents=True, exist_ok=True)
+        self._tmp = [folder / f"{n}.parquet{TMP_MARK}{uuid.uuid4().hex[:8]}" for n in self.names]
+        self._writers = [pq.ParquetWriter(t, schema, **PARQUET_OPTIONS) for t in self._tmp]
+
+    def add(self, keys: np.ndarray, ordinals: np.ndarray) -> None:
+        """``keys``: (documents, bands) band hashes of the documents with ``ordinals``."""
+        flat = keys.reshape(-1)
+        docs = np.repeat(ordinals.astype(np.int64), keys.shape[1])
+        part = partition_of(flat, self.num_partitions)
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(self.num_partitions + 1))
+        for p in range(self.num_partitions):
+            sel = order[bounds[p]:bounds[p + 1]]
+            if len(sel):
+                self._writers[p].write_table(pa.table([pa.array(flat[sel]), pa.array(docs[sel])], schema=BAND_SCHEMA))
+                self.rows[p] += len(sel)
+
+    def close(self, ok: bool) -> None:
+        for w in self._writers:
+            w.close()
+        for tmp, name in zip(self._tmp, self.names):
+            if ok:
+                os.replace(tmp, self.folder / f"{name}.parquet")
+            else:
+                tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def band_table_writer(folder: Path, num_partitions: int, metadata: dict[str, str] | None = None) -> Iterator[BandTableWriter]:
+    writer = BandTableWriter(folder, num_partitions, metadata)
+    try:
+        yield writer
+    except BaseException:
+        writer.close(ok=False)
+        raise
+    writer.close(ok=True)
+
+
+def star_edges(keys: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs of a band table slice: each bucket's members joined to its smallest ordinal."""
+    if len(keys) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    order = np.lexsort((docs, keys))
+    k, d = keys[order], docs[order]
+    new = np.concatenate([[True], k[1:] != k[:-1]])
+    head = np.maximum.accumulate(np.where(new, np.arange(len(k)), 0))
+    a, b = d[head], d
+    keep = (~new) & (a != b)
+    a, b = a[keep], b[keep]
+    if len(a) == 0:
+        return a, b
+    pairs = np.unique(np.stack([a, b], axis=1), axis=0)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def read_partition(path: Path) -> pa.Table:
+    return pq.read_table(path, schema=BAND_SCHEMA)

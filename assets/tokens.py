@@ -1,1 +1,123 @@
-"""Mixture, tokenizer and token shards: the end of the corpus pipeline."""
+"""Mixture, tokenizer and token shards: the end of the corpus pipeline (logic in corpus/mixture.py, corpus/tokens.py)."""
+
+import json
+from pathlib import Path
+from typing import Dict, Optional
+
+import dagster as dg
+
+from assets.catalog import corpus_catalog
+from assets.resources import CorpusStorage
+from corpus import mixture, tokens
+from corpus.catalog import CURATED_STAGE
+from corpus.recipe import (MIXTURE_SAMPLE_SEED, MIXTURE_SEED, MIXTURE_SHARES_PCT, MIXTURE_TOTAL_TOKENS, SHARD_TOKENS,
+                           TOKENIZER_SAMPLE_CHARS, TOKENIZER_VOCAB_SIZE, VAL_FRACTION, VAL_MIN_SOURCE_DOCS)
+
+
+class MixtureConfig(dg.Config):
+    shares_pct: Dict[str, float] = dict(MIXTURE_SHARES_PCT)
+    total_tokens: int = MIXTURE_TOTAL_TOKENS
+    seed: int = MIXTURE_SEED
+    sample_seed: int = MIXTURE_SAMPLE_SEED
+    val_fraction: float = VAL_FRACTION
+    val_min_docs: int = VAL_MIN_SOURCE_DOCS
+    # count tokens with this tokenizer.json instead of estimating characters / 4
+    count_with_tokenizer: Optional[str] = None
+
+
+def _shares_md(report: dict, manifest: Optional[dict] = None) -> str:
+    rows = ["| source | docs | target % | achieved % | epochs | tokens |", "|---|---|---|---|---|---|"]
+    for s, r in report["sources"].items():
+        achieved = 100 * manifest["achieved_shares"].get(s, 0.0) if manifest else r["achieved_share_pct"]
+        toks = manifest["sources"].get(s, 0) if manifest else r["planned_tokens"]
+        rows.append(f"| {s} | {r['docs']:,} | {r['target_share_pct']:.2f} | {achieved:.2f} | {r['epochs']:.3f} | {toks:,} |")
+    return "\n".join(rows)
+
+
+@dg.asset(name="mixture", group_name="tokens", deps=[corpus_catalog], kinds={"parquet"})
+def mixture_asset(context: dg.AssetExecutionContext, config: MixtureConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
+    """``work/mixture/plan.parquet``: (document id, source, split, epoch, order) giving each source its share."""
+    layout = corpus_storage.layout()
+    count, name = None, ""
+    if config.count_with_tokenizer:
+        tok = tokens.load_tokenizer(Path(config.count_with_tokenizer))
+        count = lambda texts: [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]  # noqa: E731
+        name = config.count_with_tokenizer
+    plan, info = mixture.make_plan(layout, CURATED_STAGE, config.shares_pct, config.total_tokens, config.seed,
+                                   config.sample_seed, config.val_fraction, config.val_min_docs, count, name)
+    for w in plan.warnings:
+        context.log.warning(w)
+    report = plan.report()
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(info["path"]),
+        "sha256": info["sha256"],
+        "rows": plan.table.num_rows,
+        "token_count_method": plan.count_method,
+        "total_tokens_target": config.total_tokens,
+        "achieved_shares": dg.MetadataValue.json({s: r["achieved_share_pct"] for s, r in report["sources"].items()}),
+        "epochs": dg.MetadataValue.json({s: r["epochs"] for s, r in report["sources"].items()}),
+        "shares": dg.MetadataValue.md(_shares_md(report)),
+        "warnings": dg.MetadataValue.json(plan.warnings),
+        "catalog_snapshot": info["catalog_snapshot"],
+    })
+
+
+class TokenizerConfig(dg.Config):
+    vocab_size: int = TOKENIZER_VOCAB_SIZE
+    sample_chars: int = TOKENIZER_SAMPLE_CHARS
+    # a user-supplied tokenizer.json instead of training one
+    tokenizer_path: Optional[str] = None
+
+
+@dg.asset(group_name="tokens", deps=[mixture_asset], kinds={"huggingface"})
+def tokenizer(context: dg.AssetExecutionContext, config: TokenizerConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
+    """``models/tokenizer/<hash>/tokenizer.json``: LLaMA-style BPE trained on a sample of the planned documents."""
+    layout = corpus_storage.layout()
+    user = Path(config.tokenizer_path) if config.tokenizer_path else None
+    info = tokens.build_tokenizer(layout, CURATED_STAGE, mixture.plan_path(layout), config.vocab_size,
+                                  config.sample_chars, user)
+    if info["vocab_size"] < config.vocab_size and user is None:
+        context.log.warning(f"the sample yields a vocabulary of {info['vocab_size']:,}, below the {config.vocab_size:,} asked")
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(str(info["path"])),
+        "hash": info["hash"],
+        "vocab_size": info["vocab_size"],
+        "vocab_size_requested": config.vocab_size,
+        "trained_on_chars": info["trained_on_chars"],
+        "source": "user-supplied" if user else "trained",
+        "reused": info["reused"],
+    })
+
+
+class TokenShardsConfig(dg.Config):
+    shard_tokens: int = SHARD_TOKENS
+    force: bool = False
+
+
+@dg.asset(group_name="tokens", deps=[tokenizer], kinds={"numpy"})
+def token_shards(context: dg.AssetExecutionContext, config: TokenShardsConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
+    """``shards/``: flat uint16/uint32 ``.bin`` token files + ``manifest.json`` with the exact achieved shares."""
+    layout = corpus_storage.layout()
+    m = tokens.build_token_shards(layout, CURATED_STAGE, mixture.plan_path(layout), tokens.tokenizer_dir(layout),
+                                  layout.shards, config.shard_tokens, log=context.log.info, force=config.force)
+    for w in m["warnings"]:
+        context.log.warning(w)
+    context.log.info(f"unigram entropy of the train shards: {m['unigram_entropy_nats']:.4f} nats/token")
+    report = json.loads(mixture.read_plan_meta(layout.work / "mixture" / "plan_exact.parquet")["report"])
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(str(layout.shards / tokens.MANIFEST)),
+        "dtype": m["dtype"],
+        "vocab_size": m["vocab_size"],
+        "train_tokens": m["train_tokens"],
+        "val_tokens": m["val_tokens"],
+        "shards": len(m["shards"]),
+        "achieved_shares": dg.MetadataValue.json(m["achieved_shares"]),
+        "target_shares": dg.MetadataValue.json(m["weights"]),
+        "epochs": dg.MetadataValue.json(m["epochs"]),
+        "shares": dg.MetadataValue.md(_shares_md(report, m)),
+        "unigram_entropy_nats": m["unigram_entropy_nats"],
+        "tokenizer_hash": m["tokenizer"]["hash"],
+        "catalog_snapshot": m["catalog_snapshot"],
+        "warnings": dg.MetadataValue.json(m["warnings"]),
+        "skipped": bool(m.get("skipped", False)),
+    })

@@ -60,8 +60,9 @@ def new_tokenizer():
         pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=True),
         pre_tokenizers.Digits(individual_digits=True),
     ])
-    tok.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Fuse(),
-                                     decoders.Metaspace(replacement="▁", prepend_scheme="first", split=True)])
+    # the decoder of HF's LLaMA tokenizer: spaces back, bytes back to UTF-8, drop the prepended space
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
     return tok
 
 
@@ -429,3 +430,31 @@ def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_di
     with atomic_path(out / MANIFEST) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
+
+
+def tokenizer_dir(layout: Layout) -> Path:
+    return layout.models / "tokenizer"
+
+
+def build_tokenizer(layout: Layout, stage: str, plan_path: Path, vocab_size: int, sample_chars: int,
+                    user_file: Path | None = None) -> dict:
+    """Train the tokenizer on a sample of the planned documents (or install a user's) and mark it latest."""
+    out = tokenizer_dir(layout)
+    if user_file is not None:
+        info = install_tokenizer(user_file, out)
+        info["trained_on_chars"] = 0
+    else:
+        import pyarrow.parquet as pq
+        parts = mixture.curated_parts(layout, stage)
+        plan = pq.read_table(plan_path)
+        chars = [0]
+
+        def texts() -> Iterator[str]:
+            chars[0] = 0
+            for t in sample_texts(parts, plan, sample_chars):
+                chars[0] += len(t)
+                yield t
+        info = train_tokenizer(texts, vocab_size, out)
+        info["trained_on_chars"] = chars[0]
+    set_latest(out, info["hash"])
+    return info

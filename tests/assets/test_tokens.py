@@ -1,0 +1,51 @@
+"""The tokens and training assets materialized by Dagster on a curated corpus built from real sample text."""
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from assets.resources import CorpusStorage
+from assets.tokens import mixture_asset, token_shards, tokenizer
+from tests.corpus.test_mixture import write_sample_corpus
+from training.assets import pretrained_model
+
+
+def test_mixture_tokenizer_shards_and_pretrain_assets(tmp_path, samples_dir):
+    root = tmp_path / "data"
+    write_sample_corpus(root, samples_dir, scale=0.3)
+    resources = {"corpus_storage": CorpusStorage(data_root=str(root))}
+    run_config = {"ops": {
+        "mixture": {"config": {"total_tokens": 60_000}},
+        "tokenizer": {"config": {"vocab_size": 1024}},
+        "token_shards": {"config": {"shard_tokens": 25_000}},
+        "pretrained_model": {"config": {"max_steps": 20, "batch_size": 4, "block_size": 32, "n_layer": 1,
+                                        "d_model": 32, "n_head": 2, "n_kv_head": 1, "checkpoint_every": 10,
+                                        "eval_batches": 2}},
+    }}
+    result = dg.materialize([mixture_asset, tokenizer, token_shards, pretrained_model], resources=resources,
+                            run_config=run_config)
+    assert result.success
+    mats = {e.materialization.asset_key.to_user_string(): e.materialization.metadata
+            for e in result.get_asset_materialization_events()}
+    assert mats["mixture"]["token_count_method"].value.startswith("estimate")
+    assert any("github" in w for w in mats["mixture"]["warnings"].value)
+    assert mats["tokenizer"]["vocab_size"].value <= 1024
+    shares = mats["token_shards"]["achieved_shares"].value
+    targets = mats["token_shards"]["target_shares"].value
+    assert all(abs(shares[s] - targets[s]) < 0.01 for s in shares)
+    manifest = json.loads((root / "shards" / "manifest.json").read_text())
+    assert manifest["achieved_shares"] == shares
+    model = mats["pretrained_model"]
+    assert model["step"].value == 20 and model["loss_curve"].value.startswith("![loss curve](data:image/png;base64,")
+    assert model["tokens_per_s"].value > 0 and model["unigram_entropy_nats"].value == manifest["unigram_entropy_nats"]
+
+
+def test_definitions_hold_the_tokens_and_training_assets():
+    from pipelines.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {"mixture", "tokenizer", "token_shards", "pretrained_model"} <= keys
+    assert dg.AssetKey("corpus_catalog") in graph.get(dg.AssetKey("mixture")).parent_keys
+    assert dg.AssetKey("token_shards") in graph.get(dg.AssetKey("pretrained_model")).parent_keys

@@ -1,0 +1,137 @@
+"""Tokenizer and token shards on real sample text: shares, determinism, seeds, staleness, layout."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus import mixture, tokens
+from corpus.catalog import CURATED_STAGE
+from corpus.recipe import MIXTURE_SHARES_PCT
+from corpus.storage import Layout
+from tests.corpus.test_mixture import write_sample_corpus
+
+VOCAB = 4096
+TOTAL = 200_000
+
+
+def build(root: Path, seed: int = 0, sample_seed: int = 0, shard_tokens: int = 50_000, total: int = TOTAL,
+          vocab: int = VOCAB, force: bool = False) -> dict:
+    layout = Layout(root)
+    mixture.make_plan(layout, CURATED_STAGE, MIXTURE_SHARES_PCT, total, seed, sample_seed)
+    tokens.build_tokenizer(layout, CURATED_STAGE, mixture.plan_path(layout), vocab, 2_000_000)
+    return tokens.build_token_shards(layout, CURATED_STAGE, mixture.plan_path(layout), tokens.tokenizer_dir(layout),
+                                     layout.shards, shard_tokens, log=lambda m: None, force=force)
+
+
+@pytest.fixture(scope="module")
+def corpus_root(tmp_path_factory, samples_dir) -> Path:
+    root = tmp_path_factory.mktemp("tokens") / "data"
+    write_sample_corpus(root, samples_dir)
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(corpus_root) -> dict:
+    return build(corpus_root)
+
+
+def test_tokenizer_is_llama_style(corpus_root, built):
+    digest, path = tokens.latest_tokenizer(tokens.tokenizer_dir(Layout(corpus_root)))
+    assert path == corpus_root / "models" / "tokenizer" / digest / "tokenizer.json"
+    tok = tokens.load_tokenizer(path)
+    assert [tok.token_to_id(t) for t in tokens.SPECIAL_TOKENS] == [0, 1, 2, 3]
+    assert tok.get_vocab_size() <= VOCAB
+    text = "In 1813, 42 readers paid £3 — 日本語 too."
+    enc = tok.encode(text, add_special_tokens=False)
+    assert tok.decode(enc.ids) == text  # lossless: unseen characters fall back to bytes, never <unk>
+    assert 0 not in enc.ids
+    assert {"1", "8", "3"} <= set(enc.tokens) and "13" not in enc.tokens  # digits split one by one
+    assert any(t.startswith("<0x") for t in enc.tokens)
+
+
+def test_manifest_and_memmap(corpus_root, built):
+    m = built
+    out = corpus_root / "shards"
+    assert m["dtype"] == "uint16" and m["vocab_size"] <= VOCAB and m["eos_id"] == 2
+    assert set(m["sources"]) == {"commoncrawl", "c4", "books", "wikipedia"}
+    train = [s for s in m["shards"] if s["split"] == "train"]
+    val = [s for s in m["shards"] if s["split"] == "val"]
+    assert len(train) >= 4 and len(val) == 1  # 50k-token shards over ~200k tokens
+    for s in m["shards"]:
+        data = np.memmap(out / s["path"], dtype=np.dtype(m["dtype"]), mode="r")  # the one-line reader
+        assert len(data) == s["tokens"]
+        assert hashlib.sha256((out / s["path"]).read_bytes()).hexdigest() == s["sha256"]
+        assert data.max() < m["vocab_size"]
+    assert sum(s["tokens"] for s in train) == m["train_tokens"] == sum(m["sources"].values())
+    assert m["tokenizer"]["hash"] and m["catalog_snapshot"] and m["seed"] == 0
+    # EOS after every document: as many EOS in train as there are train rows in the exact plan
+    plan = mixture.pq.read_table(corpus_root / "work" / "mixture" / "plan_exact.parquet")
+    n_train = sum(1 for s in plan.column("split").to_pylist() if s == "train")
+    eos = sum(int((np.memmap(out / s["path"], dtype=np.uint16, mode="r") == m["eos_id"]).sum()) for s in train)
+    assert eos == n_train
+    assert 0 < m["unigram_entropy_nats"] < np.log(m["vocab_size"])
+
+
+def test_exact_shares_within_one_point(built):
+    m = built
+    live = {s: MIXTURE_SHARES_PCT[s] for s in m["sources"]}
+    for s, pct in live.items():
+        target = pct / sum(live.values())
+        assert m["weights"][s] == pytest.approx(target, abs=1e-5)
+        assert abs(m["achieved_shares"][s] - target) < 0.01, (s, m["achieved_shares"][s], target)
+    assert m["epochs"]["commoncrawl"] > 1 and m["epochs"]["c4"] > 1  # repeated
+    assert m["epochs"]["books"] < 1 and m["epochs"]["wikipedia"] < 1  # subsampled
+    assert any("github" in w for w in m["warnings"])
+    assert abs(m["train_tokens"] - TOTAL) <= len(live)
+
+
+def _docs_multiset(folder: Path, m: dict, split: str) -> list[bytes]:
+    data = np.concatenate([np.fromfile(folder / s["path"], dtype=np.uint16) for s in m["shards"] if s["split"] == split])
+    cuts = np.flatnonzero(data == m["eos_id"])
+    return sorted(seg.tobytes() for seg in np.split(data, cuts + 1) if len(seg))
+
+
+def test_rerun_is_byte_identical_and_seed_changes_order_only(corpus_root, built, tmp_path, samples_dir):
+    other = tmp_path / "data"
+    write_sample_corpus(other, samples_dir)
+    m2 = build(other)
+    m1 = built
+    assert [s["sha256"] for s in m1["shards"]] == [s["sha256"] for s in m2["shards"]]
+    assert (corpus_root / "shards" / "manifest.json").read_bytes() == (other / "shards" / "manifest.json").read_bytes()
+    # another order seed: other bytes, same multiset of documents (as token sequences), same counts
+    m3 = build(other, seed=7)
+    assert [s["sha256"] for s in m3["shards"]] != [s["sha256"] for s in m1["shards"]]
+    assert m3["sources"] == m1["sources"] and m3["tokenizer"] == m1["tokenizer"]
+    for split in ("train", "val"):
+        assert _docs_multiset(other / "shards", m3, split) == _docs_multiset(corpus_root / "shards", m1, split)
+
+
+def test_stale_shards_removed_and_current_skipped(tmp_path, samples_dir):
+    root = tmp_path / "data"
+    write_sample_corpus(root, samples_dir, scale=0.3)
+    m = build(root, shard_tokens=10_000, total=60_000)
+    out = root / "shards"
+    assert len(list(out.glob("train_*.bin"))) == 6
+    again = build(root, shard_tokens=10_000, total=60_000)
+    assert again.get("skipped") and again["key"] == m["key"]
+    (out / "train_000000.bin-tmp").write_bytes(b"x")  # not ours: untouched
+    (out / "train_000001.bin.tmp-deadbeef").write_bytes(b"x")  # a temp a killed run left
+    m2 = build(root, shard_tokens=40_000, total=60_000)
+    names = sorted(p.name for p in out.glob("*.bin*"))
+    assert names == sorted({s["path"] for s in m2["shards"]} | {"train_000000.bin-tmp"})
+    assert json.loads((out / "manifest.json").read_text())["key"] == m2["key"] != m["key"]
+
+
+def test_user_supplied_tokenizer(tmp_path, corpus_root, built):
+    user = tmp_path / "mine.json"
+    _, path = tokens.latest_tokenizer(tokens.tokenizer_dir(Layout(corpus_root)))
+    shutil.copy(path, user)
+    layout = Layout(tmp_path / "d2")
+    info = tokens.build_tokenizer(layout, CURATED_STAGE, Path("unused"), VOCAB, 0, user_file=user)
+    assert info["hash"].startswith("user-") and tokens.latest_tokenizer(tokens.tokenizer_dir(layout))[0] == info["hash"]
+    assert (tokens.tokenizer_dir(layout) / info["hash"] / "tokenizer.json").read_bytes() == user.read_bytes()

@@ -1,0 +1,219 @@
+"""The training loop: AdamW, warmup + cosine schedule, gradient clipping, atomic resumable checkpoints.
+
+A checkpoint (``checkpoints/<run>/ckpt.pt``) holds the model, the optimizer, the sampler's RNG state
+and batch count, the step and the loss history: a run killed at any point restarts from its last
+checkpoint and, since nothing else is random after initialisation, produces the same weights as an
+uninterrupted run. The run folder's name carries a hash of the settings and of the shards' manifest
+key, so a changed configuration or corpus never resumes a checkpoint that is not its own.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from corpus.recipe import ADAMW_BETAS, ADAMW_WEIGHT_DECAY, GRAD_CLIP_NORM, MIN_LR_RATIO
+from corpus.storage import atomic_path
+from training.data import ShardSampler, TokenStream, load_manifest, val_batches
+from training.model import LlamaLM, ModelConfig
+
+CKPT = "ckpt.pt"
+
+
+@dataclass
+class TrainConfig:
+    run_name: str = "tiny-llama"
+    # sized for minutes on a shared CPU: the output layer (vocab x d_model) dominates the step
+    max_steps: int = 300
+    batch_size: int = 16
+    block_size: int = 64
+    n_layer: int = 2
+    n_head: int = 4
+    n_kv_head: int = 2
+    d_model: int = 64
+    lr: float = 6e-3  # a tiny model tolerates far more than LLaMA-7B's 3e-4
+    warmup_steps: int = 20
+    min_lr_ratio: float = MIN_LR_RATIO
+    weight_decay: float = ADAMW_WEIGHT_DECAY
+    beta1: float = ADAMW_BETAS[0]
+    beta2: float = ADAMW_BETAS[1]
+    grad_clip: float = GRAD_CLIP_NORM
+    seed: int = 0
+    checkpoint_every: int = 50
+    eval_batches: int = 16
+    device: str = "auto"
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+
+    # settings that change the weights; the rest (checkpoint cadence, eval size, device) do not
+    def fingerprint(self, manifest_key: str) -> str:
+        d = {k: v for k, v in asdict(self).items()
+             if k not in ("run_name", "checkpoint_every", "eval_batches", "device", "threads")}
+        return hashlib.sha256(json.dumps([d, manifest_key], sort_keys=True).encode()).hexdigest()[:10]
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup, then cosine decay to ``min_lr_ratio * lr`` at ``max_steps`` (LLaMA-1 2.3)."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def unigram_entropy(shards: Path, manifest: dict) -> float:
+    """Entropy (nats/token) of the train shards' token frequencies: the loss of a context-free model."""
+    if "unigram_entropy_nats" in manifest:
+        return float(manifest["unigram_entropy_nats"])
+    stream = TokenStream(shards, manifest, "train")
+    counts = sum(np.bincount(m, minlength=manifest["vocab_size"]) for m in stream.maps)
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    resumed_from: int
+    losses: list[float]
+    val_loss: float
+    unigram_entropy: float
+    tokens_per_s: float
+    params: int
+    device: str
+    val_history: list[tuple[int, float]] = field(default_factory=list)
+
+
+def _save(path: Path, state: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+@torch.no_grad()
+def evaluate(model: LlamaLM, shards: Path, cfg: TrainConfig, device: torch.device) -> float:
+    model.eval()
+    losses = []
+    for x, y in val_batches(shards, cfg.block_size, cfg.batch_size, cfg.eval_batches):
+        with _autocast(device):
+            _, loss = model(x.to(device), y.to(device))
+        losses.append(loss.item())
+    model.train()
+    return float(np.mean(losses)) if losses else float("nan")
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def train(cfg: TrainConfig, shards: Path, checkpoints: Path, log: Callable[[str], None] = print,
+          on_step: Callable[[int], None] | None = None) -> TrainResult:
+    """Train (or resume) ``cfg`` on the shards; ``on_step(step)`` runs after each step (tests interrupt there)."""
+    manifest = load_manifest(shards)
+    run_dir = checkpoints / f"{cfg.run_name}-{cfg.fingerprint(manifest['key'])}"
+    device = pick_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    mcfg = ModelConfig(vocab_size=manifest["vocab_size"], block_size=cfg.block_size, n_layer=cfg.n_layer,
+                       n_head=cfg.n_head, n_kv_head=cfg.n_kv_head, d_model=cfg.d_model)
+    model = LlamaLM(mcfg).to(device)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    sampler = ShardSampler(shards, cfg.block_size, cfg.batch_size, cfg.seed)
+    step, losses, val_history = 0, [], []
+    ckpt = run_dir / CKPT
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sampler.load_state_dict(state["sampler"])
+        step, losses, val_history = state["step"], state["losses"], state["val_history"]
+        log(f"resumed {run_dir.name} from its checkpoint at step {step}")
+    resumed_from = step
+    entropy = unigram_entropy(shards, manifest)
+    log(f"{run_dir.name}: {model.num_params():,} parameters, vocab {mcfg.vocab_size:,}, device {device}, "
+        f"{sampler.stream.size:,} train tokens, steps {step} -> {cfg.max_steps}")
+
+    def checkpoint() -> None:
+        _save(ckpt, {"model": model.state_dict(), "optimizer": opt.state_dict(), "sampler": sampler.state_dict(),
+                     "step": step, "losses": losses, "val_history": val_history, "config": asdict(cfg),
+                     "model_config": mcfg.to_dict(), "manifest_key": manifest["key"]})
+
+    t0, tokens_seen = time.perf_counter(), 0
+    model.train()
+    while step < cfg.max_steps:
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        x, y = sampler.next_batch()
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with _autocast(device):
+            _, loss = model(x, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        tokens_seen += x.numel()
+        losses.append(loss.item())
+        if step % 25 == 0 or step == cfg.max_steps:
+            log(f"step {step}/{cfg.max_steps} loss {losses[-1]:.4f} lr {lr_at(step - 1, cfg):.2e}")
+        if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
+            if step == cfg.max_steps:
+                val_history.append((step, evaluate(model, shards, cfg, device)))
+            checkpoint()
+        if on_step is not None:
+            on_step(step)
+    elapsed = time.perf_counter() - t0
+    val = val_history[-1][1] if val_history and val_history[-1][0] == step else evaluate(model, shards, cfg, device)
+    log(f"final validation loss {val:.4f} nats/token; unigram entropy of the shards {entropy:.4f} nats/token")
+    return TrainResult(run_dir, step, resumed_from, losses, val, entropy,
+                       tokens_seen / elapsed if tokens_seen else 0.0, model.num_params(), str(device), val_history)
+
+
+def loss_curve_png(result: TrainResult) -> bytes:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    steps = np.arange(1, len(result.losses) + 1)
+    ax.plot(steps, result.losses, lw=0.8, label="train loss")
+    if result.val_history:
+        vs, vl = zip(*result.val_history)
+        ax.scatter(vs, vl, color="C1", zorder=3, label="validation loss")
+    ax.axhline(result.unigram_entropy, color="gray", ls="--", lw=0.8, label="unigram entropy")
+    ax.set_xlabel("step")
+    ax.set_ylabel("nats / token")
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def png_markdown(png: bytes) -> str:
+    return f"![loss curve](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+def load_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return torch.load(run_dir / CKPT, map_location="cpu", weights_only=False)["model"]

@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import ClassVar
 
 import dagster as dg
+import pydantic
 
 from assets.resources import CorpusStorage, RawInputs
 from assets.stages import Unit, code_fingerprint, content_fingerprint, run_units, stage_metadata
@@ -20,6 +21,7 @@ from corpus.inputs import expand_paths, part_name
 from corpus.sources import reader
 from corpus.stage import ingest_part
 from corpus.storage import fingerprint
+from corpus.validation import describe, missing_local_inputs
 
 STAGE = "ingest"
 DOWNLOAD_RETRY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL)
@@ -33,12 +35,33 @@ class IngestConfig(dg.Config):
 
     discovery_fields: ClassVar[tuple[str, ...]] = ()
     inputs: list[str] = []
-    max_doc_bytes: int = recipe.INGEST_MAX_DOC_BYTES
+    max_doc_bytes: int = pydantic.Field(default=recipe.INGEST_MAX_DOC_BYTES, gt=0)
+
+    @pydantic.field_validator("inputs")
+    @classmethod
+    def _inputs_exist(cls, inputs: list[str]) -> list[str]:
+        blank = [i for i, spec in enumerate(inputs) if not spec.strip()]
+        if blank:
+            raise ValueError(f"inputs[{blank[0]}] is empty: give a path, a glob or an http(s) URL")
+        if missing := missing_local_inputs(inputs):
+            raise ValueError(f"input(s) not found: {', '.join(missing)}")
+        return inputs
+
+    @pydantic.model_validator(mode="wrap")
+    @classmethod
+    def _fail_without_retries(cls, data, handler):
+        """A bad value is a Failure that names the field, raised before any part is written and not
+        retried (the download retry policy would otherwise repeat a config error for a minute)."""
+        try:
+            return handler(data)
+        except pydantic.ValidationError as exc:
+            raise dg.Failure(description=describe(exc, f"{cls.__name__} (run config ops.<source>_documents.config)"),
+                             allow_retries=False) from exc
 
 
 class StackExchangeConfig(IngestConfig):
     discovery_fields: ClassVar[tuple[str, ...]] = ("top_sites",)
-    top_sites: int = recipe.STACKEXCHANGE_TOP_SITES
+    top_sites: int = pydantic.Field(default=recipe.STACKEXCHANGE_TOP_SITES, gt=0)
 
 
 SOURCE_CONFIGS: dict[str, type[IngestConfig]] = {"stackexchange": StackExchangeConfig}

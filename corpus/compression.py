@@ -19,19 +19,23 @@ DEFAULT_MAX_DECOMPRESSED = 64 << 30
 # What decompressors (ours, and those inside tarfile, bz2, lzma, zstandard) raise on damaged input.
 CORRUPT_STREAM_ERRORS = (zlib.error, OSError, EOFError, lzma.LZMAError, zstandard.ZstdError, ValueError)
 _READ_CHUNK = 1 << 16
+_OUT_CHUNK = 1 << 20
 
 
 class _Decoder(io.RawIOBase):
-    """Incremental decompression over any *decompressobj*-like factory, multi-member aware."""
+    """Incremental decompression, at most ``_OUT_CHUNK`` bytes per step (a 2 kB bz2 bomb never
+    inflates to gigabytes in one call), multi-member aware (gzip/bz2 members, concatenated streams)."""
 
     def __init__(self, raw: BinaryIO, factory: Callable[[], object], cap: int, name: str):
         self.raw, self.factory, self.cap, self.name = raw, factory, cap, name
         self.decoder = factory()
-        self.pending = b""
+        self.input = b""
+        self.pending = memoryview(b"")
         self.produced = 0
+        self.more_output = False  # the last step filled its budget: the decoder may hold more
+        self.started_member = False
         self.finished = False
         self.damage: str | None = None
-        self.started_member = False
 
     def readable(self) -> bool:
         return True
@@ -44,70 +48,95 @@ class _Decoder(io.RawIOBase):
         self.pending = self.pending[n:]
         return n
 
+    def _wants_input(self) -> bool:
+        needs = getattr(self.decoder, "needs_input", True)  # zlib keeps its backlog in unconsumed_tail
+        return not self.input and not self.more_output and needs
+
     def _fill(self) -> None:
-        chunk = self.raw.read(_READ_CHUNK)
-        if not chunk:
-            if self.started_member and not self.decoder.eof:
-                self.damage = f"{self.name}: truncated compressed stream after {self.produced} bytes"
-            self.finished = True
-            return
+        if self._wants_input():
+            self.input = self.raw.read(_READ_CHUNK)
+            if not self.input:
+                if self.started_member and not self.decoder.eof:
+                    self.damage = f"{self.name}: truncated compressed stream after {self.produced} bytes"
+                self.finished = True
+                return
         try:
-            while chunk:
-                self.started_member = True
-                out = self.decoder.decompress(chunk)
-                self._emit(out)
-                if self.decoder.eof:
-                    chunk = self.decoder.unused_data
-                    self.decoder = self.factory()
-                    self.started_member = bool(chunk)
-                else:
-                    chunk = b""
+            out = self._step()
         except CORRUPT_STREAM_ERRORS as exc:
             self.damage = f"{self.name}: corrupt compressed data after {self.produced} bytes: {exc}"
             self.finished = True
-
-    def _emit(self, out: bytes) -> None:
+            return
         self.produced += len(out)
         if self.produced > self.cap:
             self.damage = f"{self.name}: decompressed size exceeds the {self.cap}-byte cap (decompression bomb?)"
             self.finished = True
             return
-        self.pending += out
+        self.pending = memoryview(out)
+
+    def _step(self) -> bytes:
+        d = self.decoder
+        self.started_member = self.started_member or bool(self.input)
+        if isinstance(d, _ZLIB_DECOMPRESS):
+            out = d.decompress(self.input, _OUT_CHUNK)
+            self.input = d.unconsumed_tail
+        else:
+            out = d.decompress(self.input, max_length=_OUT_CHUNK)
+            self.input = b""
+        self.more_output = len(out) == _OUT_CHUNK
+        if d.eof:  # the rest is the next member (zlib also leaves a copy of it in unconsumed_tail)
+            self.input = d.unused_data
+            self.decoder = self.factory()
+            self.started_member = bool(self.input)
+            self.more_output = False
+        return out
 
     def close(self) -> None:
         self.raw.close()
         super().close()
 
 
-class _ZstdDecoder:
-    """zstandard's decompressobj with the ``eof``/``unused_data`` surface the others have."""
+class _ZstdReader(io.RawIOBase):
+    """zstandard's streaming reader (bounded reads) with the same damage and cap reporting."""
 
-    def __init__(self):
-        self._d = zstandard.ZstdDecompressor().decompressobj()
+    def __init__(self, raw: BinaryIO, cap: int, name: str):
+        self.reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
+        self.cap, self.name, self.produced, self.damage = cap, name, 0, None
 
-    def decompress(self, data: bytes) -> bytes:
-        return self._d.decompress(data)
+    def readable(self) -> bool:
+        return True
 
-    @property
-    def eof(self) -> bool:
-        return bool(getattr(self._d, "eof", False))
+    def readinto(self, buffer) -> int:
+        if self.damage:
+            return 0
+        try:
+            n = self.reader.readinto(buffer)
+        except CORRUPT_STREAM_ERRORS as exc:
+            self.damage = f"{self.name}: corrupt compressed data after {self.produced} bytes: {exc}"
+            return 0
+        self.produced += n
+        if self.produced > self.cap:
+            self.damage = f"{self.name}: decompressed size exceeds the {self.cap}-byte cap (decompression bomb?)"
+            return 0
+        return n
 
-    @property
-    def unused_data(self) -> bytes:
-        return getattr(self._d, "unused_data", b"")
+    def close(self) -> None:
+        self.reader.close()
+        super().close()
 
 
+_ZLIB_DECOMPRESS = type(zlib.decompressobj())
 _FACTORIES: dict[str, Callable[[], object]] = {
     ".gz": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
     ".bz2": bz2.BZ2Decompressor,
     ".xz": lzma.LZMADecompressor,
-    ".zst": _ZstdDecoder,
 }
 
 
 def open_stream(path: Path, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> io.BufferedReader:
     """Open a possibly compressed file (by extension) as a buffered binary stream."""
     suffix = path.suffix.lower()
+    if suffix == ".zst":
+        return io.BufferedReader(_ZstdReader(open(path, "rb"), max_decompressed, str(path)), 1 << 20)
     if suffix not in _FACTORIES:
         return open(path, "rb")
     return io.BufferedReader(_Decoder(open(path, "rb"), _FACTORIES[suffix], max_decompressed, str(path)), 1 << 20)

@@ -95,7 +95,7 @@ def _release(element: etree._Element) -> None:
 class _Dump:
     def __init__(self, path: Path, name: str, max_doc_bytes: int):
         self.path, self.name, self.max_doc_bytes = path, name, max_doc_bytes
-        found = WIKI_PREFIX.match(Path(name).name.lower())
+        found = WIKI_PREFIX.match(path.name.lower())
         self.lang = found.group(1).replace("_", "-") if found else None
         self.namespace_names: tuple[str, ...] = ()
         self.stopped = False

@@ -58,21 +58,35 @@ def partition_of(keys: np.ndarray, num_partitions: int) -> np.ndarray:
 
 
 class BandTableWriter:
-    """Writes the band table's partitions (one Parquet file each) to temp names; renamed on success."""
+    """Writes the band table's partitions (one Parquet file each) to temp names; renamed on success.
 
-    def __init__(self, folder: Path, num_partitions: int, metadata: dict[str, str] | None = None):
-        self.folder, self.num_partitions = folder, num_partitions
+    Rows are buffered until ``buffer_rows`` in all, then written as one row group per partition: a
+    write per (batch, partition) would make many tiny row groups and cost more than the hashing."""
+
+    def __init__(self, folder: Path, num_partitions: int, metadata: dict[str, str] | None = None,
+                 buffer_rows: int = 1 << 21):
+        self.folder, self.num_partitions, self.buffer_rows = folder, num_partitions, buffer_rows
         self.names = partition_names(num_partitions)
         self.rows = np.zeros(num_partitions, np.int64)
         schema = BAND_SCHEMA.with_metadata({k.encode(): v.encode() for k, v in (metadata or {}).items()})
         folder.mkdir(parents=True, exist_ok=True)
         self._tmp = [folder / f"{n}.parquet{TMP_MARK}{uuid.uuid4().hex[:8]}" for n in self.names]
         self._writers = [pq.ParquetWriter(t, schema, **PARQUET_OPTIONS) for t in self._tmp]
+        self._keys: list[np.ndarray] = []
+        self._docs: list[np.ndarray] = []
 
     def add(self, keys: np.ndarray, ordinals: np.ndarray) -> None:
         """``keys``: (documents, bands) band hashes of the documents with ``ordinals``."""
-        flat = keys.reshape(-1)
-        docs = np.repeat(ordinals.astype(np.int64), keys.shape[1])
+        self._keys.append(keys.reshape(-1))
+        self._docs.append(np.repeat(ordinals.astype(np.int64), keys.shape[1]))
+        if sum(len(k) for k in self._keys) >= self.buffer_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._keys:
+            return
+        flat, docs = np.concatenate(self._keys), np.concatenate(self._docs)
+        self._keys, self._docs = [], []
         part = partition_of(flat, self.num_partitions)
         order = np.argsort(part, kind="stable")
         bounds = np.searchsorted(part[order], np.arange(self.num_partitions + 1))
@@ -83,6 +97,8 @@ class BandTableWriter:
                 self.rows[p] += len(sel)
 
     def close(self, ok: bool) -> None:
+        if ok:
+            self._flush()
         for w in self._writers:
             w.close()
         for tmp, name in zip(self._tmp, self.names):

@@ -3,14 +3,16 @@
 Why not datasketch's ``MinHash`` per document: it hashes each shingle in a Python call and permutes
 one document at a time. Here a batch is one pass of array operations:
 
-1. text -> ``corpus.text.normalize_for_shingles`` (NFKC, lowercase, punctuation stripped, whitespace
-   collapsed), split into words by Arrow (``split_pattern``), words dictionary-encoded by Arrow;
-2. each *distinct* word of the batch is hashed once with xxh3_64; the 64-bit hash of an n-gram is the
-   splitmix64-chained combination of its n word hashes (order-sensitive), computed for every n-gram of
-   the batch at once; a document shorter than n words is one shingle: its whole text;
-3. permutations are multiply-add in uint64 (``a*x + b mod 2**64``, ``a`` odd, a bijection of the
-   well-mixed shingle hash), the high 32 bits kept; ``np.minimum.reduceat`` takes the minimum per
-   document, in chunks of shingles so memory stays bounded whatever the document sizes.
+1. text -> words by ``corpus.text.shingle_words`` (NFKC, lowercase, runs of letters/marks/digits);
+2. a word's 64-bit hash is ``mix64(sum of BYTE_KEY[byte] * POSITION_KEY[position])`` over its UTF-8
+   bytes (distinct words differ in some (position, byte) term), computed for all words at once; an
+   n-gram's hash is ``mix64(sum_k NGRAM_KEY[k] * word_hash[k])`` (order-sensitive), computed as n shifted
+   slices of one array in which every document is followed by n-1 zero words, so a window never
+   crosses documents and a document shorter than n words gets one shingle: its whole text;
+3. permutations are multiply-add in uint32 (``a*x + b mod 2**32``, ``a`` odd: a bijection of the high
+   32 bits of the well-mixed shingle hash; native 32-bit SIMD multiplies, where numpy emulates 64-bit
+   ones); ``np.minimum.reduceat`` takes the minimum per document, over blocks of shingles small enough
+   to stay in cache, whatever the document sizes.
 
 datasketch still serves for the band/row choice (``datasketch.lsh._optimal_param``: minimises the
 weighted false-positive + false-negative areas under the LSH S-curve), and as the reference the
@@ -24,11 +26,10 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import xxhash
 from datasketch.lsh import _optimal_param
 
 from corpus import recipe
-from corpus.text import normalize_for_shingles
+from corpus.text import shingle_words
 
 SEED = 0x5EED  # the permutations' seed: part of the signature fingerprint
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -36,7 +37,7 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
 _START = np.uint64(0x9E3779B97F4A7C15)
 EMPTY = np.uint32(0xFFFFFFFF)  # the signature value of a document without a single word
-SHINGLE_CHUNK = 1 << 15  # shingles permuted at once: 32k x 128 perms x 8 bytes = 32 MiB
+SHINGLE_CHUNK = 1 << 13  # shingles permuted at once: 8k x 128 perms x 4 bytes = 4 MiB, near the L2 size
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -47,6 +48,14 @@ def mix64(x: np.ndarray) -> np.ndarray:
     x *= _M2
     x ^= x >> _S31
     return x
+
+
+def _keys(n: int, salt: int) -> np.ndarray:
+    """n odd pseudo-random uint64 multipliers (fixed: part of the hash definition)."""
+    return mix64(np.arange(n, dtype=np.uint64) + np.uint64(salt * int(_START) % 2**64)) | np.uint64(1)
+
+
+BYTE_KEY = _keys(256, 1)
 
 
 @dataclass(frozen=True)
@@ -71,58 +80,63 @@ class MinHashParams:
 
 
 def permutations(num_perm: int, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) uint32 of each permutation ``a*x + b mod 2**32``; ``a`` odd, so it is a bijection."""
     rng = np.random.default_rng(seed)
-    a = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-    b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
+    a = rng.integers(0, 2**31, size=num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = rng.integers(0, 2**32, size=num_perm, dtype=np.uint32)
     return a, b
 
 
-def shingle_hashes(texts: Sequence[str], ngram: int) -> tuple[np.ndarray, np.ndarray]:
+def word_hashes(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """uint64 hash of each word ``data[offsets[i]:offsets[i + 1]]`` (non-empty), all words at once."""
+    lengths = np.diff(offsets)
+    position = np.arange(len(data)) - np.repeat(offsets[:-1], lengths)
+    terms = BYTE_KEY[data]
+    terms *= _keys(int(lengths.max()), 2)[position]
+    return mix64(np.add.reduceat(terms, offsets[:-1]))
+
+
+def shingle_hashes(texts: pa.Array | pa.ChunkedArray | Sequence[str], ngram: int) -> tuple[np.ndarray, np.ndarray]:
     """(uint64 hash of every word n-gram of the batch, in document order; n-grams per document)."""
-    norm = [normalize_for_shingles(t) for t in texts]
-    arr = pa.array([t if t else None for t in norm], pa.large_string())
-    words = pc.split_pattern(arr, " ")
-    nwords = pc.fill_null(pc.list_value_length(words), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    flat = pc.list_flatten(words)
+    words = shingle_words(texts)
+    nwords = words.per_doc
     counts = np.where(nwords >= ngram, nwords - ngram + 1, np.minimum(nwords, 1))
-    total = int(counts.sum())
-    if total == 0:
+    if counts.sum() == 0:
         return np.empty(0, np.uint64), counts
-    encoded = flat.dictionary_encode()
-    vocab = encoded.dictionary.to_pylist()
-    word_hash = np.fromiter((xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass")) for w in vocab), dtype=np.uint64, count=len(vocab))
-    wh = word_hash[encoded.indices.to_numpy(zero_copy_only=False)]
-    word_start = np.concatenate([[0], np.cumsum(nwords)[:-1]])
-    shingle_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    doc = np.repeat(np.arange(len(texts)), counts)
-    starts = word_start[doc] + (np.arange(total) - shingle_start[doc])
-    length = np.minimum(ngram, nwords[doc])
-    h = np.full(total, _START, np.uint64)
-    last = len(wh) - 1
-    for k in range(ngram):
-        w = wh[np.minimum(starts + k, last)]
-        h = np.where(k < length, mix64(h ^ w), h)
-    return h, counts
+    doc = np.repeat(np.arange(len(nwords)), nwords)
+    slot = np.arange(len(doc)) + doc * (ngram - 1)  # each document followed by ngram-1 zero words
+    padded = np.zeros(len(doc) + len(nwords) * (ngram - 1), np.uint64)
+    padded[slot] = word_hashes(words.data, words.offsets)
+    windows = len(padded) - (ngram - 1)
+    h = np.zeros(windows, np.uint64)
+    for k, key in enumerate(_keys(ngram, 3)):
+        h += key * padded[k:k + windows]
+    first = np.cumsum(nwords) - nwords
+    shingle = np.arange(len(doc)) - first[doc] < counts[doc]  # the words that start an n-gram
+    return mix64(h[slot[shingle]]), counts
 
 
 def signatures_from_shingles(hashes: np.ndarray, counts: np.ndarray, num_perm: int, seed: int = SEED,
                              chunk: int = SHINGLE_CHUNK) -> np.ndarray:
     """(documents, num_perm) uint32 MinHash matrix; a document with no shingle is all ``EMPTY``."""
     a, b = permutations(num_perm, seed)
+    a, b = a[:, None], b[:, None]
+    x = (hashes >> _S32).astype(np.uint32)
     out = np.full((len(counts), num_perm), EMPTY, np.uint32)
     doc = np.repeat(np.arange(len(counts)), counts)
-    for s in range(0, len(hashes), chunk):
-        x, d = hashes[s:s + chunk], doc[s:s + chunk]
-        y = np.multiply(a[:, None], x[None, :])  # (perms, shingles): reduceat runs along contiguous rows
-        y += b[:, None]
+    block = np.empty((num_perm, min(chunk, len(x))), np.uint32)  # (perms, shingles): reduceat along rows
+    for s in range(0, len(x), chunk):
+        d = doc[s:s + chunk]
+        y = block[:, :len(d)]
+        np.multiply(a, x[s:s + chunk], out=y)
+        y += b
         bounds = np.flatnonzero(np.concatenate([[True], d[1:] != d[:-1]]))
-        mins = (np.minimum.reduceat(y, bounds, axis=1) >> _S32).astype(np.uint32)
-        docs = d[bounds]
-        out[docs] = np.minimum(out[docs], mins.T)
+        docs = d[bounds]  # a document split between blocks keeps the smaller of its two minima
+        out[docs] = np.minimum(out[docs], np.minimum.reduceat(y, bounds, axis=1).T)
     return out
 
 
-def signatures(texts: Sequence[str], params: MinHashParams) -> tuple[np.ndarray, np.ndarray]:
+def signatures(texts: pa.Array | pa.ChunkedArray | Sequence[str], params: MinHashParams) -> tuple[np.ndarray, np.ndarray]:
     """(signature matrix, shingles per document) of a batch of texts."""
     hashes, counts = shingle_hashes(texts, params.ngram)
     return signatures_from_shingles(hashes, counts, params.num_perm, params.seed), counts
@@ -174,7 +188,7 @@ def part_signatures(batches: Iterable[pa.RecordBatch], params: MinHashParams) ->
     tables = []
     for batch in batches:
         for sub in _sub_batches(batch, SIGNATURE_BATCH_CHARS):
-            sig, counts = signatures(sub.column("text").to_pylist(), params)
+            sig, counts = signatures(sub.column("text"), params)
             values = pa.FixedSizeListArray.from_arrays(pa.array(sig.reshape(-1), pa.uint32()), params.num_perm)
             tables.append(pa.Table.from_arrays(
                 [sub.column("id"), sub.column("source"), pa.array(counts, pa.int32()), values], schema=schema))

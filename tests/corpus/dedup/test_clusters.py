@@ -70,7 +70,9 @@ def test_near_copies_removed_for_the_priority_original(corpus_with_copies):
     removals, _, _ = run_pipeline(layout, num_partitions=4)
     got = dict(zip(removals.column("id").to_pylist(), removals.column("kept_id").to_pylist()))
     expected = {cc[i]["id"]: wiki[i]["id"] for i in range(40)}
-    assert len(set(got) & set(expected)) >= 39  # J ~ 0.9 at threshold 0.8: P(found) > 0.99 each
+    # J ~ 0.906 with 9 bands x 13 rows: P(found) = 1 - (1 - J**13)**9 ~ 0.946 each, 37.8 of 40 expected;
+    # fewer than 34 has probability 0.005 for any fair hash family
+    assert len(set(got) & set(expected)) >= 34
     assert all(got[k] == expected[k] for k in set(got) & set(expected))
     far_ids = {d["id"] for d in cc[40:]}
     assert not far_ids & set(got)

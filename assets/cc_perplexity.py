@@ -1,4 +1,125 @@
-"""KenLM perplexity per language: head/middle/tail buckets."""
-from assets.cc_passthrough import passthrough_stage
+"""KenLM perplexity per language: head/middle/tail buckets (CCNet), tail dropped.
 
-cc_perplexity = passthrough_stage("cc_perplexity", "perplexity", "cc_language_id", "langid", "KenLM perplexity per language: head/middle/tail buckets.")
+Two passes: every part is scored first (``work/perplexity/scores/``), the per-language cut-offs
+come from all scores, then each part is written with ``perplexity`` and ``bucket`` filled.
+A document in a language with no model is kept with ``bucket`` null and counted as
+``no_lm_for_lang`` (``no_model: drop`` drops it with that reason instead).
+"""
+
+import base64
+import io
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import dagster as dg
+import numpy as np
+import pyarrow.parquet as pq
+
+from assets.resources import CorpusStorage
+from assets.stages import Unit, code_fingerprint, run_units, stage_metadata, upstream_fingerprint
+from corpus import recipe
+from corpus.filters import perplexity as ppl
+from corpus.stage import filter_part
+from corpus.storage import fingerprint, iter_batches
+from quality_models import kenlm_model
+
+SOURCE = "commoncrawl"
+UPSTREAM = "langid"
+
+
+def histogram_markdown(values: Dict[str, np.ndarray], cutoffs: Dict[str, Tuple[float, ...]], xlabel: str,
+                       out_dir: Path, log_x: bool) -> str:
+    """One matplotlib histogram per language, cut-offs as vertical lines; PNGs saved under ``out_dir``
+    and embedded in Markdown as base64 data URIs (the UI shows them)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for lang, vals in sorted(values.items()):
+        vals = vals[np.isfinite(vals)]
+        if not vals.size:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 3), dpi=80)
+        bins = np.logspace(np.log10(max(vals.min(), 1e-3)), np.log10(vals.max() + 1e-9), 40) if log_x and vals.min() > 0 else 40
+        ax.hist(vals, bins=bins, color="#4c72b0")
+        if log_x and vals.min() > 0:
+            ax.set_xscale("log")
+        for c in cutoffs.get(lang, ()):
+            ax.axvline(c, color="#c44e52", linestyle="--")
+        ax.set_title(f"{lang}: {vals.size} docs, cut-offs {', '.join(f'{c:.3g}' for c in cutoffs.get(lang, ()))}")
+        ax.set_xlabel(xlabel)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
+        (out_dir / f"{lang}.png").write_bytes(buf.getvalue())
+        parts.append(f"![{lang}](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})")
+    return "\n\n".join(parts) or "_no scored documents_"
+
+
+class PerplexityConfig(dg.Config):
+    """``cutoffs``: "percentile" (per-language percentiles of the data) or "ccnet" (CCNet's published
+    values where published, percentiles elsewhere); ``no_model``: "keep" or "drop"."""
+
+    cutoffs: str = "percentile"
+    percentiles: List[float] = list(recipe.PERPLEXITY_PERCENTILES)
+    keep_buckets: List[str] = list(recipe.PERPLEXITY_KEEP_BUCKETS)
+    no_model: str = "keep"
+
+
+@dg.asset(group_name="ccnet", deps=["cc_language_id", "perplexity_models"], kinds={"kenlm", "parquet"})
+def cc_perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig,
+                  corpus_storage: CorpusStorage) -> dg.MaterializeResult:
+    """KenLM perplexity per language: head/middle/tail buckets."""
+    started = time.monotonic()
+    if config.no_model not in ("keep", "drop"):
+        raise ValueError(f"no_model must be 'keep' or 'drop', not {config.no_model!r}")
+    layout = corpus_storage.layout()
+    scorer = ppl.PerplexityScorer(kenlm_model.current_dir(layout.models, kenlm_model.NAME))
+    code = code_fingerprint(ppl)
+    score_dir = layout.work / ppl.STAGE / "scores" / SOURCE
+    upstream = layout.docs_parts(UPSTREAM, SOURCE)
+    scores = {}
+    for path in upstream:  # pass 1
+        fp = fingerprint(upstream_fingerprint(path), scorer.version, code)
+        scores[path] = ppl.score_part(path, score_dir / path.name, scorer, fp)
+    for stale in set(score_dir.glob("*.parquet")) - set(scores.values()) if score_dir.exists() else ():
+        stale.unlink()
+    all_scores = ppl.read_scores(scores.values())
+    cutoffs, origin = ppl.choose_cutoffs(all_scores, config.cutoffs, config.percentiles, recipe.CCNET_PERPLEXITY_CUTOFFS)
+    settings = dict(cutoffs=cutoffs, keep=sorted(config.keep_buckets), no_model=config.no_model, model=scorer.version)
+
+    def unit(path: Path) -> Unit:
+        def build(writer, progress) -> None:
+            process = ppl.bucket_filter(pq.read_table(scores[path]), cutoffs, config.keep_buckets,
+                                        config.no_model == "drop", SOURCE)
+            filter_part(writer, iter_batches([path]), process, progress)
+
+        return Unit(path.name.removesuffix(".parquet"), fingerprint(upstream_fingerprint(path), settings, code), build)
+
+    stats = run_units(context, layout, ppl.STAGE, SOURCE, [unit(p) for p in upstream])  # pass 2
+    langs = np.asarray(all_scores.column("lang").to_pylist(), dtype=object)
+    values = all_scores.column("perplexity").to_numpy(zero_copy_only=False)
+    by_lang = {lang: values[langs == lang] for lang in sorted({x for x in langs if x})}
+    buckets = {lang: dict(zip(ppl.BUCKETS, np.bincount(
+        [ppl.BUCKETS.index(b) for b in ppl.assign_buckets(v, [lang] * len(v), cutoffs) if b], minlength=3).tolist()))
+        for lang, v in by_lang.items() if lang in cutoffs}
+    no_model = int(sum(np.isnan(v).sum() for v in by_lang.values()) + (~np.isin(langs, list(by_lang))).sum())
+    rows = "\n".join(f"| {lang} | {origin[lang]} | {cutoffs[lang][0]:.1f} | {cutoffs[lang][1]:.1f} | "
+                     f"{b['head']} | {b['middle']} | {b['tail']} |" for lang, b in buckets.items())
+    return dg.MaterializeResult(metadata=stage_metadata(
+        stats, started,
+        model_version=scorer.version,
+        cutoffs_mode=config.cutoffs,
+        no_lm_for_lang=no_model,
+        buckets=dg.MetadataValue.md("| lang | cut-offs from | head/middle | middle/tail | head | middle | tail |\n"
+                                    "|---|---|---|---|---|---|---|\n" + rows),
+        bucket_counts=dg.MetadataValue.json(buckets),
+        perplexity_histogram=dg.MetadataValue.md(histogram_markdown(
+            {lang: v[~np.isnan(v)] for lang, v in by_lang.items()}, cutoffs, "perplexity",
+            layout.work / ppl.STAGE / "histograms", log_x=True)),
+    ))

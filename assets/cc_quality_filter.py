@@ -1,4 +1,54 @@
-"""Wikipedia-reference quality classifier (LLaMA-1)."""
-from assets.cc_passthrough import passthrough_stage
+"""Wikipedia-reference quality classifier (LLaMA-1): keep pages with P(wiki-ref) >= 0.25."""
 
-cc_quality_filter = passthrough_stage("cc_quality_filter", "wikiref", "cc_perplexity", "perplexity", "Wikipedia-reference quality classifier (LLaMA-1).")
+import time
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pyarrow.parquet as pq
+
+from assets.cc_perplexity import histogram_markdown
+from assets.resources import CorpusStorage
+from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata
+from corpus import recipe
+from corpus.filters import wikiref
+from quality_models import kenlm_model
+
+SOURCE = "commoncrawl"
+UPSTREAM = "perplexity"
+
+
+class WikirefFilterConfig(dg.Config):
+    min_score: float = recipe.WIKIREF_MIN_SCORE
+
+
+@dg.asset(group_name="ccnet", deps=["cc_perplexity", "wikiref_classifier"], kinds={"fasttext", "parquet"})
+def cc_quality_filter(context: dg.AssetExecutionContext, config: WikirefFilterConfig,
+                      corpus_storage: CorpusStorage) -> dg.MaterializeResult:
+    """Wikipedia-reference quality classifier (LLaMA-1)."""
+    started = time.monotonic()
+    layout = corpus_storage.layout()
+    folder = kenlm_model.current_dir(layout.models, "wikiref")
+    scorer = wikiref.WikirefScorer(Path(folder) / "model.bin")
+    settings = dict(min_score=config.min_score, model=folder.name)
+    units = filter_units(layout, wikiref.STAGE, SOURCE, UPSTREAM, settings,
+                         lambda: wikiref.wikiref_filter(scorer, config.min_score, SOURCE), code_fingerprint(wikiref))
+    stats = run_units(context, layout, wikiref.STAGE, SOURCE, units)
+    # every scored document: the kept ones (docs) and the dropped ones (p= in dropped.detail)
+    kept = [pq.read_table(p, columns=["lang", "quality_score"]) for p in layout.docs_parts(wikiref.STAGE, SOURCE)]
+    langs = np.asarray([x for t in kept for x in t.column("lang").to_pylist()], dtype=object)
+    scores = np.asarray([x for t in kept for x in t.column("quality_score").to_pylist()], dtype=float)
+    dropped_scores = []
+    for p in sorted((layout.root / "dropped" / wikiref.STAGE / SOURCE).glob("*.parquet")):
+        detail = pq.read_table(p, columns=["detail"]).column("detail")
+        dropped_scores += [float(d.removeprefix("p=")) for d in detail.to_pylist() if d and d.startswith("p=")]
+    values = {f"kept {lang}": scores[langs == lang] for lang in sorted(set(langs.tolist()), key=str)}
+    values["all scored (kept + dropped)"] = np.concatenate([scores, np.asarray(dropped_scores, dtype=float)])
+    return dg.MaterializeResult(metadata=stage_metadata(
+        stats, started,
+        model_version=folder.name,
+        min_score=dg.MetadataValue.float(config.min_score),
+        quality_score_histogram=dg.MetadataValue.md(histogram_markdown(
+            values, {k: (config.min_score,) for k in values}, "P(wiki-ref)",
+            layout.work / wikiref.STAGE / "histograms", log_x=False)),
+    ))

@@ -26,6 +26,7 @@ class PretrainConfig(dg.Config):
     checkpoint_every: int = _DEFAULTS.checkpoint_every
     eval_batches: int = _DEFAULTS.eval_batches
     device: str = _DEFAULTS.device
+    threads: int = _DEFAULTS.threads  # torch CPU threads; 0 = torch's default (1 is fastest on a busy machine)
 
 
 @dg.asset(group_name="training", deps=[token_shards], kinds={"pytorch"})

@@ -80,22 +80,24 @@ class LanguageModel:
         self.tokenizer_path, self.lm_path = Path(tokenizer_path), Path(lm_path)
         self._tok = self._lm = None
 
-    def _load(self) -> None:
-        if self._lm is None:
-            import kenlm
+    @property
+    def tokenizer(self):
+        if self._tok is None:
             from tokenizers import Tokenizer
 
             self._tok = Tokenizer.from_file(str(self.tokenizer_path))
-            self._lm = kenlm.Model(str(self.lm_path))
+        return self._tok
 
     def tokenize(self, lines: Sequence[str]) -> list[str]:
         """Normalised lines -> space-separated pieces (the text KenLM was trained on)."""
-        self._load()
-        return [" ".join(e.tokens) for e in self._tok.encode_batch(list(lines), add_special_tokens=False)]
+        return [" ".join(e.tokens) for e in self.tokenizer.encode_batch(list(lines), add_special_tokens=False)]
 
     def line_scores(self, tokenized: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """(log10 P(line) with <s> and </s>, words + 1) per tokenized line."""
-        self._load()
+        if self._lm is None:
+            import kenlm
+
+            self._lm = kenlm.Model(str(self.lm_path))
         score = self._lm.score
         logs, lengths = [], []
         for line in tokenized:

@@ -1,0 +1,110 @@
+"""Small PNG plots for asset metadata (the Dagster UI renders them from markdown).
+
+Matplotlib on the Agg backend, no global state: each function draws one figure, returns PNG bytes and
+closes it. ``as_markdown_image`` wraps the bytes in a base64 data URI, so
+``dg.MetadataValue.md(as_markdown_image(funnel_plot(rows)))`` shows the plot on the asset's page.
+PNG output is deterministic for the same input (no timestamps in the file).
+"""
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from matplotlib.figure import Figure  # noqa: E402
+
+
+@dataclass(frozen=True)
+class PlotStyle:
+    width_in: float = 7.0
+    height_in: float = 3.6
+    dpi: int = 100
+    color: str = "#4f6bed"
+    cutoff_color: str = "#d62728"
+    bins: int = 40
+
+
+DEFAULT_STYLE = PlotStyle()
+
+
+def _png(fig: Figure, dpi: int) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def funnel_plot(rows: Iterable[Mapping | Sequence], title: str = "Documents through the pipeline",
+                style: PlotStyle = DEFAULT_STYLE) -> bytes:
+    """Horizontal bars of docs in and out per (source, stage), in the rows' order.
+
+    A row is a mapping with ``source, stage, docs_in, docs_out`` or a tuple starting with those four
+    (the catalog's ``SELECT * FROM funnel`` rows).
+    """
+    items = []
+    for row in rows:
+        if isinstance(row, Mapping):
+            items.append((row["source"], row["stage"], int(row["docs_in"]), int(row["docs_out"])))
+        else:
+            source, stage, docs_in, docs_out = row[:4]
+            items.append((source, stage, int(docs_in), int(docs_out)))
+    height = max(style.height_in, 0.28 * len(items) + 1.2)
+    fig, ax = plt.subplots(figsize=(style.width_in, height))
+    labels = [f"{s} / {st}" for s, st, _, _ in items]
+    y = list(range(len(items)))[::-1]
+    ax.barh(y, [i for _, _, i, _ in items], color="#c9d1f7", label="docs in")
+    ax.barh(y, [o for _, _, _, o in items], color=style.color, height=0.5, label="docs out")
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel("documents")
+    ax.set_title(title)
+    if items:
+        ax.legend(loc="lower right", fontsize=8)
+    return _png(fig, style.dpi)
+
+
+def bar_plot(values: Mapping[str, float], title: str = "", xlabel: str = "", style: PlotStyle = DEFAULT_STYLE) -> bytes:
+    """Horizontal bars, one per key, in the mapping's order (e.g. drop reasons, mixture shares)."""
+    keys = list(values)
+    fig, ax = plt.subplots(figsize=(style.width_in, max(style.height_in, 0.28 * len(keys) + 1.2)))
+    y = list(range(len(keys)))[::-1]
+    ax.barh(y, [values[k] for k in keys], color=style.color)
+    ax.set_yticks(y, keys, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    return _png(fig, style.dpi)
+
+
+def histogram_plot(values: Sequence[float], title: str = "", xlabel: str = "", cutoffs: Mapping[str, float] | None = None,
+                   log_x: bool = False, style: PlotStyle = DEFAULT_STYLE) -> bytes:
+    """A histogram with optional labelled vertical cut-off lines (e.g. a perplexity threshold)."""
+    fig, ax = plt.subplots(figsize=(style.width_in, style.height_in))
+    data = [float(v) for v in values]
+    if log_x:
+        positive = [v for v in data if v > 0]
+        lo, hi = (min(positive), max(positive)) if positive else (1.0, 10.0)
+        bins = [lo * (hi / lo) ** (i / style.bins) for i in range(style.bins + 1)] if hi > lo else style.bins
+        ax.hist(positive, bins=bins, color=style.color)
+        ax.set_xscale("log")
+    else:
+        ax.hist(data, bins=style.bins, color=style.color)
+    for label, x in (cutoffs or {}).items():
+        ax.axvline(x, color=style.cutoff_color, linestyle="--", linewidth=1.2)
+        ax.annotate(label, (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -12), textcoords="offset points",
+                    color=style.cutoff_color, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("count")
+    ax.set_title(title)
+    return _png(fig, style.dpi)
+
+
+def as_markdown_image(png: bytes, alt: str = "plot") -> str:
+    """A markdown image with the PNG inlined as a base64 data URI (what ``MetadataValue.md`` renders)."""
+    if not png.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise ValueError("as_markdown_image expects PNG bytes")
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"

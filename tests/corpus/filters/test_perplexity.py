@@ -1,0 +1,107 @@
+"""CCNet perplexity: normalisation, document perplexity, buckets, and what the models say about real text."""
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from corpus import recipe
+from corpus.filters import perplexity as ppl
+from corpus.schema import DOCUMENT_SCHEMA, new_document
+from corpus.sources import c4
+from quality_models.kenlm_model import is_heldout
+from tests.quality_models.test_kenlm_model import sample_docs, trained_models
+
+TLD_LANG = {".ch": "de", ".ru": "ru", ".nl": "nl"}  # the CC sample's pages, as its PROVENANCE lists them
+
+
+@pytest.fixture(scope="session")
+def models(samples_dir, tmp_path_factory):
+    root = tmp_path_factory.getbasetemp() / "kenlm_shared" / "data"
+    folder, manifest = trained_models(str(samples_dir), str(root))
+    return ppl.PerplexityScorer(folder), manifest
+
+
+def heldout_wiki_paragraphs(samples_dir: Path, lang: str, min_words: int = 10) -> list[str]:
+    """Wikipedia paragraphs the model never saw: the lines ``train_models`` held out."""
+    out = []
+    for docs in sample_docs("wikipedia", str(samples_dir)).values():
+        for doc in docs:
+            if doc["lang"] != lang:
+                continue
+            for i, line in enumerate(ppl.normalized_lines(doc["text"])):
+                if is_heldout(f"{doc['id']}:{i}", recipe.KENLM_HOLDOUT_FRACTION) and len(line.split()) >= min_words:
+                    out.append(line)
+    return out
+
+
+def test_normalisation_is_ccnets():
+    assert ppl.normalize_line("  Café １２３ — «Hi»！\t") == 'cafe 000  -  "hi"!'
+    assert ppl.normalize_line("Ünïcödé  Straße 1999") == "unicode  straße 0000"
+    assert ppl.normalize_line("x\x00y\x9fz") == "xyz"
+    assert ppl.normalized_lines("A\n\n  \nB2") == ["a", "b0"]
+
+
+def test_document_perplexity_is_ccnets_formula(models):
+    scorer, _ = models
+    lm = scorer.models["en"]
+    text = "The city is the capital of the country.\nIt has a population of 3,000."
+    lines = ppl.normalized_lines(text)
+    logs, lengths = lm.line_scores(lm.tokenize(lines))
+    expected = 10 ** (-logs.sum() / lengths.sum())
+    assert lengths.tolist() == [len(t.split()) + 1 for t in lm.tokenize(lines)]
+    assert lm.perplexities([text, "", text])[0] == pytest.approx(expected)
+    assert np.isinf(lm.perplexities([""])[0])
+    assert np.isnan(scorer.score([text], ["xx"])[0])  # no model for the language
+
+
+def test_heldout_wikipedia_prose_scores_lower_than_real_web_pages(models, samples_dir):
+    """English: Wikipedia paragraphs held out of training vs the 30 real C4 web pages (English,
+    CommonCrawl after C4's rules, so clean text: a fair same-language comparison)."""
+    scorer, _ = models
+    wiki = heldout_wiki_paragraphs(samples_dir, "en")
+    web = [d["text"] for f in c4.discover_inputs(samples_dir / "c4") for d in c4.read_documents(f, f.name)]
+    assert len(wiki) > 100 and len(web) == 30
+    wiki_ppl, web_ppl = scorer.models["en"].perplexities(wiki), scorer.models["en"].perplexities(web)
+    assert np.median(wiki_ppl) < 0.75 * np.median(web_ppl)
+    assert np.mean(wiki_ppl < np.median(web_ppl)) > 0.7
+
+
+def test_german_wikipedia_scores_lower_than_navigation_lines_of_a_real_cc_page(models, samples_dir):
+    """German: held-out dewiki paragraphs vs the short navigation/boilerplate lines of the real
+    German (.ch) pages of the CommonCrawl WARC sample, both scored by the German model."""
+    scorer, manifest = models
+    assert "de" in manifest["languages"], "the dewiki sample must give a German model (reader sets lang=de)"
+    wiki = heldout_wiki_paragraphs(samples_dir, "de", min_words=5)
+    pages = [d for docs in sample_docs("commoncrawl", str(samples_dir)).values() for d in docs
+             if (d["url"] or "").split("/")[2].endswith(".ch")]
+    nav = [line for d in pages for line in d["text"].split("\n") if 1 <= len(line.split()) <= 4]
+    assert len(wiki) >= 10 and len(nav) >= 20
+    assert np.median(scorer.models["de"].perplexities(wiki)) < np.median(scorer.models["de"].perplexities(nav))
+
+
+def _batch(ids, langs, texts=None):
+    docs = [new_document("commoncrawl", i, texts[k] if texts else "x", lang=lang) for k, (i, lang) in enumerate(zip(ids, langs))]
+    return pa.RecordBatch.from_pylist(docs, schema=DOCUMENT_SCHEMA)
+
+
+def test_cutoffs_buckets_and_drop_reasons():
+    scores = pa.table({"id": [f"d{i}" for i in range(11)] + ["z"], "lang": ["en"] * 11 + ["zz"],
+                       "perplexity": [float(x) for x in range(100, 1200, 100)] + [float("nan")]},
+                      schema=ppl.SCORES_SCHEMA)
+    cut = ppl.percentile_cutoffs(scores, recipe.PERPLEXITY_PERCENTILES)
+    assert cut == {"en": (400.0, 700.0)}  # linear percentiles of 100..1100
+    ccnet, origin = ppl.choose_cutoffs(scores, "ccnet", recipe.PERPLEXITY_PERCENTILES, recipe.CCNET_PERPLEXITY_CUTOFFS)
+    assert ccnet["en"] == (340.0, 520.0) and origin == {"en": "ccnet"}
+    with pytest.raises(ValueError):
+        ppl.choose_cutoffs(scores, "median", (30, 60), {})
+    batch = _batch([new_document("commoncrawl", f"d{i}", "x")["id"] for i in range(11)] + ["?"], ["en"] * 11 + ["zz"])
+    # ids of the batch are content-derived: rebuild the scores with them
+    scores = scores.set_column(0, "id", batch.column("id"))
+    kept, dropped = ppl.bucket_filter(scores, cut, recipe.PERPLEXITY_KEEP_BUCKETS, False, "commoncrawl")(batch)
+    assert kept.column("bucket").to_pylist() == ["head"] * 3 + ["middle"] * 3 + [None]
+    assert kept.column("perplexity").to_pylist()[:2] == [100.0, 200.0] and kept.column("perplexity")[-1].as_py() is None
+    assert dropped.column("reason").to_pylist() == [ppl.DROP_TAIL] * 5
+    assert dropped.column("detail")[0].as_py() == "lang=en perplexity=700.0"
+    _, dropped2 = ppl.bucket_filter(scores, cut, recipe.PERPLEXITY_KEEP_BUCKETS, True, "commoncrawl")(batch)
+    assert dropped2.column("reason").to_pylist() == [ppl.DROP_TAIL] * 5 + [ppl.NO_MODEL]

@@ -1,0 +1,35 @@
+"""The wikiref filter: fastText text preparation, P(wiki-ref) in quality_score, drops under the threshold."""
+import pyarrow as pa
+
+from corpus import recipe
+from corpus.filters import wikiref
+from corpus.schema import DOCUMENT_SCHEMA, new_document
+from corpus.sources import c4
+from tests.quality_models.test_kenlm_model import sample_docs
+from tests.quality_models.test_wikiref import classifier  # noqa: F401  (session fixture)
+
+
+def test_fasttext_text_is_one_normalised_line():
+    assert wikiref.fasttext_text("Hello, World!\n\nIt's 2024 — Café.") == "hello , world ! it ' s 0000 - cafe ."
+    assert wikiref.drop_reason(recipe.WIKIREF_MIN_SCORE) == "wikiref<0.25"
+
+
+def test_filter_scores_real_documents_and_drops_under_threshold(classifier, samples_dir):  # noqa: F811
+    _, folder, _, _ = classifier
+    scorer = wikiref.WikirefScorer(folder / "model.bin")
+    web = [new_document("commoncrawl", f"c4:{i}", d["text"], lang="en")
+           for i, d in enumerate(d for f in c4.discover_inputs(samples_dir / "c4") for d in c4.read_documents(f, f.name))]
+    cc = [new_document("commoncrawl", d["id"], d["text"], url=d["url"])
+          for docs in sample_docs("commoncrawl", str(samples_dir)).values() for d in docs]
+    batch = pa.RecordBatch.from_pylist(web + cc, schema=DOCUMENT_SCHEMA)
+    kept, dropped = wikiref.wikiref_filter(scorer, recipe.WIKIREF_MIN_SCORE, "commoncrawl")(batch)
+    scores = scorer.score(batch.column("text").to_pylist())
+    assert ((scores >= 0) & (scores <= 1)).all()
+    assert kept.num_rows + dropped.num_rows == batch.num_rows
+    assert kept.num_rows == int((scores >= recipe.WIKIREF_MIN_SCORE).sum())
+    assert all(s >= recipe.WIKIREF_MIN_SCORE for s in kept.column("quality_score").to_pylist())
+    assert set(dropped.column("reason").to_pylist()) <= {"wikiref<0.25"}
+    assert all(d.startswith("p=") for d in dropped.column("detail").to_pylist())
+    # a threshold above every score drops everything, with the reason naming it
+    _, all_dropped = wikiref.wikiref_filter(scorer, 1.01, "commoncrawl")(batch)
+    assert all_dropped.num_rows == batch.num_rows and all_dropped.column("reason")[0].as_py() == "wikiref<1.01"

@@ -69,6 +69,7 @@ class PerplexityConfig(dg.Config):
     percentiles: List[float] = list(recipe.PERPLEXITY_PERCENTILES)
     keep_buckets: List[str] = list(recipe.PERPLEXITY_KEEP_BUCKETS)
     no_model: str = "keep"
+    min_docs_for_percentiles: int = recipe.PERPLEXITY_MIN_DOCS_FOR_PERCENTILES
 
 
 @dg.asset(group_name="ccnet", deps=["cc_language_id", "perplexity_models"], kinds={"kenlm", "parquet"})
@@ -90,7 +91,8 @@ def cc_perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig,
     for stale in set(score_dir.glob("*.parquet")) - set(scores.values()) if score_dir.exists() else ():
         stale.unlink()
     all_scores = ppl.read_scores(scores.values())
-    cutoffs, origin = ppl.choose_cutoffs(all_scores, config.cutoffs, config.percentiles, recipe.CCNET_PERPLEXITY_CUTOFFS)
+    cutoffs, origin = ppl.choose_cutoffs(all_scores, config.cutoffs, config.percentiles, recipe.CCNET_PERPLEXITY_CUTOFFS,
+                                         config.min_docs_for_percentiles)
     settings = dict(cutoffs=cutoffs, keep=sorted(config.keep_buckets), no_model=config.no_model, model=scorer.version)
 
     def unit(path: Path) -> Unit:

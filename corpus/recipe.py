@@ -191,3 +191,7 @@ GOPHER_TOP_NGRAM_CHAR_FRAC: tuple[tuple[int, float], ...] = ((2, 0.20), (3, 0.18
 # (n, max share of characters in duplicated n-grams)
 GOPHER_DUP_NGRAM_CHAR_FRAC: tuple[tuple[int, float], ...] = (
     (5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10))
+
+# Ours: a language's perplexity percentiles need this many scored documents; with fewer, CCNet's
+# published cut-offs are used where CCNet has them (percentiles of a handful of documents are noise).
+PERPLEXITY_MIN_DOCS_FOR_PERCENTILES = 100

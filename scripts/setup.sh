@@ -70,4 +70,11 @@ with zipfile.ZipFile(wheel) as zf:
 PYEOF
   rm -rf "$work"
 fi
+# Headless Chromium for the browser test of the web UI (tests/e2e/test_ui_browser.py).
+if ! command -v chromium >/dev/null 2>&1 && ! dpkg -s chromium >/dev/null 2>&1; then
+  log "installing chromium (headless browser for the UI test)"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 log "ready: $("$PY" -c 'import dagster, torch; print("dagster", dagster.__version__, "torch", torch.__version__)')"

@@ -167,34 +167,38 @@ def read_scores(paths: Iterable[Path]) -> pa.Table:
     return pa.concat_tables(tables) if tables else SCORES_SCHEMA.empty_table()
 
 
-def percentile_cutoffs(scores: pa.Table, percentiles: Sequence[float]) -> dict[str, tuple[float, float]]:
-    """Per-language (head/middle, middle/tail) cut-offs at the given percentiles of the data."""
+def percentile_cutoffs(scores: pa.Table, percentiles: Sequence[float]) -> tuple[dict[str, tuple[float, float]], dict[str, int]]:
+    """Per-language (head/middle, middle/tail) cut-offs at the given percentiles of the data, and how
+    many documents each language's percentiles rest on."""
     langs = np.asarray(scores.column("lang").to_pylist(), dtype=object)
     ppl = scores.column("perplexity").to_numpy(zero_copy_only=False)
-    cutoffs = {}
+    cutoffs, sizes = {}, {}
     for lang in sorted({lang for lang in langs if lang}):
         values = ppl[(langs == lang) & ~np.isnan(ppl)]
         if values.size:
             lo, hi = np.percentile(values, list(percentiles), method="linear")
-            cutoffs[lang] = (float(lo), float(hi))
-    return cutoffs
+            cutoffs[lang], sizes[lang] = (float(lo), float(hi)), int(values.size)
+    return cutoffs, sizes
 
 
 def choose_cutoffs(scores: pa.Table, mode: str, percentiles: Sequence[float],
-                   published: Mapping[str, tuple[float, float]]) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
-    """Cut-offs per language and where each came from (``percentile`` or ``ccnet``).
+                   published: Mapping[str, tuple[float, float]],
+                   min_docs: int = 0) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
+    """Cut-offs per language and where each came from (``percentile``, ``ccnet`` or ``ccnet_small_sample``).
 
     ``mode="ccnet"`` uses CCNet's published values where CCNet published one for the language, and
-    the data's percentiles for the others (reported as such, never silently).
+    the data's percentiles for the others (reported as such, never silently). In ``percentile`` mode a
+    language with fewer than ``min_docs`` scored documents also takes CCNet's published values when
+    there are some: the 60th percentile of three documents would throw one of them away whatever it is.
     """
     if mode not in ("percentile", "ccnet"):
         raise ValueError(f"cutoffs must be 'percentile' or 'ccnet', not {mode!r}")
-    cutoffs = percentile_cutoffs(scores, percentiles)
+    cutoffs, sizes = percentile_cutoffs(scores, percentiles)
     origin = dict.fromkeys(cutoffs, "percentile")
-    if mode == "ccnet":
-        for lang in cutoffs:
-            if lang in published:
-                cutoffs[lang], origin[lang] = tuple(map(float, published[lang])), "ccnet"
+    for lang in cutoffs:
+        if lang in published and (mode == "ccnet" or sizes[lang] < min_docs):
+            cutoffs[lang] = tuple(map(float, published[lang]))
+            origin[lang] = "ccnet" if mode == "ccnet" else "ccnet_small_sample"
     return cutoffs, origin
 
 

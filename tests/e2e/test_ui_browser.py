@@ -4,16 +4,18 @@ Assets are materialized first (CLI, in a subprocess) into the same DAGSTER_HOME 
 has materializations whose metadata holds a plot (`corpus_catalog`'s funnel). Screenshots land in
 `test-artifacts/` at the repository root (git-ignored) for a human to look at.
 """
+import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
+import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from tests.e2e.cdp import Browser
 from tests.test_cli import _free_port, start_dagster_dev, stop, wait_for_asset_graph
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,7 +27,7 @@ SKIP_GROUPS = {"ccnet", "quality_models", "tokens", "training"}  # not needed fo
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
          "--window-size=1600,1000"]
-VIRTUAL_TIME_MS = 20000
+IN_PROCESS = {"execution": {"config": {"in_process": {}}}}  # one process: the materialization is only set-up here
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/setup.sh installs it: apt-get install chromium)")]
@@ -49,14 +51,6 @@ def c4_to_catalog_selection() -> list[str]:
     return sorted(k for k, node in nodes.items() if node.group_name not in SKIP_GROUPS and not node.is_partitioned)
 
 
-def chromium(*args: str, timeout: float = 180) -> str:
-    with tempfile.TemporaryDirectory() as profile:
-        done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={VIRTUAL_TIME_MS}", *args],
-                              capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory, samples_dir):
     tmp = tmp_path_factory.mktemp("ui")
@@ -68,8 +62,9 @@ def ui(tmp_path_factory, samples_dir):
     env = dict(os.environ, DAGSTER_HOME=str(home), CORPUS_DATA_ROOT=str(tmp / "data"), CORPUS_RAW_DIR=str(raw))
     selection = c4_to_catalog_selection()
     assert {"c4_documents", "exact_dedup", "curated_documents", PLOT_ASSET} <= set(selection)
-    done = subprocess.run([DAGSTER, "asset", "materialize", "-m", "pipelines", "--select", ",".join(selection)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    done = subprocess.run([DAGSTER, "asset", "materialize", "-m", "pipelines", "--select", ",".join(selection),
+                           "--config-json", json.dumps(IN_PROCESS)], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     port = _free_port()
     process = start_dagster_dev(env, port)
@@ -80,24 +75,55 @@ def ui(tmp_path_factory, samples_dir):
         stop(process)
 
 
-def _shot(url: str, name: str) -> Path:
+@pytest.fixture
+def browser(tmp_path):
+    b = Browser(CHROMIUM, FLAGS, tmp_path / "profile")
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def _open(browser: Browser, url: str, expect: str) -> None:
+    browser.goto(url)
+    browser.wait_for(f"document.body && document.body.innerText.includes({json.dumps(expect)})", what=expect)
+    _dismiss_dialog(browser)
+
+
+def _dismiss_dialog(browser: Browser, settle_s: float = 2.0) -> None:
+    """The UI's first-visit "Join the Dagster community" dialog pops up a moment after a page loads."""
+    time.sleep(settle_s)
+    if "Join the Dagster community" in browser.evaluate("document.body.innerText") and browser.click_text("Skip"):
+        browser.wait_for("!document.body.innerText.includes('Join the Dagster community')", what="the dialog closed")
+
+
+def _shot(browser: Browser, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
-    out = ARTIFACTS / name
-    out.unlink(missing_ok=True)
-    chromium(f"--screenshot={out}", url)
-    assert out.exists() and out.stat().st_size > 10_000, f"no screenshot of {url}"
+    _dismiss_dialog(browser, settle_s=0)
+    out = browser.screenshot(ARTIFACTS / name)
+    assert out.stat().st_size > 10_000, f"{out} is (nearly) empty"
     return out
 
 
-def test_the_asset_graph_page_renders_the_assets(ui):
-    dom = chromium("--dump-dom", f"{ui}/asset-groups")
-    for name in ("c4_documents", "commoncrawl_wet_file", "curated_documents", PLOT_ASSET):
-        assert name in dom, f"{name} not on the asset graph page"
-    _shot(f"{ui}/asset-groups", "ui_asset_graph.png")
+def test_the_asset_graph_renders_the_groups_and_the_assets(ui, browser):
+    _open(browser, f"{ui}/asset-groups", "Global asset lineage")
+    browser.wait_for("['ingest', 'dedup', 'catalog'].every(g => document.body.innerText.includes(g))", what="the groups")
+    _shot(browser, "ui_asset_graph.png")
+    _open(browser, f"{ui}/locations/pipelines/asset-groups/ingest", "c4_documents")
+    browser.wait_for("document.body.innerText.includes('commoncrawl_wet_file')", what="the partitioned asset")
+    browser.wait_for("document.body.innerText.includes('Materialized')", what="c4_documents' materialization")
+    _shot(browser, "ui_ingest_group.png")
 
 
-def test_an_asset_page_shows_its_plot(ui):
-    dom = chromium("--dump-dom", f"{ui}/assets/{PLOT_ASSET}")
-    assert PLOT_ASSET in dom
-    assert "<img" in dom and 'src="data:image/png;base64,' in dom, "the funnel plot was not rendered as an image"
-    _shot(f"{ui}/assets/{PLOT_ASSET}", "ui_corpus_catalog.png")
+def test_an_asset_page_renders_its_plot(ui, browser):
+    _open(browser, f"{ui}/assets/{PLOT_ASSET}", "funnel_plot")
+    # markdown over 1,000 characters sits behind "[Show Markdown]" in the metadata table: open it
+    row = "[...document.querySelectorAll('tr')].find(r => r.innerText.trim().startsWith('funnel_plot'))"
+    browser.wait_for(f"!!({row})", what="the funnel_plot metadata row")
+    assert browser.click_text("[Show Markdown]", within=row)
+    image = "document.querySelector('img[src^=\"data:image/png;base64,\"]')"
+    browser.wait_for(f"!!{image} && {image}.complete && {image}.naturalWidth > 0", what="the decoded funnel plot")
+    width, height = browser.evaluate(f"[{image}.naturalWidth, {image}.naturalHeight]")
+    assert width >= 300 and height >= 200  # a real plot, decoded by the browser
+    assert 'src="data:image/png;base64,' in browser.html()
+    _shot(browser, "ui_corpus_catalog_funnel_plot.png")

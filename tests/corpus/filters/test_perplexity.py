@@ -89,10 +89,16 @@ def test_cutoffs_buckets_and_drop_reasons():
     scores = pa.table({"id": [f"d{i}" for i in range(11)] + ["z"], "lang": ["en"] * 11 + ["zz"],
                        "perplexity": [float(x) for x in range(100, 1200, 100)] + [float("nan")]},
                       schema=ppl.SCORES_SCHEMA)
-    cut = ppl.percentile_cutoffs(scores, recipe.PERPLEXITY_PERCENTILES)
+    cut, _ = ppl.percentile_cutoffs(scores, recipe.PERPLEXITY_PERCENTILES)
     assert cut == {"en": (400.0, 700.0)}  # linear percentiles of 100..1100
     ccnet, origin = ppl.choose_cutoffs(scores, "ccnet", recipe.PERPLEXITY_PERCENTILES, recipe.CCNET_PERPLEXITY_CUTOFFS)
     assert ccnet["en"] == (340.0, 520.0) and origin == {"en": "ccnet"}
+    # percentiles of 11 documents are noise: with a 100-document floor, CCNet's published values are used
+    small, origin = ppl.choose_cutoffs(scores, "percentile", recipe.PERPLEXITY_PERCENTILES,
+                                       recipe.CCNET_PERPLEXITY_CUTOFFS, min_docs=100)
+    assert small["en"] == (340.0, 520.0) and origin == {"en": "ccnet_small_sample"}
+    assert ppl.choose_cutoffs(scores, "percentile", recipe.PERPLEXITY_PERCENTILES,
+                              recipe.CCNET_PERPLEXITY_CUTOFFS, min_docs=11)[1] == {"en": "percentile"}
     with pytest.raises(ValueError):
         ppl.choose_cutoffs(scores, "median", (30, 60), {})
     batch = _batch([new_document("commoncrawl", f"d{i}", "x")["id"] for i in range(11)] + ["?"], ["en"] * 11 + ["zz"])

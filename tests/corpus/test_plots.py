@@ -1,0 +1,41 @@
+"""The PNG plot helpers: real PNGs, deterministic bytes, cut-off lines, markdown data URIs."""
+import base64
+import io
+
+import pytest
+from matplotlib import image as mpimg
+
+from corpus import plots
+
+FUNNEL = [("c4", "ingest", 30, 30), ("c4", "exact_dedup", 30, 28), ("commoncrawl", "line_dedup", 12, 9)]
+
+
+def _pixels(png: bytes):
+    return mpimg.imread(io.BytesIO(png), format="png")
+
+
+def test_funnel_plot_is_a_deterministic_png_from_rows_or_mappings():
+    png = plots.funnel_plot(FUNNEL)
+    assert png.startswith(b"\x89PNG") and png == plots.funnel_plot(FUNNEL)
+    as_dicts = [dict(zip(("source", "stage", "docs_in", "docs_out"), r)) for r in FUNNEL]
+    assert plots.funnel_plot(as_dicts) == png
+    assert plots.funnel_plot(FUNNEL[:2]) != png
+    height, width, _ = _pixels(png).shape
+    assert width == 700 and height >= 300
+
+
+def test_histogram_cutoff_lines_are_drawn():
+    values = [100, 250, 400, 800, 1600, 3200]
+    plain = _pixels(plots.histogram_plot(values, log_x=True))
+    cut = _pixels(plots.histogram_plot(values, log_x=True, cutoffs={"min 300": 300}))
+    red = lambda img: int(((img[..., 0] > 0.7) & (img[..., 1] < 0.3) & (img[..., 2] < 0.3)).sum())  # noqa: E731
+    assert red(plain) == 0 and red(cut) > 50
+
+
+def test_bar_plot_and_markdown_image_round_trip():
+    png = plots.bar_plot({"too_short": 12, "not_html": 3}, title="drops")
+    md = plots.as_markdown_image(png, "drops")
+    assert md.startswith("![drops](data:image/png;base64,") and md.endswith(")")
+    assert base64.b64decode(md[len("![drops](data:image/png;base64,"):-1]) == png
+    with pytest.raises(ValueError):
+        plots.as_markdown_image(b"GIF89a")

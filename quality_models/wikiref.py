@@ -28,6 +28,7 @@ import numpy as np
 import xxhash
 
 from corpus.filters.wikiref import NEGATIVE, POSITIVE, WikirefScorer, fasttext_text
+from corpus.recipe import WIKIREF_FASTTEXT_BUCKET
 from corpus.storage import fingerprint, iter_batches
 from quality_models.kenlm_model import is_heldout, publish
 
@@ -210,13 +211,13 @@ def train_classifier(wikipedia_parts: list[Path], books_parts: list[Path], commo
         started = time.monotonic()
         train_file = tmp / "train.txt.tmp"
         train_file.write_text("".join(f"{e.label} {e.text}\n" for e in train), encoding="utf-8")
-        # fasttext-numpy2 sometimes reports a spurious "Encountered NaN" (its progress thread reads the loss
-        # before it is set); a successful run is deterministic, so retry the same lr before halving it.
+        # a successful run is deterministic: on a spurious "Encountered NaN" retry the same lr before halving it
         lr = params.lr
         for attempt in range(12):
             try:
                 model = fasttext.train_supervised(input=str(train_file), lr=lr, dim=params.dim, epoch=params.epoch,
-                                                  wordNgrams=params.word_ngrams, seed=params.seed, thread=1, verbose=0)
+                                                  wordNgrams=params.word_ngrams, bucket=WIKIREF_FASTTEXT_BUCKET,
+                                                  seed=params.seed, thread=1, verbose=0)
                 break
             except RuntimeError as exc:
                 if "NaN" not in str(exc):

@@ -46,8 +46,12 @@ if [ ! -x "$VENV/bin/lmplz" ] || [ ! -x "$VENV/bin/build_binary" ]; then
   "$PY" -m pip download -q --no-deps --no-binary kenlm -d "$work" "kenlm==0.3.0"
   tar -xzf "$work"/kenlm-*.tar.gz -C "$work"
   src=$(find "$work" -maxdepth 1 -type d -name 'kenlm-*' | head -1)
-  cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DKENLM_MAX_ORDER=6 >/dev/null
-  cmake --build "$work/build" --target lmplz build_binary -j "$(nproc)" >/dev/null
+  if ! { cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DKENLM_MAX_ORDER=6 &&
+          cmake --build "$work/build" --target lmplz build_binary -j "$(nproc)"; } >"$work/build.log" 2>&1; then
+    tail -40 "$work/build.log" >&2
+    log "building KenLM's trainer failed (log above)"
+    exit 1
+  fi
   cp "$work/build/bin/lmplz" "$work/build/bin/build_binary" "$VENV/bin/"
   rm -rf "$work"
 fi

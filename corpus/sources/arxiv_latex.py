@@ -276,4 +276,25 @@ def clean_paper(text: str, max_macro_depth: int, max_chars: int) -> tuple[str, i
     if end := _BACK_MATTER.search(text):
         text = text[:end.start()]
     text, uses = expand_macros(text, macros, max_macro_depth, max_chars)
-    return _BLANK_LINES.sub("\n\n", text).strip(), uses
+    return _BLANK_LINES.sub("\n\n", headings_as_lines(text)).strip(), uses
+
+
+def headings_as_lines(text: str) -> str:
+    """``\\section*[short]{Title}`` -> ``Title`` on a line of its own: the body stays LaTeX, as LLaMA-1
+    trained on it, but document structure reads as headings, not commands (as in the Wikipedia text)."""
+    out, pos = [], 0
+    for m in _SECTION.finditer(text):
+        if m.start() < pos:
+            continue
+        at = m.end() - 1
+        if text[at] == "[":
+            _, at = read_bracket(text, at)
+            at = _skip_spaces(text, at)
+        title, end = read_group(text, at) if at < len(text) and text[at] == "{" else (None, at)
+        if title is None:
+            continue  # not a well-formed heading: leave it as it is
+        out.append(text[pos:m.start()])
+        out.append(f"\n{title.strip()}\n")
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)

@@ -29,7 +29,8 @@ def test_sample_papers_are_joined_cut_and_expanded(samples_dir):
     assert sorted(docs) == ["astropy-v2.0", "emcee-paper", "numpy-paper"]
     for doc in docs.values():
         text = doc["text"]
-        assert text.startswith("\\section")  # the preamble (class, packages, title, abstract) is gone
+        # the preamble (class, packages, title, abstract) is gone; headings are plain lines
+        assert "\\section" not in text and "\\subsection" not in text
         for preamble_only in ("\\documentclass", "\\usepackage", "\\newcommand", "\\begin{document}", "\\maketitle"):
             assert preamble_only not in text
         for back_matter in ("\\bibliography{", "\\bibitem", "thebibliography", "\\appendix"):
@@ -65,7 +66,7 @@ def test_macros_with_arguments_and_optional_defaults_are_expanded():
         "\\section{Intro}\n$\\norm{\\frac{a}{b}} + \\norm x$, \\pair{b}, \\pair[a]{b}, \\R, \\half{3}, \\Rx stays.\n"
     )
     text, uses = clean_paper(source, max_macro_depth=8, max_chars=10_000)
-    assert text == ("\\section{Intro}\n$\\lVert \\frac{a}{b} \\rVert + \\lVert x \\rVert$, (default, b), (a, b), "
+    assert text == ("Intro\n\n$\\lVert \\frac{a}{b} \\rVert + \\lVert x \\rVert$, (default, b), (a, b), "
                     "\\mathbb{R}, 3/2, \\Rx stays.")
     assert uses == 6
 
@@ -84,17 +85,18 @@ def test_comments_keep_the_character_before_and_escaped_percent():
     assert remove_comments(source) == "50\\% of x\nline break\\\\\nend"
 
 
-@pytest.mark.parametrize("command", ["\\subparagraph{Deep}", "\\chapter*{One}", "\\part[short]{Two}"])
-def test_every_sectioning_command_starts_the_body(command):
+@pytest.mark.parametrize("command, title", [("\\subparagraph{Deep}", "Deep"), ("\\chapter*{One}", "One"),
+                                            ("\\part[short]{Two {\\em parts}}", "Two {\\em parts}")])
+def test_every_sectioning_command_starts_the_body(command, title):
     text, _ = clean_paper(f"{PREAMBLE}preamble words\n{command}\nbody\n", 8, 10_000)
-    assert text == f"{command}\nbody"
+    assert text == f"{title}\n\nbody"
 
 
 @pytest.mark.parametrize("back", ["\\appendix\n\\section{A}", "\\begin{thebibliography}{9}\\bibitem{x} X\\end{thebibliography}",
                                   "\\begin{references}\nR\n\\end{references}", "\\bibliography{refs}"])
 def test_back_matter_is_cut(back):
     text, _ = clean_paper(f"{PREAMBLE}\\section{{S}}\nkept\n{back}\nafter\n", 8, 10_000)
-    assert text == "\\section{S}\nkept"
+    assert text == "S\n\nkept"
 
 
 def write_paper(folder, files):
@@ -129,7 +131,7 @@ def test_no_section_empty_and_latin1(tmp_path):
     assert [r.reason for r in arxiv.read_documents(tmp_path / "nosec", "nosec")] == ["no_section"]
     assert [r.reason for r in arxiv.read_documents(tmp_path / "empty", "empty")] == ["no_section"]
     (doc,) = arxiv.read_documents(tmp_path / "latin", "latin")
-    assert doc["text"] == "\\section{Café}\nnaïve"
+    assert doc["text"] == "Café\n\nnaïve"
     assert json.loads(doc["meta"])["encoding"] == "latin-1"
 
 
@@ -158,7 +160,7 @@ def test_tar_of_papers_refuses_unsafe_members_and_writes_nothing(tmp_path):
     assert arxiv.discover_inputs(tmp_path / "in") == [archive]
     records = list(arxiv.read_documents(archive, "papers.tar"))
     docs = {json.loads(r["meta"])["paper"]: r["text"] for r in records if isinstance(r, dict)}
-    assert docs == {"alpha": "\\section{Alpha}\nText of Alpha.", "beta": "\\section{Beta}\nText of Beta."}
+    assert docs == {"alpha": "Alpha\n\nText of Alpha.", "beta": "Beta\n\nText of Beta."}
     unsafe = [r for r in records if isinstance(r, Drop)]
     assert [d.reason for d in unsafe] == ["unsafe_member"] * 4
     assert "'../evil.tex'" in unsafe[0].detail and "/etc/passwd" in unsafe[2].detail
@@ -186,7 +188,7 @@ def test_arxiv_bulk_tar_and_damaged_archives(tmp_path):
         add_member(tar, "1801/1801.00004.gz", gzip.compress(b"%PDF-1.4 only a pdf"))
     records = list(arxiv.read_documents(bulk, bulk.name))
     docs = [r for r in records if isinstance(r, dict)]
-    assert [d["text"] for d in docs] == ["\\section{Good}\nText of Good.", "\\section{Single}\nText of Single."]
+    assert [d["text"] for d in docs] == ["Good\n\nText of Good.", "Single\n\nText of Single."]
     assert [d["url"] for d in docs] == ["https://arxiv.org/abs/1801.00001", "https://arxiv.org/abs/1801.00003"]
     assert [(r.reason, "1801.0000" in r.detail) for r in records if isinstance(r, Drop)] == [
         ("corrupt_archive", True), ("no_tex_source", True)]

@@ -38,6 +38,8 @@ from typing import Iterable, Sequence, TextIO
 import numpy as np
 import xxhash
 
+from quality_models.fasttext_training import train_supervised
+
 MODEL_ENV = "CORPUS_LID_MODEL"
 MODEL_NAME = "lid.176.ftz"
 LABEL_PREFIX = "__label__"
@@ -139,7 +141,6 @@ def read_labelled(path: Path, split: str | None = None) -> list[tuple[str, str]]
 
 def train_refiners(rows: Sequence[tuple[str, str]], out_dir: Path, clusters: Sequence[Cluster] = CLUSTERS) -> dict[str, Path]:
     """Train one refiner per cluster from (label, sentence) rows; returns cluster name -> model path."""
-    fasttext = _quiet_fasttext()
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for cluster in clusters:
@@ -149,7 +150,7 @@ def train_refiners(rows: Sequence[tuple[str, str]], out_dir: Path, clusters: Seq
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt", delete=False) as tmp:
             tmp.writelines(lines)
         try:
-            model = fasttext.train_supervised(tmp.name, **REFINER_PARAMS)
+            model = train_supervised(tmp.name, **REFINER_PARAMS)
         finally:
             os.unlink(tmp.name)
         path = out_dir / f"refine-{cluster.name}.bin"

@@ -30,6 +30,7 @@ import xxhash
 from corpus.filters.wikiref import NEGATIVE, POSITIVE, WikirefScorer, fasttext_text
 from corpus.recipe import WIKIREF_FASTTEXT_BUCKET
 from corpus.storage import fingerprint, iter_batches
+from quality_models.fasttext_training import train_supervised
 from quality_models.kenlm_model import is_heldout, publish
 
 NAME = "wikiref"
@@ -206,32 +207,18 @@ def train_classifier(wikipedia_parts: list[Path], books_parts: list[Path], commo
     version = fingerprint(NAME, MODEL_FORMAT, asdict(params), digest.hexdigest())
 
     def build(tmp: Path) -> None:
-        import fasttext
-
         started = time.monotonic()
         train_file = tmp / "train.txt.tmp"
         train_file.write_text("".join(f"{e.label} {e.text}\n" for e in train), encoding="utf-8")
-        # a successful run is deterministic: on a spurious "Encountered NaN" retry the same lr before halving it
-        lr = params.lr
-        for attempt in range(12):
-            try:
-                model = fasttext.train_supervised(input=str(train_file), lr=lr, dim=params.dim, epoch=params.epoch,
-                                                  wordNgrams=params.word_ngrams, bucket=WIKIREF_FASTTEXT_BUCKET,
-                                                  seed=params.seed, thread=1, verbose=0)
-                break
-            except RuntimeError as exc:
-                if "NaN" not in str(exc):
-                    raise
-                if attempt % 4 == 3:
-                    lr /= 2
-        else:
-            raise RuntimeError(f"fastText diverged (NaN) down to lr={lr:g}: {counts}")
+        model = train_supervised(str(train_file), lr=params.lr, dim=params.dim, epoch=params.epoch,
+                                 wordNgrams=params.word_ngrams, bucket=WIKIREF_FASTTEXT_BUCKET, seed=params.seed,
+                                 thread=1, verbose=0)
         model.save_model(str(tmp / "model.bin"))
         train_file.unlink()
         seconds = round(time.monotonic() - started, 2)
         scores = WikirefScorer(tmp / "model.bin").score_prepared([e.text for e in heldout])
         manifest = {"name": NAME, "version": version, "format": MODEL_FORMAT, "params": asdict(params),
-                    "model": "model.bin", "lr_used": lr, **info, "examples": counts, "train_examples": len(train),
+                    "model": "model.bin", "lr_used": model.lr, **info, "examples": counts, "train_examples": len(train),
                     "train_seconds": seconds, **evaluate(scores, heldout)}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
 

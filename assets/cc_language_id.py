@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import dagster as dg
+import pydantic
 
+from assets.config_base import ValidatedConfig
 from assets.resources import CorpusStorage
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata
 from corpus import recipe
@@ -19,15 +21,29 @@ SOURCE = "commoncrawl"
 UPSTREAM_STAGE = "line_dedup"
 
 
-class LanguageIdConfig(dg.Config):
-    keep_languages: List[str] = list(recipe.CC_KEEP_LANGUAGES)
-    min_score: float = recipe.LANGID_MIN_SCORE
+class LanguageIdConfig(ValidatedConfig):
+    keep_languages: List[str] = pydantic.Field(default=list(recipe.CC_KEEP_LANGUAGES), min_length=1)
+    min_score: float = pydantic.Field(default=recipe.LANGID_MIN_SCORE, ge=0, le=1)
     # e.g. {"en": 0.65} (FineWeb's English threshold); languages not listed use min_score
     min_score_per_language: Dict[str, float] = {}
     model_path: Optional[str] = None  # default: $CORPUS_LID_MODEL or the venv's lid.176.ftz
     # second-stage bs/hr/sr and da/nb classifiers written by the langid_model asset (held-out accuracy
     # 0.947 vs 0.930 for lid.176 alone); off: lid.176 alone
     use_refiners: bool = True
+
+    @pydantic.field_validator("min_score_per_language")
+    @classmethod
+    def _scores_are_probabilities(cls, scores: Dict[str, float]) -> Dict[str, float]:
+        if bad := {lang: v for lang, v in scores.items() if not 0 <= v <= 1}:
+            raise ValueError(f"thresholds must be in [0, 1], got {bad}")
+        return scores
+
+    @pydantic.field_validator("model_path")
+    @classmethod
+    def _model_exists(cls, path: Optional[str]) -> Optional[str]:
+        if path is not None and not Path(path).is_file():
+            raise ValueError(f"fastText model not found: {path}")
+        return path
 
 
 @dg.asset(group_name="ccnet", deps=["cc_line_dedup", "langid_model"], kinds={"python", "fasttext", "parquet"})

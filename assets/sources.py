@@ -14,6 +14,7 @@ from typing import ClassVar
 import dagster as dg
 import pydantic
 
+from assets.config_base import ValidatedConfig
 from assets.resources import CorpusStorage, RawInputs
 from assets.stages import Unit, code_fingerprint, content_fingerprint, run_units, stage_metadata
 from corpus import recipe
@@ -21,13 +22,13 @@ from corpus.inputs import expand_paths, part_name
 from corpus.sources import reader
 from corpus.stage import ingest_part
 from corpus.storage import fingerprint
-from corpus.validation import describe, missing_local_inputs
+from corpus.validation import missing_local_inputs
 
 STAGE = "ingest"
 DOWNLOAD_RETRY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL)
 
 
-class IngestConfig(dg.Config):
+class IngestConfig(ValidatedConfig):
     """Reader settings; ``inputs`` (paths, globs or URLs) replaces the resource's folder when given.
 
     Fields are the reader's keyword arguments, except those named in ``discovery_fields``, which go to
@@ -46,17 +47,6 @@ class IngestConfig(dg.Config):
         if missing := missing_local_inputs(inputs):
             raise ValueError(f"input(s) not found: {', '.join(missing)}")
         return inputs
-
-    @pydantic.model_validator(mode="wrap")
-    @classmethod
-    def _fail_without_retries(cls, data, handler):
-        """A bad value is a Failure that names the field, raised before any part is written and not
-        retried (the download retry policy would otherwise repeat a config error for a minute)."""
-        try:
-            return handler(data)
-        except pydantic.ValidationError as exc:
-            raise dg.Failure(description=describe(exc, f"{cls.__name__} (run config ops.<source>_documents.config)"),
-                             allow_retries=False) from exc
 
 
 class StackExchangeConfig(IngestConfig):

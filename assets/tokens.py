@@ -5,24 +5,37 @@ from pathlib import Path
 from typing import Dict, Optional
 
 import dagster as dg
+import pydantic
 
 from assets.catalog import corpus_catalog
+from assets.config_base import ValidatedConfig
 from assets.resources import CorpusStorage
 from corpus import mixture, tokens
 from corpus.catalog import CURATED_STAGE
-from corpus.recipe import (MIXTURE_SAMPLE_SEED, MIXTURE_SEED, MIXTURE_SHARES_PCT, MIXTURE_TOTAL_TOKENS, SHARD_TOKENS,
+from corpus.recipe import (MIXTURE_SAMPLE_SEED, MIXTURE_SEED, MIXTURE_SHARES_PCT, MIXTURE_TOTAL_TOKENS, SHARD_TOKENS, SOURCES,
                            TOKENIZER_SAMPLE_CHARS, TOKENIZER_VOCAB_SIZE, VAL_FRACTION, VAL_MIN_SOURCE_DOCS)
 
 
-class MixtureConfig(dg.Config):
+class MixtureConfig(ValidatedConfig):
     shares_pct: Dict[str, float] = dict(MIXTURE_SHARES_PCT)
-    total_tokens: int = MIXTURE_TOTAL_TOKENS
+    total_tokens: int = pydantic.Field(default=MIXTURE_TOTAL_TOKENS, gt=0)
     seed: int = MIXTURE_SEED
     sample_seed: int = MIXTURE_SAMPLE_SEED
-    val_fraction: float = VAL_FRACTION
+    val_fraction: float = pydantic.Field(default=VAL_FRACTION, ge=0, lt=1)
     val_min_docs: int = VAL_MIN_SOURCE_DOCS
     # count tokens with this tokenizer.json instead of estimating characters / 4
     count_with_tokenizer: Optional[str] = None
+
+    @pydantic.field_validator("shares_pct")
+    @classmethod
+    def _known_sources_and_non_negative_shares(cls, shares: Dict[str, float]) -> Dict[str, float]:
+        if unknown := sorted(set(shares) - set(SOURCES)):
+            raise ValueError(f"unknown source(s) {unknown}; known: {', '.join(SOURCES)}")
+        if negative := {s: v for s, v in shares.items() if v < 0}:
+            raise ValueError(f"shares must be >= 0, got {negative}")
+        if sum(shares.values()) <= 0:
+            raise ValueError("at least one share must be positive")
+        return shares
 
 
 def _shares_md(report: dict, manifest: Optional[dict] = None) -> str:

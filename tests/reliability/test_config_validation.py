@@ -114,3 +114,31 @@ def test_manifest_relpath_outside_the_cache_fails(tmp_path, relpath):
 def test_unknown_source_reader_fails_naming_it():
     with pytest.raises(ValueError, match="unknown source 'reddit'"):
         reader("reddit")
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"shares_pct": {"c4": -1.0, "books": 50.0}}, "shares must be >= 0, got {'c4': -1.0}"),
+    ({"shares_pct": {"cc": 67.0}}, "unknown source(s) ['cc']"),
+    ({"shares_pct": {"c4": 0.0}}, "at least one share must be positive"),
+])
+def test_mixture_shares_are_checked_before_planning(tmp_path, config, message):
+    from assets.tokens import mixture_asset
+
+    with pytest.raises(dg.Failure) as failure:
+        dg.materialize([mixture_asset], resources={"corpus_storage": CorpusStorage(data_root=str(tmp_path / "data"))},
+                       run_config={"ops": {"mixture": {"config": config}}})
+    assert "MixtureConfig" in failure.value.description and "shares_pct" in failure.value.description
+    assert message in failure.value.description
+    assert not (tmp_path / "data" / "work" / "mixture").exists()
+
+
+@pytest.mark.parametrize("config, field", [({"min_score": 1.5}, "min_score"), ({"min_score_per_language": {"en": -0.1}}, "min_score_per_language"),
+                                           ({"model_path": "/no/such/lid.176.ftz"}, "model_path"), ({"keep_languages": []}, "keep_languages")])
+def test_language_id_thresholds_and_model_are_checked_before_any_part(tmp_path, config, field):
+    from assets.cc_language_id import cc_language_id
+
+    with pytest.raises(dg.Failure) as failure:
+        dg.materialize([cc_language_id], resources={"corpus_storage": CorpusStorage(data_root=str(tmp_path / "data"))},
+                       run_config={"ops": {"cc_language_id": {"config": config}}})
+    assert f"LanguageIdConfig (run config): {field}" in failure.value.description
+    assert _nothing_written(tmp_path)

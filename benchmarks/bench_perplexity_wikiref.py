@@ -51,7 +51,7 @@ def main(samples: Path) -> None:
                                               layout.models, default_params())
     dt = time.monotonic() - t
     print(f"wikiref training (incl. reading + chunking all inputs): {dt:.1f}s, {wm['train_examples']} examples, "
-          f"held-out AUC {wm['heldout_auc']}, balanced accuracy {wm['heldout_accuracy']}, lr {wm['lr_used']}")
+          f"held-out AUC {wm['heldout_auc']}, balanced accuracy {wm['heldout_accuracy']}")
     ws = WikirefScorer(wfolder / "model.bin")
     ws.score(texts[:10])
     t = time.monotonic()

@@ -1,27 +1,43 @@
-"""``fasttext.train_supervised`` that survives the fasttext-numpy2 build's spurious "Encountered NaN".
+"""``fasttext.train_supervised`` in a fresh process.
 
-On this build a run sometimes stops with that error at random (same file, same seed, one thread), while
-every run that finishes gives the same model bit for bit; a large hash-bucket table makes it more
-likely. So a NaN is retried at the same learning rate first (deterministic result), and only after
-several failures is the learning rate halved (a real divergence)."""
+The fasttext-numpy2 build reads memory it never initialised somewhere in supervised training: in a
+long-lived process (a Dagster step that already loaded models and Parquet) a run fails with a spurious
+"Encountered NaN" most of the time, while in a fresh process it trained 10 times out of 10, and every
+run that finishes gives the same model bit for bit. So each training runs in its own short-lived
+interpreter (``python -m quality_models.fasttext_training``), retried a few times on that error."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
-RETRIES_PER_LR = 4
-HALVINGS = 3
+ATTEMPTS = 4
+_NAN = "Encountered NaN"
 
 
-def train_supervised(input_path: str, **params: Any):
+def train_supervised(input_path: str | Path, model_path: str | Path, **params: Any) -> None:
+    """Train on ``input_path`` (fastText's ``__label__`` format) and save the model to ``model_path``."""
+    command = [sys.executable, "-m", "quality_models.fasttext_training", str(input_path), str(model_path),
+               json.dumps(params, sort_keys=True)]
+    for _ in range(ATTEMPTS):
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode == 0:
+            return
+        if _NAN not in done.stderr:
+            raise RuntimeError(f"fastText training on {input_path} failed:\n{done.stderr[-2000:]}")
+    raise RuntimeError(f"fastText training on {input_path}: '{_NAN}' in {ATTEMPTS} fresh processes "
+                       f"(a real divergence: lower lr) with {params}")
+
+
+def _main(input_path: str, model_path: str, params_json: str) -> None:
     import fasttext
 
-    lr = params.pop("lr", 0.1)
-    for attempt in range(RETRIES_PER_LR * (HALVINGS + 1)):
-        try:
-            return fasttext.train_supervised(input=input_path, lr=lr, **params)
-        except RuntimeError as exc:
-            if "NaN" not in str(exc):
-                raise
-            if attempt % RETRIES_PER_LR == RETRIES_PER_LR - 1:
-                lr /= 2
-    raise RuntimeError(f"fastText diverged (NaN) on {input_path} down to lr={lr * 2:g}")
+    fasttext.FastText.eprint = lambda *args, **kwargs: None  # its load/save deprecation notices are noise
+    model = fasttext.train_supervised(input=input_path, **json.loads(params_json))
+    model.save_model(model_path)
+
+
+if __name__ == "__main__":
+    _main(*sys.argv[1:4])

@@ -149,12 +149,11 @@ def train_refiners(rows: Sequence[tuple[str, str]], out_dir: Path, clusters: Seq
             continue
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt", delete=False) as tmp:
             tmp.writelines(lines)
+        path = out_dir / f"refine-{cluster.name}.bin"
         try:
-            model = train_supervised(tmp.name, **REFINER_PARAMS)
+            train_supervised(tmp.name, path, **REFINER_PARAMS)
         finally:
             os.unlink(tmp.name)
-        path = out_dir / f"refine-{cluster.name}.bin"
-        model.save_model(str(path))
         paths[cluster.name] = path
     (out_dir / "clusters.json").write_text(json.dumps(
         [dict(name=c.name, languages=c.languages, triggers=c.triggers) for c in clusters if c.name in paths], indent=1))

@@ -210,15 +210,14 @@ def train_classifier(wikipedia_parts: list[Path], books_parts: list[Path], commo
         started = time.monotonic()
         train_file = tmp / "train.txt.tmp"
         train_file.write_text("".join(f"{e.label} {e.text}\n" for e in train), encoding="utf-8")
-        model = train_supervised(str(train_file), lr=params.lr, dim=params.dim, epoch=params.epoch,
-                                 wordNgrams=params.word_ngrams, bucket=WIKIREF_FASTTEXT_BUCKET, seed=params.seed,
-                                 thread=1, verbose=0)
-        model.save_model(str(tmp / "model.bin"))
+        train_supervised(train_file, tmp / "model.bin", lr=params.lr, dim=params.dim, epoch=params.epoch,
+                         wordNgrams=params.word_ngrams, bucket=WIKIREF_FASTTEXT_BUCKET, seed=params.seed,
+                         thread=1, verbose=0)
         train_file.unlink()
         seconds = round(time.monotonic() - started, 2)
         scores = WikirefScorer(tmp / "model.bin").score_prepared([e.text for e in heldout])
         manifest = {"name": NAME, "version": version, "format": MODEL_FORMAT, "params": asdict(params),
-                    "model": "model.bin", "lr_used": model.lr, **info, "examples": counts, "train_examples": len(train),
+                    "model": "model.bin", **info, "examples": counts, "train_examples": len(train),
                     "train_seconds": seconds, **evaluate(scores, heldout)}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
 

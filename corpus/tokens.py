@@ -41,7 +41,7 @@ MANIFEST = "manifest.json"
 ENCODE_BATCH_ROWS = 1024
 ENCODE_BATCH_CHARS = 8 << 20
 LATEST = "LATEST"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: `val_documents` (the held-out documents' sources and spans)
 
 
 def _enable_parallelism() -> None:
@@ -298,11 +298,16 @@ class ShardWriter:
 
 
 def write_split(plan: pa.Table, split: str, cache_tokens: np.ndarray, index: Mapping[str, tuple[int, int]],
-                eos: int, writer: ShardWriter) -> dict[str, int]:
-    """Gather the split's rows in order from the token cache into shards; returns tokens per source."""
+                eos: int, writer: ShardWriter, documents: list | None = None) -> dict[str, int]:
+    """Gather the split's rows in order from the token cache into shards; returns tokens per source.
+
+    ``documents``, if given, receives ``[source, start, tokens]`` per row: where the document starts in
+    the split (token offset over its concatenated shards) and its length, its trailing EOS included.
+    """
     rows = plan.filter(pc.equal(plan.column("split"), split)).sort_by("order")
     per_source: dict[str, int] = {}
     eos_arr = np.asarray([eos], dtype=writer.dtype)
+    offset = 0
     for ids, sources, takes in _chunks(rows, 4096):
         for i, s, take in zip(ids, sources, takes):
             start, n = index[i]
@@ -311,6 +316,9 @@ def write_split(plan: pa.Table, split: str, cache_tokens: np.ndarray, index: Map
             writer.add(doc)
             writer.add(eos_arr)
             per_source[s] = per_source.get(s, 0) + n + 1
+            if documents is not None:
+                documents.append([s, offset, n + 1])
+            offset += n + 1
     writer.flush()
     return per_source
 
@@ -389,7 +397,8 @@ def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_di
         train = ShardWriter(out, "train", dtype, shard_tokens, counts)
         per_source = write_split(plan.table, "train", tokens, cache.index, eos, train)
         val = ShardWriter(out, "val", dtype, shard_tokens)
-        val_sources = write_split(plan.table, "val", tokens, cache.index, eos, val)
+        val_documents: list = []
+        val_sources = write_split(plan.table, "val", tokens, cache.index, eos, val, val_documents)
         del tokens
     finally:
         shutil.rmtree(cache.folder, ignore_errors=True)
@@ -413,6 +422,7 @@ def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_di
         "val_tokens": sum(val_sources.values()),
         "sources": per_source,
         "val_sources": val_sources,
+        "val_documents": val_documents,
         "weights": {s: r["target_share_pct"] / 100 for s, r in report["sources"].items()},
         "achieved_shares": {s: n / total for s, n in per_source.items()} if total else {},
         "epochs": {s: r["epochs"] for s, r in report["sources"].items()},

@@ -4,7 +4,9 @@ The shards are flat little-endian ``.bin`` files described by ``manifest.json`` 
 Training windows are drawn at random offsets over the concatenated train shards (nanoGPT style; a
 window may span a shard boundary). The sampler is a numpy PCG64 generator: its state plus the number
 of batches drawn is all a checkpoint needs to continue the exact same sequence of batches after an
-interruption. Validation reads the held-out shards in fixed, non-overlapping windows.
+interruption. Validation reads the held-out shards in fixed, non-overlapping windows: per source over its
+held-out documents (`val_windows_by_source`, the spans listed in the manifest's `val_documents`), or
+spread over the whole split (`val_batches`).
 """
 from __future__ import annotations
 
@@ -77,10 +79,72 @@ class ShardSampler:
 
 
 def val_batches(folder: Path, block_size: int, batch_size: int, max_batches: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Non-overlapping windows from the start of the held-out shards (deterministic, same every call)."""
+    """Non-overlapping windows spread evenly over the whole held-out split (deterministic, same every call),
+    so every held-out document counts, not just the first one."""
     stream = TokenStream(folder, load_manifest(folder), "val")
     n_windows = (stream.size - 1) // block_size
-    windows = [stream.read(i * block_size, block_size + 1) for i in range(min(n_windows, max_batches * batch_size))]
+    picked = np.unique(np.linspace(0, n_windows - 1, num=min(n_windows, max_batches * batch_size)).astype(np.int64))
+    windows = [stream.read(int(i) * block_size, block_size + 1) for i in picked]
     for i in range(0, len(windows), batch_size):
         t = torch.from_numpy(np.stack(windows[i:i + batch_size]))
         yield t[:, :-1], t[:, 1:]
+
+
+def val_documents(manifest: dict) -> list[tuple[str, int, int]]:
+    """The held-out documents as ``(source, start, tokens)`` spans of the val split (manifest ``val_documents``).
+
+    A manifest written before the field existed yields one span over the whole split, source ``"val"``.
+    """
+    docs = manifest.get("val_documents")
+    if docs is None:
+        total = int(manifest.get("val_tokens") or sum(s["tokens"] for s in manifest["shards"] if s.get("split") == "val"))
+        return [("val", 0, total)] if total else []
+    return [(str(s), int(a), int(n)) for s, a, n in docs]
+
+
+def val_windows_by_source(folder: Path, block_size: int, max_windows: int,
+                          manifest: dict | None = None) -> dict[str, list[np.ndarray]]:
+    """Per source, deterministic windows (at most ``block_size + 1`` tokens) over its held-out documents.
+
+    A source's documents (each with its EOS) are read as one stream in split order, so a document shorter
+    than a window still counts (windows never mix sources). Windows do not overlap; when the source's
+    stream fits in ``max_windows`` windows every token is covered (the last window may be shorter),
+    otherwise ``max_windows`` full windows are spread evenly over it.
+    """
+    manifest = manifest or load_manifest(folder)
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for source, start, n in val_documents(manifest):
+        if n > 0:
+            spans.setdefault(source, []).append((start, n))
+    if not spans:
+        return {}
+    stream = TokenStream(folder, manifest, "val")
+    out: dict[str, list[np.ndarray]] = {}
+    for source in sorted(spans):
+        docs = sorted(spans[source])
+        offsets = np.cumsum([0] + [n for _, n in docs])  # the source's stream -> its documents
+        size = int(offsets[-1])
+
+        def read(pos: int, n: int) -> np.ndarray:
+            parts = []
+            k = int(np.searchsorted(offsets, pos, side="right") - 1)
+            while n > 0:
+                off = pos - int(offsets[k])
+                take = min(n, docs[k][1] - off)
+                parts.append(stream.read(docs[k][0] + off, take))
+                pos, n, k = pos + take, n - take, k + 1
+            return np.concatenate(parts)
+
+        if size < 2:
+            continue
+        full, rest = divmod(size - 1, block_size)
+        if full + (rest > 0) <= max_windows:
+            starts = [i * block_size for i in range(full)]
+            windows = [read(s, block_size + 1) for s in starts]
+            if rest:
+                windows.append(read(full * block_size, rest + 1))
+        else:
+            picked = np.unique(np.linspace(0, full - 1, num=max_windows).astype(np.int64))
+            windows = [read(int(i) * block_size, block_size + 1) for i in picked]
+        out[source] = windows
+    return out

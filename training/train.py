@@ -24,7 +24,7 @@ import torch
 
 from corpus.recipe import ADAMW_BETAS, ADAMW_WEIGHT_DECAY, GRAD_CLIP_NORM, MIN_LR_RATIO
 from corpus.storage import atomic_path
-from training.data import ShardSampler, TokenStream, load_manifest, val_batches
+from training.data import ShardSampler, TokenStream, load_manifest, val_windows_by_source
 from training.model import LlamaLM, ModelConfig
 
 CKPT = "ckpt.pt"
@@ -75,14 +75,105 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def unigram_entropy(shards: Path, manifest: dict) -> float:
+def unigram_counts(shards: Path, manifest: dict) -> np.ndarray:
+    """Token frequencies of the train shards (one pass over the memmaps, chunked)."""
+    stream = TokenStream(shards, manifest, "train")
+    counts = np.zeros(manifest["vocab_size"], dtype=np.int64)
+    for m in stream.maps:
+        for off in range(0, len(m), 1 << 24):
+            counts += np.bincount(m[off:off + (1 << 24)], minlength=len(counts))[:len(counts)]
+    return counts
+
+
+def unigram_entropy(shards: Path, manifest: dict, counts: np.ndarray | None = None) -> float:
     """Entropy (nats/token) of the train shards' token frequencies: the loss of a context-free model."""
     if "unigram_entropy_nats" in manifest:
         return float(manifest["unigram_entropy_nats"])
-    stream = TokenStream(shards, manifest, "train")
-    counts = sum(np.bincount(m, minlength=manifest["vocab_size"]) for m in stream.maps)
+    counts = unigram_counts(shards, manifest) if counts is None else counts
     p = counts[counts > 0] / counts.sum()
     return float(-(p * np.log(p)).sum())
+
+
+def mixture_weights(manifest_weights: dict, sources) -> dict[str, float]:
+    """The manifest's mixture weights renormalised over ``sources`` (those with held-out tokens).
+
+    Sources the mixture gives no weight get none; if none of them has a weight, all count equally.
+    """
+    w = {s: max(0.0, float(manifest_weights.get(s, 0.0))) for s in sources}
+    total = sum(w.values())
+    if total <= 0:
+        return {s: 1.0 / len(w) for s in w} if w else {}
+    return {s: v / total for s, v in w.items()}
+
+
+def weighted_loss(per_source: dict[str, float], weights: dict[str, float]) -> float:
+    """Mixture-weighted mean of per-source losses (weights renormalised over the sources given)."""
+    w = mixture_weights(weights, per_source)
+    return float(sum(w[s] * per_source[s] for s in per_source)) if per_source else float("nan")
+
+
+@dataclass
+class Validation:
+    """Validation on the held-out documents: per-source mean loss (nats/token) and their mixture-weighted mean."""
+    loss: float
+    per_source: dict[str, float]
+    weights: dict[str, float]
+    tokens: dict[str, int]  # predicted tokens per source
+
+
+def _val_windows(shards: Path, cfg: TrainConfig, manifest: dict | None = None) -> dict[str, list[np.ndarray]]:
+    # per source at most eval_batches * batch_size windows: evaluation stays a few forward passes per source
+    return val_windows_by_source(shards, cfg.block_size, max(1, cfg.eval_batches * cfg.batch_size), manifest)
+
+
+def _batches(windows: list[np.ndarray], batch_size: int):
+    """Equal-length windows stacked ``batch_size`` at a time (a shorter last window is its own batch)."""
+    by_len: dict[int, list[np.ndarray]] = {}
+    for w in windows:
+        by_len.setdefault(len(w), []).append(w)
+    for n in sorted(by_len, reverse=True):
+        ws = by_len[n]
+        for i in range(0, len(ws), batch_size):
+            t = torch.from_numpy(np.stack(ws[i:i + batch_size]).astype(np.int64))
+            yield t[:, :-1], t[:, 1:]
+
+
+def _validation(sums: dict[str, float], counts: dict[str, int], manifest: dict) -> Validation:
+    per_source = {s: sums[s] / counts[s] for s in sums if counts[s]}
+    weights = mixture_weights(manifest.get("weights", {}), per_source)
+    return Validation(weighted_loss(per_source, weights), per_source, weights, dict(counts))
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, shards: Path, cfg: TrainConfig, device: torch.device,
+             manifest: dict | None = None, windows: dict[str, list[np.ndarray]] | None = None) -> Validation:
+    """Mean loss per source over its held-out windows, averaged with the mixture weights (renormalised over
+    the sources that have held-out tokens), so a long unrepresentative document weighs only within its source."""
+    manifest = manifest or load_manifest(shards)
+    windows = _val_windows(shards, cfg, manifest) if windows is None else windows
+    was_training = model.training
+    model.eval()
+    sums, counts = {}, {}
+    for source, ws in windows.items():
+        sums[source], counts[source] = 0.0, 0
+        for x, y in _batches(ws, cfg.batch_size):
+            with _autocast(device):
+                logits, _ = model(x.to(device))
+            sums[source] += torch.nn.functional.cross_entropy(
+                logits.float().reshape(-1, logits.size(-1)), y.to(device).reshape(-1), reduction="sum").item()
+            counts[source] += y.numel()
+    model.train(was_training)
+    return _validation(sums, counts, manifest)
+
+
+def unigram_validation(counts: np.ndarray, windows: dict[str, list[np.ndarray]], manifest: dict) -> Validation:
+    """The same held-out targets and weighting, scored by the train shards' unigram model (add-one smoothing)."""
+    logp = np.log((counts + 1.0) / (counts.sum() + len(counts)))
+    sums, n = {}, {}
+    for source, ws in windows.items():
+        targets = np.concatenate([w[1:] for w in ws]).astype(np.int64) if ws else np.zeros(0, np.int64)
+        sums[source], n[source] = float(-logp[targets].sum()), int(len(targets))
+    return _validation(sums, n, manifest)
 
 
 @dataclass
@@ -91,29 +182,22 @@ class TrainResult:
     step: int
     resumed_from: int
     losses: list[float]
-    val_loss: float
+    val_loss: float  # mixture-weighted (see ``evaluate``)
     unigram_entropy: float
     tokens_per_s: float
     params: int
     device: str
     val_history: list[tuple[int, float]] = field(default_factory=list)
+    val_per_source: dict[str, float] = field(default_factory=dict)
+    val_weights: dict[str, float] = field(default_factory=dict)
+    val_tokens: dict[str, int] = field(default_factory=dict)
+    unigram_val_loss: float = float("nan")  # the unigram model on the same held-out windows, same weighting
+    unigram_val_per_source: dict[str, float] = field(default_factory=dict)
 
 
 def _save(path: Path, state: dict) -> None:
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
-
-
-@torch.no_grad()
-def evaluate(model: LlamaLM, shards: Path, cfg: TrainConfig, device: torch.device) -> float:
-    model.eval()
-    losses = []
-    for x, y in val_batches(shards, cfg.block_size, cfg.batch_size, cfg.eval_batches):
-        with _autocast(device):
-            _, loss = model(x.to(device), y.to(device))
-        losses.append(loss.item())
-    model.train()
-    return float(np.mean(losses)) if losses else float("nan")
 
 
 def _autocast(device: torch.device):
@@ -149,7 +233,15 @@ def train(cfg: TrainConfig, shards: Path, checkpoints: Path, log: Callable[[str]
         step, losses, val_history = state["step"], state["losses"], state["val_history"]
         log(f"resumed {run_dir.name} from its checkpoint at step {step}")
     resumed_from = step
-    entropy = unigram_entropy(shards, manifest)
+    counts = unigram_counts(shards, manifest)
+    entropy = unigram_entropy(shards, manifest, counts)
+    windows = _val_windows(shards, cfg, manifest)
+    baseline = unigram_validation(counts, windows, manifest)
+    last_val: list[Validation] = []
+
+    def validate() -> float:
+        last_val[:] = [evaluate(model, shards, cfg, device, manifest, windows)]
+        return last_val[0].loss
     log(f"{run_dir.name}: {model.num_params():,} parameters, vocab {mcfg.vocab_size:,}, device {device}, "
         f"{sampler.stream.size:,} train tokens, steps {step} -> {cfg.max_steps}")
 
@@ -178,15 +270,21 @@ def train(cfg: TrainConfig, shards: Path, checkpoints: Path, log: Callable[[str]
             log(f"step {step}/{cfg.max_steps} loss {losses[-1]:.4f} lr {lr_at(step - 1, cfg):.2e}")
         if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
             if step == cfg.max_steps:
-                val_history.append((step, evaluate(model, shards, cfg, device)))
+                val_history.append((step, validate()))
             checkpoint()
         if on_step is not None:
             on_step(step)
     elapsed = time.perf_counter() - t0
-    val = val_history[-1][1] if val_history and val_history[-1][0] == step else evaluate(model, shards, cfg, device)
-    log(f"final validation loss {val:.4f} nats/token; unigram entropy of the shards {entropy:.4f} nats/token")
-    return TrainResult(run_dir, step, resumed_from, losses, val, entropy,
-                       tokens_seen / elapsed if tokens_seen else 0.0, model.num_params(), str(device), val_history)
+    if not (last_val and val_history and val_history[-1][0] == step):
+        validate()
+    val = last_val[0]
+    per = ", ".join(f"{k} {v:.4f} (w {val.weights[k]:.3f}, {val.tokens[k]:,} tokens)" for k, v in val.per_source.items())
+    log(f"validation per source: {per}")
+    log(f"final validation loss {val.loss:.4f} nats/token (mixture-weighted); unigram entropy of the shards "
+        f"{entropy:.4f}; unigram model on the same held-out text {baseline.loss:.4f}")
+    return TrainResult(run_dir, step, resumed_from, losses, val.loss, entropy,
+                       tokens_seen / elapsed if tokens_seen else 0.0, model.num_params(), str(device), val_history,
+                       val.per_source, val.weights, val.tokens, baseline.loss, baseline.per_source)
 
 
 def loss_curve_png(result: TrainResult) -> bytes:

@@ -75,6 +75,15 @@ def test_manifest_and_memmap(corpus_root, built):
     eos = sum(int((np.memmap(out / s["path"], dtype=np.uint16, mode="r") == m["eos_id"]).sum()) for s in train)
     assert eos == n_train
     assert 0 < m["unigram_entropy_nats"] < np.log(m["vocab_size"])
+    # the held-out documents' spans: in split order, contiguous, each ending with EOS, sources as the plan's
+    docs = m["val_documents"]
+    val_rows = plan.filter(mixture.pc.equal(plan.column("split"), "val")).sort_by("order")
+    assert [d[0] for d in docs] == val_rows.column("source").to_pylist()
+    assert [d[1] for d in docs] == list(np.cumsum([0] + [d[2] for d in docs[:-1]]))
+    assert sum(d[2] for d in docs) == m["val_tokens"]
+    assert {s: sum(d[2] for d in docs if d[0] == s) for s in m["val_sources"]} == m["val_sources"]
+    vdata = np.concatenate([np.memmap(out / s["path"], dtype=np.uint16, mode="r") for s in val])
+    assert all(vdata[a + n - 1] == m["eos_id"] for _, a, n in docs)
 
 
 def test_exact_shares_within_one_point(built):

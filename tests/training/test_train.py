@@ -1,6 +1,7 @@
 """Training on shards built from real sample text: the loss falls, sampling resumes, runs resume after a kill."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,9 +15,10 @@ import torch
 
 from tests.corpus.test_mixture import write_sample_corpus
 from tests.corpus.test_tokens import build
-from training.data import ShardSampler, val_batches
+from training.data import ShardSampler, val_batches, val_windows_by_source
 from training.model import LlamaLM, ModelConfig
-from training.train import TrainConfig, load_weights, lr_at, train
+from training.train import (TrainConfig, evaluate, load_weights, lr_at, mixture_weights, train, unigram_counts,
+                            unigram_validation, weighted_loss)
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = dict(batch_size=8, block_size=32, n_layer=1, n_head=2, n_kv_head=1, d_model=32, lr=1e-2, warmup_steps=5, threads=1)
@@ -66,6 +68,92 @@ def test_loss_falls_on_real_text(shards, tmp_path):
     first, last = np.mean(result.losses[:5]), np.mean(result.losses[-5:])
     assert result.step == 40 and last < first - 0.5, (first, last)
     assert result.tokens_per_s > 0 and np.isfinite(result.val_loss)
+    # validation is per source (those with held-out documents), weighted by the renormalised mixture weights
+    held_out = {s for s, n in json.loads((shards / "manifest.json").read_text())["val_sources"].items() if n > 1}
+    assert set(result.val_per_source) == held_out and held_out
+    assert sum(result.val_weights.values()) == pytest.approx(1.0)
+    assert result.val_loss == pytest.approx(sum(result.val_weights[s] * v for s, v in result.val_per_source.items()))
+    assert np.isfinite(result.unigram_val_loss) and set(result.unigram_val_per_source) == held_out
+
+
+def test_val_windows_stay_inside_each_sources_documents(shards):
+    m = json.loads((shards / "manifest.json").read_text())
+    docs = m["val_documents"]
+    assert sum(n for _, _, n in docs) == m["val_tokens"]
+    assert [a for _, a, _ in docs] == list(np.cumsum([0] + [n for _, _, n in docs[:-1]]))
+    val = np.concatenate([np.fromfile(shards / s["path"], dtype="<" + np.dtype(m["dtype"]).str[1:])
+                          for s in m["shards"] if s["split"] == "val"])
+    assert all(val[a + n - 1] == m["eos_id"] for _, a, n in docs)
+    per_source = {}
+    for s, a, n in docs:
+        per_source.setdefault(s, []).append(val[a:a + n])
+    wins = val_windows_by_source(shards, 32, max_windows=10_000)
+    for s, ws in wins.items():  # few enough windows: they cover the source's documents exactly once
+        assert all(2 <= len(w) <= 33 for w in ws)
+        joined = np.concatenate([ws[0]] + [w[1:] for w in ws[1:]])
+        assert np.array_equal(joined, np.concatenate(per_source[s]))
+    capped = val_windows_by_source(shards, 32, max_windows=3)
+    assert all(len(ws) <= 3 and all(len(w) <= 33 for w in ws) for ws in capped.values())
+    again = val_windows_by_source(shards, 32, max_windows=3)  # deterministic
+    assert all(all(np.array_equal(a, b) for a, b in zip(capped[s], again[s])) for s in capped)
+
+
+class TableLM(torch.nn.Module):
+    """Logits are a fixed row per input token: the probability of each next token is known in advance."""
+
+    def __init__(self, table: torch.Tensor):
+        super().__init__()
+        self.table = torch.nn.Parameter(table)
+
+    def forward(self, idx, targets=None):
+        return self.table[idx], None
+
+
+def _write_tiny_shards(folder: Path, weights: dict) -> dict:
+    """Held-out split: source "a" = token 5 repeated (two documents, one shorter than a window), "b" = token 7."""
+    folder.mkdir(parents=True)
+    docs, val = [], []
+    for source, tok, n in (("a", 5, 40), ("b", 7, 25), ("a", 5, 6)):
+        docs.append([source, len(val), n + 1])
+        val += [tok] * n + [2]
+    train = [5] * 30 + [7] * 10 + [2] * 10 + list(range(10, 60))
+    for name, data in (("train_000000.bin", train), ("val_000000.bin", val)):
+        np.asarray(data, dtype="<u2").tofile(folder / name)
+    m = dict(dtype="uint16", vocab_size=64, eos_id=2, key="tiny", weights=weights, val_documents=docs,
+             val_tokens=len(val), shards=[dict(path="train_000000.bin", split="train", tokens=len(train)),
+                                          dict(path="val_000000.bin", split="val", tokens=len(val))])
+    (folder / "manifest.json").write_text(json.dumps(m))
+    return m
+
+
+def test_validation_is_the_mixture_weighted_mean_of_per_source_losses(tmp_path):
+    # "c" has no held-out tokens: the weights are renormalised over a and b -> 0.75 / 0.25
+    weights = {"a": 0.6, "b": 0.2, "c": 0.2}
+    assert mixture_weights(weights, ["a", "b"]) == pytest.approx({"a": 0.75, "b": 0.25})
+    assert weighted_loss({"a": 2.0, "b": 6.0}, weights) == pytest.approx(0.75 * 2.0 + 0.25 * 6.0)
+    m = _write_tiny_shards(tmp_path / "shards", weights)
+    # p(next = 5 | 5) = p(next = 2 | 5) = 1/2; p(next = 7 | 7) = p(next = 2 | 7) = 1/10, everything else is tiny
+    table = torch.full((64, 64), -1e4)
+    table[5, 5] = table[5, 2] = 0.0
+    table[7, 7], table[7, 2], table[7, 0] = np.log(0.1), np.log(0.1), np.log(0.8)
+    table[2, 5] = table[2, 7] = 0.0  # after EOS: the next document's first token, 1/2 each
+    cfg = TrainConfig(block_size=16, batch_size=4, eval_batches=2)
+    v = evaluate(TableLM(table), tmp_path / "shards", cfg, torch.device("cpu"))
+    # every held-out token of a source is scored once: "a" is 40 + EOS + 6 + EOS tokens -> 47 predictions
+    assert v.tokens == {"a": 47, "b": 25}
+    assert v.weights == pytest.approx({"a": 0.75, "b": 0.25})
+    assert v.per_source["a"] == pytest.approx(np.log(2), rel=1e-4)
+    assert v.per_source["b"] == pytest.approx(np.log(10), rel=1e-4)
+    assert v.loss == pytest.approx(0.75 * np.log(2) + 0.25 * np.log(10), rel=1e-4)
+    # the unigram baseline on the same windows, same weighting: add-one smoothed train frequencies
+    counts = unigram_counts(tmp_path / "shards", m)
+    u = unigram_validation(counts, {s: ws for s, ws in val_windows_by_source(tmp_path / "shards", 16, 8).items()}, m)
+    total = counts.sum() + 64
+    p5, p7, p2 = 31 / total, 11 / total, 11 / total
+    assert u.per_source["a"] == pytest.approx(-(45 * np.log(p5) + 2 * np.log(p2)) / 47)
+    assert u.weights == pytest.approx({"a": 0.75, "b": 0.25})
+    assert u.per_source["b"] == pytest.approx(-(24 * np.log(p7) + np.log(p2)) / 25)
+    assert u.loss == pytest.approx(0.75 * u.per_source["a"] + 0.25 * u.per_source["b"])
 
 
 def test_interrupted_run_resumes_to_the_same_weights(shards, tmp_path):
@@ -130,5 +218,7 @@ def test_validation_loss_below_unigram_entropy(shards, tmp_path):
     cfg = TrainConfig(max_steps=250, checkpoint_every=250, batch_size=16, block_size=64, n_layer=2, n_head=4,
                       n_kv_head=2, d_model=64, lr=6e-3, warmup_steps=20)
     result = train(cfg, shards, tmp_path, log=print)
-    print(f"val loss {result.val_loss:.4f} vs unigram entropy {result.unigram_entropy:.4f}")
+    print(f"val loss {result.val_loss:.4f} vs unigram entropy {result.unigram_entropy:.4f}, "
+          f"unigram model on the held-out windows {result.unigram_val_loss:.4f}")
     assert result.val_loss < result.unigram_entropy - 0.3
+    assert result.val_loss < result.unigram_val_loss - 0.3  # the fair baseline: same text, same weighting

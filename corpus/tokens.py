@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpus import mixture
+from corpus.faults import crash_point
 from corpus.storage import TMP_MARK, Layout, atomic_path, iter_batches
 
 UNK, BOS, EOS, PAD = "<unk>", "<s>", "</s>", "<pad>"
@@ -292,6 +293,7 @@ class ShardWriter:
         data = self.buf[:self.fill].astype(self.dtype.newbyteorder("<"), copy=False).tobytes()
         with atomic_path(self.folder / name) as tmp:
             tmp.write_bytes(data)
+            crash_point("shard")
         self.entries.append(dict(path=name, split=self.prefix, tokens=int(self.fill),
                                  sha256=hashlib.sha256(data).hexdigest()))
         self.fill = 0
@@ -378,7 +380,10 @@ def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_di
     vocab = tok.get_vocab_size()
     dtype = shard_dtype(vocab)
     estimated = mixture.estimate_pools(parts)
-    cache = TokenCache(layout.work / "token_cache" / f"{key}{TMP_MARK}{uuid.uuid4().hex[:8]}")
+    cache_root = layout.work / "token_cache"
+    for stale in cache_root.glob(f"*{TMP_MARK}*") if cache_root.exists() else ():  # a killed run's cache
+        shutil.rmtree(stale, ignore_errors=True)
+    cache = TokenCache(cache_root / f"{key}{TMP_MARK}{uuid.uuid4().hex[:8]}")
     try:
         plan, rounds = exact_plan(parts, estimated, cache, tok, settings["shares_pct"], settings["total_tokens"],
                                   settings["seed"], settings["sample_seed"], settings["val_fraction"],

@@ -169,11 +169,7 @@ def main() -> None:
     if args.child_ours:
         _child_ours(*args.child_ours)
         return
-    result = bench(args.docs, args.runs)
-    text = json.dumps(result, indent=2)
-    if args.json:
-        Path(args.json).write_text(text)
-    print(text)
+    common.report(bench(args.docs, args.runs), args.json)
 
 
 if __name__ == "__main__":

@@ -127,11 +127,7 @@ def main() -> None:
     if args.child:
         _child(*args.child)
         return
-    result = bench(args.scale, Path(args.work))
-    text = json.dumps(result, indent=2)
-    if args.json:
-        Path(args.json).write_text(text)
-    print(text)
+    common.report(bench(args.scale, Path(args.work)), args.json)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -160,11 +159,7 @@ def main() -> None:
     if args.child:
         _child(args.child)
         return
-    result = bench(args.docs, args.runs)
-    text = json.dumps(result, indent=2)
-    if args.json:
-        Path(args.json).write_text(text)
-    print(text)
+    common.report(bench(args.docs, args.runs), args.json)
 
 
 if __name__ == "__main__":

@@ -269,3 +269,11 @@ def emit(result: dict[str, Any]) -> None:
     result.setdefault("peak_rss_mb", self_peak_rss_mb())
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
+
+
+def report(result: dict[str, Any], json_path: str | None) -> None:
+    """A benchmark's final result: pretty JSON on stdout, and in ``json_path`` when given."""
+    text = json.dumps(result, indent=2)
+    if json_path:
+        Path(json_path).write_text(text)
+    print(text)

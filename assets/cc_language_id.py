@@ -54,7 +54,8 @@ def cc_language_id(context: dg.AssetExecutionContext, config: LanguageIdConfig, 
     model_path = Path(config.model_path) if config.model_path else langid.default_model_path()
     refiners = current_refiners(layout) if config.use_refiners else None
     if config.use_refiners and refiners is None:
-        raise dg.Failure("use_refiners is set but no refiners exist: materialize langid_model first")
+        context.log.warning("no bs/hr/sr and da/nb refiners (langid_model found no labelled sentences): "
+                            "lid.176 alone decides")
     settings = dict(keep=sorted(config.keep_languages), min_score=config.min_score,
                     per_language=dict(sorted(config.min_score_per_language.items())),
                     model=langid.sha256_file(model_path), refiners=refiners.name if refiners else None)

@@ -45,11 +45,6 @@ def filter_part(writer: PartWriter, batches_in: Iterable[pa.RecordBatch], proces
             progress.advance(batch.num_rows)
 
 
-def passthrough(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.Table]:
-    """A stage that keeps everything (used where a filter is switched off)."""
-    return batch, DROPPED_SCHEMA.empty_table()
-
-
 def drops_table(ids: pa.Array | list[str], source: str, stage: str, reasons: pa.Array | list[str] | str,
                 detail: pa.Array | list[str] | None = None) -> pa.Table:
     """Vectorized ``dropped`` rows for a batch's removed ids."""

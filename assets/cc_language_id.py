@@ -13,6 +13,7 @@ from assets.resources import CorpusStorage
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata
 from corpus import recipe
 from corpus import stage as stage_module
+from corpus.inputs import sha256_file
 from corpus.filters import langid as langid_filter
 from quality_models import langid
 from quality_models.langid_assets import current_refiners
@@ -58,7 +59,7 @@ def cc_language_id(context: dg.AssetExecutionContext, config: LanguageIdConfig, 
                             "lid.176 alone decides")
     settings = dict(keep=sorted(config.keep_languages), min_score=config.min_score,
                     per_language=dict(sorted(config.min_score_per_language.items())),
-                    model=langid.sha256_file(model_path), refiners=refiners.name if refiners else None)
+                    model=sha256_file(model_path), refiners=refiners.name if refiners else None)
 
     def make_filter():
         return langid_filter.LangIdFilter(langid.LanguageIdentifier(model_path, refiners), SOURCE, config.keep_languages,

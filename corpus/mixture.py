@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from corpus.inputs import sha256_file
 from corpus.recipe import CHARS_PER_TOKEN_ESTIMATE, VAL_FRACTION, VAL_MIN_SOURCE_DOCS
 from corpus.storage import FINGERPRINT_KEY, Layout, iter_batches, write_table_atomic
 
@@ -249,7 +250,7 @@ def write_plan(plan: MixturePlan, path: Path, extra_meta: Mapping[str, str] | No
     for k, v in (extra_meta or {}).items():
         meta[f"mixture.{k}".encode()] = v.encode()
     write_table_atomic(path, plan.table, metadata=meta)
-    return _sha256(path)
+    return sha256_file(path)
 
 
 def read_plan_meta(path: Path) -> dict[str, str]:
@@ -259,14 +260,6 @@ def read_plan_meta(path: Path) -> dict[str, str]:
 
 def _json(obj) -> str:
     return json.dumps(obj, sort_keys=True)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
 
 
 def plan_path(layout: Layout) -> Path:

@@ -24,7 +24,6 @@ accuracy is reported on the disjoint ``heldout`` half.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -63,14 +62,6 @@ def default_labelled_path() -> Path:
     """``$CORPUS_LANGID_LABELLED``, else the lingua sentences beside the checkout (../shared/samples)."""
     env = os.environ.get(LABELLED_ENV)
     return Path(env) if env else REPO.parent / "shared" / "samples" / "langid" / "labelled.tsv"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _quiet_fasttext():

@@ -9,6 +9,7 @@ from typing import Optional
 import dagster as dg
 
 from assets.resources import CorpusStorage
+from corpus.inputs import sha256_file
 from corpus.storage import fingerprint
 from quality_models import langid
 
@@ -39,7 +40,7 @@ def langid_model(context: dg.AssetExecutionContext, config: LangIdModelConfig, c
     layout = corpus_storage.layout()
     model_path = Path(config.model_path) if config.model_path else langid.default_model_path()
     base = langid.LanguageIdentifier(model_path)  # raises if missing or not a fastText model
-    sha = langid.sha256_file(model_path)
+    sha = sha256_file(model_path)
     labelled = Path(config.labelled_tsv) if config.labelled_tsv else langid.default_labelled_path()
     if not labelled.exists() and not config.labelled_tsv:
         context.log.warning(f"no labelled sentences at {labelled}: lid.176 validated, not evaluated, no refiners")
@@ -51,7 +52,7 @@ def langid_model(context: dg.AssetExecutionContext, config: LangIdModelConfig, c
           "heldout_sentences": len(heldout), "base_accuracy": dg.MetadataValue.float(round(base_eval.accuracy, 4))}
     refined_eval, version = None, sha
     if config.train_refiners:
-        out = langid_models_dir(layout) / f"refiners-{fingerprint(langid.sha256_file(labelled), langid.REFINER_PARAMS, [c.__dict__ for c in langid.CLUSTERS])[:16]}"
+        out = langid_models_dir(layout) / f"refiners-{fingerprint(sha256_file(labelled), langid.REFINER_PARAMS, [c.__dict__ for c in langid.CLUSTERS])[:16]}"
         if not (out / "clusters.json").exists():
             langid.train_refiners(langid.read_labelled(labelled, "train"), out)
         (langid_models_dir(layout) / REFINERS_POINTER).write_text(json.dumps({"refiners_dir": str(out), "base_sha256": sha}))

@@ -20,9 +20,10 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from corpus.compression import iter_lines, open_stream, stream_damage
+from corpus.compression import open_stream, stream_damage
 from corpus.recipe import INGEST_MAX_DOC_BYTES
 from corpus.schema import Drop, new_document
+from corpus.sources.lines import read_line_records
 
 SOURCE = "books"
 STAGE = "ingest"
@@ -59,7 +60,7 @@ def discover_inputs(root: Path) -> list[Path]:
 
 def read_documents(path: Path, name: str, max_doc_bytes: int = INGEST_MAX_DOC_BYTES) -> Iterator[dict[str, Any] | Drop]:
     if path.name.lower().endswith(JSONL_SUFFIXES):
-        yield from _read_jsonl(path, name, max_doc_bytes)
+        yield from read_line_records(path, name, SOURCE, STAGE, max_doc_bytes, _jsonl_record)
     else:
         yield _read_text_file(path, name, max_doc_bytes)
 
@@ -120,18 +121,6 @@ def _book(locator: str, text: str, meta: dict[str, Any]) -> dict[str, Any] | Dro
     if not body:
         return Drop.at(SOURCE, locator, STAGE, "empty_text", f"{locator}: nothing left after the Gutenberg header/footer")
     return new_document(SOURCE, locator, body, path=locator, meta={**meta, **header_meta})
-
-
-def _read_jsonl(path: Path, name: str, max_doc_bytes: int) -> Iterator[dict[str, Any] | Drop]:
-    with open_stream(path) as stream:
-        for lineno, raw in iter_lines(stream, max_doc_bytes):
-            locator = f"{name}:{lineno}"
-            if raw is None:
-                yield Drop.at(SOURCE, locator, STAGE, "too_large", f"{path}: line {lineno} over {max_doc_bytes} bytes")
-            elif raw.strip():
-                yield _jsonl_record(raw, locator, f"{path}: line {lineno}")
-        if damage := stream_damage(stream):
-            yield Drop.at(SOURCE, f"{name}:damaged", STAGE, "corrupt_file", damage)
 
 
 def _jsonl_record(raw: bytes, locator: str, where: str) -> dict[str, Any] | Drop:

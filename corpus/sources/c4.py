@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from corpus.compression import iter_lines, open_stream, stream_damage
 from corpus.recipe import INGEST_MAX_DOC_BYTES
 from corpus.schema import Drop, new_document
+from corpus.sources.lines import read_line_records
 
 SOURCE = "c4"
 STAGE = "ingest"
@@ -26,19 +26,10 @@ def discover_inputs(root: Path) -> list[Path]:
 
 
 def read_documents(path: Path, name: str, max_doc_bytes: int = INGEST_MAX_DOC_BYTES) -> Iterator[dict[str, Any] | Drop]:
-    with open_stream(path) as stream:
-        for lineno, raw in iter_lines(stream, max_doc_bytes):
-            locator = f"{name}:{lineno}"
-            if raw is None:
-                yield Drop.at(SOURCE, locator, STAGE, "too_large", f"{path}: line {lineno} over {max_doc_bytes} bytes")
-            elif raw.strip():
-                yield _record(raw, locator, path, lineno)
-        if damage := stream_damage(stream):
-            yield Drop.at(SOURCE, f"{name}:damaged", STAGE, "corrupt_file", damage)
+    return read_line_records(path, name, SOURCE, STAGE, max_doc_bytes, _record)
 
 
-def _record(raw: bytes, locator: str, path: Path, lineno: int) -> dict[str, Any] | Drop:
-    where = f"{path}: line {lineno}"
+def _record(raw: bytes, locator: str, where: str) -> dict[str, Any] | Drop:
     try:
         record = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:

@@ -15,7 +15,6 @@ none, so no text is ever guessed.
 from __future__ import annotations
 
 import codecs
-import json
 import re
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,7 +22,7 @@ from typing import Any, Iterator
 from corpus.compression import open_stream, stream_damage
 from corpus.recipe import INGEST_MAX_DOC_BYTES
 from corpus.schema import Drop, new_document
-from corpus.sources.lines import read_line_records
+from corpus.sources.lines import read_json_lines
 
 SOURCE = "books"
 STAGE = "ingest"
@@ -60,7 +59,7 @@ def discover_inputs(root: Path) -> list[Path]:
 
 def read_documents(path: Path, name: str, max_doc_bytes: int = INGEST_MAX_DOC_BYTES) -> Iterator[dict[str, Any] | Drop]:
     if path.name.lower().endswith(JSONL_SUFFIXES):
-        yield from read_line_records(path, name, SOURCE, STAGE, max_doc_bytes, _jsonl_record)
+        yield from read_json_lines(path, name, SOURCE, STAGE, max_doc_bytes, _jsonl_record)
     else:
         yield _read_text_file(path, name, max_doc_bytes)
 
@@ -123,13 +122,7 @@ def _book(locator: str, text: str, meta: dict[str, Any]) -> dict[str, Any] | Dro
     return new_document(SOURCE, locator, body, path=locator, meta={**meta, **header_meta})
 
 
-def _jsonl_record(raw: bytes, locator: str, where: str) -> dict[str, Any] | Drop:
-    try:
-        record = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        return Drop.at(SOURCE, locator, STAGE, "bad_utf8", f"{where}: {exc}")
-    except json.JSONDecodeError as exc:
-        return Drop.at(SOURCE, locator, STAGE, "bad_json", f"{where}: {exc}")
+def _jsonl_record(record: Any, locator: str, where: str) -> dict[str, Any] | Drop:
     if not isinstance(record, dict) or not isinstance(record.get("text"), str):
         return Drop.at(SOURCE, locator, STAGE, "missing_text", f"{where}: no string field 'text'")
     extra = record.get("meta") if isinstance(record.get("meta"), dict) else {}

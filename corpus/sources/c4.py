@@ -6,13 +6,12 @@ a truncated gzip keeps every record before the damage.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterator
 
 from corpus.recipe import INGEST_MAX_DOC_BYTES
 from corpus.schema import Drop, new_document
-from corpus.sources.lines import read_line_records
+from corpus.sources.lines import read_json_lines
 
 SOURCE = "c4"
 STAGE = "ingest"
@@ -26,16 +25,10 @@ def discover_inputs(root: Path) -> list[Path]:
 
 
 def read_documents(path: Path, name: str, max_doc_bytes: int = INGEST_MAX_DOC_BYTES) -> Iterator[dict[str, Any] | Drop]:
-    return read_line_records(path, name, SOURCE, STAGE, max_doc_bytes, _record)
+    return read_json_lines(path, name, SOURCE, STAGE, max_doc_bytes, _record)
 
 
-def _record(raw: bytes, locator: str, where: str) -> dict[str, Any] | Drop:
-    try:
-        record = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        return Drop.at(SOURCE, locator, STAGE, "bad_utf8", f"{where}: {exc}")
-    except json.JSONDecodeError as exc:
-        return Drop.at(SOURCE, locator, STAGE, "bad_json", f"{where}: {exc}")
+def _record(record: Any, locator: str, where: str) -> dict[str, Any] | Drop:
     if not isinstance(record, dict):
         return Drop.at(SOURCE, locator, STAGE, "not_an_object", f"{where}: a JSON {type(record).__name__}")
     text = record.get("text")

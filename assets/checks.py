@@ -2,18 +2,26 @@
 
 - ``curated_documents``: ids are unique and no text is empty (DuckDB over ``docs/near_dedup/*/*.parquet``);
 - ``exact_dedup``: the fraction of documents removed stays within configurable bounds (its funnel parts);
-- ``corpus_catalog``: the catalog's views exist and agree with the funnel.
+- ``curated_documents``: each source's documents are in its allowed languages (``CURATED_LANGUAGES``),
+  and any per-language share bounds set in config hold;
+- ``corpus_catalog``: the catalog's views exist and agree with the funnel;
+- ``token_shards``: every shard matches its manifest entry (size, sha256), and the achieved shares are
+  within ``MIXTURE_SHARE_TOLERANCE_PCT`` points of the targets.
 
 The checks read only the documented outputs (the part trees and ``catalog.duckdb``); assets are named
 by key, so this module imports no asset definitions.
 """
+
+from typing import Dict, List
 
 import duckdb
 import dagster as dg
 
 from assets.resources import CorpusStorage
 from corpus.catalog import CURATED_STAGE
+from corpus.recipe import CURATED_LANGUAGES, MIXTURE_SHARE_TOLERANCE_PCT
 from corpus.storage import Layout
+from corpus.tokens import manifest_problems, read_manifest
 
 EXACT_STAGE = "exact_dedup"
 CATALOG_VIEWS = ("documents", "dropped", "funnel")
@@ -117,4 +125,85 @@ def catalog_agrees_with_funnel(corpus_storage: CorpusStorage) -> dg.AssetCheckRe
         severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(problems[:10]) or None,
         metadata={"documents": documents, "dropped": dropped, "mismatches": len(problems)},
+    )
+
+
+class LanguageBounds(dg.Config):
+    """Per source, the languages its curated documents may be in (a document with no identified language
+    counts as outside), the fraction allowed outside them, and optional per-language share bounds, e.g.
+    ``share_bounds: {wikipedia: {en: [0.2, 1.0]}}``. Run config key: ``ops:
+    curated_documents_curated_languages_within_bounds: config:``."""
+
+    allowed: Dict[str, List[str]] = {s: list(langs) for s, langs in CURATED_LANGUAGES.items()}
+    max_outside_fraction: float = 0.0
+    share_bounds: Dict[str, Dict[str, List[float]]] = {}
+
+
+def language_bound_problems(counts: Dict[str, Dict[str, int]], bounds: LanguageBounds) -> List[str]:
+    """``counts``: documents per source and language (``""`` = not identified)."""
+    problems = []
+    for source, by_lang in sorted(counts.items()):
+        total = sum(by_lang.values())
+        if source in bounds.allowed and total:
+            outside = {lang or "unidentified": n for lang, n in by_lang.items() if lang not in bounds.allowed[source]}
+            if sum(outside.values()) / total > bounds.max_outside_fraction:
+                problems.append(f"{source}: {sum(outside.values())} of {total} documents outside the allowed languages "
+                                f"({', '.join(f'{k} {v}' for k, v in sorted(outside.items()))})")
+        for lang, (low, high) in sorted(bounds.share_bounds.get(source, {}).items()):
+            share = by_lang.get(lang, 0) / total if total else 0.0
+            if not low <= share <= high:
+                problems.append(f"{source}: {lang} share {share:.3f} outside [{low}, {high}]")
+    return problems
+
+
+@dg.asset_check(asset="curated_documents", blocking=True,
+                description="Each source's curated documents are in its allowed languages, within the configured shares.")
+def curated_languages_within_bounds(config: LanguageBounds, corpus_storage: CorpusStorage) -> dg.AssetCheckResult:
+    pattern = _parts_glob(corpus_storage.layout(), "docs", CURATED_STAGE)
+    rows = _query("SELECT source, coalesce(lang, ''), count(*) FROM read_parquet(?) GROUP BY ALL ORDER BY ALL",
+                  [pattern]) if pattern else []
+    counts: Dict[str, Dict[str, int]] = {}
+    for source, lang, n in rows:
+        counts.setdefault(source, {})[lang] = n
+    problems = language_bound_problems(counts, config)
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(problems) or None,
+        metadata={"languages": dg.MetadataValue.json(counts), "allowed": dg.MetadataValue.json(config.allowed)},
+    )
+
+
+@dg.asset_check(asset="token_shards", blocking=True,
+                description="Every shard file matches its manifest entry (size, sha256) and no unlisted shard lies beside them.")
+def shard_manifest_checksums_valid(corpus_storage: CorpusStorage) -> dg.AssetCheckResult:
+    folder = corpus_storage.layout().shards
+    problems = manifest_problems(folder)
+    manifest = read_manifest(folder) or {}
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(problems[:10]) or None,
+        metadata={"shards": len(manifest.get("shards", [])), "problems": len(problems)},
+    )
+
+
+class ShareTolerance(dg.Config):
+    tolerance_pct: float = MIXTURE_SHARE_TOLERANCE_PCT
+
+
+@dg.asset_check(asset="token_shards", blocking=True,
+                description="Achieved token shares are within the tolerance (percentage points) of the renormalised targets.")
+def mixture_shares_within_target(config: ShareTolerance, corpus_storage: CorpusStorage) -> dg.AssetCheckResult:
+    manifest = read_manifest(corpus_storage.layout().shards)
+    if manifest is None:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR, description="no manifest.json")
+    gaps = {s: round(100 * (manifest["achieved_shares"].get(s, 0.0) - w), 4)
+            for s, w in manifest["weights"].items() if w > 0}
+    off = {s: g for s, g in gaps.items() if abs(g) > config.tolerance_pct}
+    return dg.AssetCheckResult(
+        passed=not off,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(f"{s} {g:+.2f} pt" for s, g in sorted(off.items())) or None,
+        metadata={"gap_pct_points": dg.MetadataValue.json(gaps), "tolerance_pct": config.tolerance_pct},
     )

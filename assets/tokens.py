@@ -13,7 +13,8 @@ from assets.resources import CorpusStorage
 from corpus import mixture, tokens
 from corpus.catalog import CURATED_STAGE
 from corpus.recipe import (MIXTURE_SAMPLE_SEED, MIXTURE_SEED, MIXTURE_SHARES_PCT, MIXTURE_TOTAL_TOKENS, SHARD_TOKENS, SOURCES,
-                           TOKENIZER_SAMPLE_CHARS, TOKENIZER_VOCAB_SIZE, VAL_FRACTION, VAL_MIN_SOURCE_DOCS)
+                           TOKENIZER_SAMPLE_CHARS, TOKENIZER_VOCAB_SIZE, VAL_FRACTION, VAL_MAX_DOCS_FRACTION,
+                           VAL_MIN_SOURCE_DOCS, VAL_MIN_TOKENS)
 
 
 class MixtureConfig(ValidatedConfig):
@@ -21,10 +22,16 @@ class MixtureConfig(ValidatedConfig):
     total_tokens: int = pydantic.Field(default=MIXTURE_TOTAL_TOKENS, gt=0)
     seed: int = MIXTURE_SEED
     sample_seed: int = MIXTURE_SAMPLE_SEED
+    # the held-out split per source (corpus/mixture.py HeldOutPolicy); val_fraction 0 = none
     val_fraction: float = pydantic.Field(default=VAL_FRACTION, ge=0, lt=1)
-    val_min_docs: int = VAL_MIN_SOURCE_DOCS
+    val_min_tokens: int = pydantic.Field(default=VAL_MIN_TOKENS, ge=0)
+    val_max_docs_fraction: float = pydantic.Field(default=VAL_MAX_DOCS_FRACTION, gt=0, lt=1)
+    val_min_docs: int = pydantic.Field(default=VAL_MIN_SOURCE_DOCS, ge=1)
     # count tokens with this tokenizer.json instead of estimating characters / 4
     count_with_tokenizer: Optional[str] = None
+
+    def heldout(self) -> mixture.HeldOutPolicy:
+        return mixture.HeldOutPolicy(self.val_fraction, self.val_min_tokens, self.val_max_docs_fraction, self.val_min_docs)
 
     @pydantic.field_validator("shares_pct")
     @classmethod
@@ -57,7 +64,7 @@ def mixture_asset(context: dg.AssetExecutionContext, config: MixtureConfig, corp
         count = lambda texts: [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]  # noqa: E731
         name = config.count_with_tokenizer
     plan, info = mixture.make_plan(layout, CURATED_STAGE, config.shares_pct, config.total_tokens, config.seed,
-                                   config.sample_seed, config.val_fraction, config.val_min_docs, count, name)
+                                   config.sample_seed, config.heldout(), count, name)
     for w in plan.warnings:
         context.log.warning(w)
     report = plan.report()

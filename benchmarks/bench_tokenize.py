@@ -35,7 +35,7 @@ def main() -> None:
         parts = mixture.curated_parts(layout, CURATED_STAGE)
         # a budget of one pass over everything, so both paths encode the same documents
         avail = sum(int(pl.tokens.sum()) for pl in mixture.estimate_pools(parts).values())
-        mixture.make_plan(layout, CURATED_STAGE, MIXTURE_SHARES_PCT, avail, 0, 0, val_fraction=0)
+        mixture.make_plan(layout, CURATED_STAGE, MIXTURE_SHARES_PCT, avail, 0, 0, mixture.HeldOutPolicy(fraction=0))
         tokens.build_tokenizer(layout, CURATED_STAGE, mixture.plan_path(layout), args.vocab, 10**9)
         _, tok_path = tokens.latest_tokenizer(tokens.tokenizer_dir(layout))
         tok = tokens.load_tokenizer(tok_path)

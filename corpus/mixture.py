@@ -14,9 +14,13 @@ and re-runs this same planner with the *exact* counts (same seeds: the whole pas
 order of the partial pass stay; only where the partial pass stops moves) and reports the achieved
 shares.
 
-Held-out documents: per source with at least ``VAL_MIN_SOURCE_DOCS`` documents, a seeded
-``val_fraction`` of them (at least one) is taken out of the pool *before* planning and written once
-into the validation split, so no held-out text is ever trained on (not even a repeat).
+Held-out documents (``HeldOutPolicy``): per source with at least ``min_docs`` documents, whole documents
+in a seeded order are taken out of the pool *before* planning, until they hold ``fraction`` of the
+source's tokens or ``min_tokens``, whichever is more, and at most ``max_docs_fraction`` of its documents.
+A document larger than that target is passed over, so one long article (or one odd language) cannot
+be a source's whole validation set. They are written once into the validation split, so no held-out
+text is ever trained on (not even a repeat). The choice uses character counts (estimated tokens), so the
+estimated plan and the exact re-plan hold out the same documents.
 
 Two seeds: ``sample_seed`` decides *which* documents (partial passes, held-out split); ``seed`` decides
 only the *order* of the rows. Changing ``seed`` therefore permutes the same multiset of documents.
@@ -29,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -39,7 +43,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from corpus.inputs import sha256_file
-from corpus.recipe import CHARS_PER_TOKEN_ESTIMATE, VAL_FRACTION, VAL_MIN_SOURCE_DOCS
+from corpus.recipe import (CHARS_PER_TOKEN_ESTIMATE, VAL_FRACTION, VAL_MAX_DOCS_FRACTION, VAL_MIN_SOURCE_DOCS,
+                           VAL_MIN_TOKENS)
 from corpus.storage import FINGERPRINT_KEY, Layout, iter_batches, write_table_atomic
 
 PLAN_SCHEMA = pa.schema(
@@ -58,20 +63,50 @@ EOS_COST = 1  # every document is followed by one EOS token, counted in its sour
 
 @dataclass
 class DocPool:
-    """The documents of one source: ids and token counts (document tokens, without the EOS)."""
+    """The documents of one source: ids, token counts (document tokens, without the EOS) and characters."""
 
     ids: np.ndarray  # of str, sorted
     tokens: np.ndarray  # int64
+    chars: np.ndarray  # int64; picks the held-out documents the same way whatever the token counts
 
     @classmethod
-    def from_lists(cls, ids: Iterable[str], tokens: Iterable[int]) -> "DocPool":
+    def from_lists(cls, ids: Iterable[str], tokens: Iterable[int], chars: Iterable[int]) -> "DocPool":
         ids_a = np.asarray(list(ids), dtype=object)
         tok_a = np.asarray(list(tokens), dtype=np.int64)
+        chars_a = np.asarray(list(chars), dtype=np.int64)
         order = np.argsort(ids_a.astype(str), kind="stable")
-        return cls(ids_a[order], tok_a[order])
+        return cls(ids_a[order], tok_a[order], chars_a[order])
+
+    def with_tokens(self, tokens: np.ndarray) -> "DocPool":
+        return DocPool(self.ids, np.asarray(tokens, dtype=np.int64), self.chars)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+@dataclass(frozen=True)
+class HeldOutPolicy:
+    """How many whole documents of each source are held out for validation (see the module docstring)."""
+
+    fraction: float = VAL_FRACTION  # of the source's tokens; 0 = no held-out split at all
+    min_tokens: int = VAL_MIN_TOKENS
+    max_docs_fraction: float = VAL_MAX_DOCS_FRACTION
+    min_docs: int = VAL_MIN_SOURCE_DOCS
+
+    def mask(self, pool: DocPool, source: str, sample_seed: int) -> np.ndarray:
+        """Which of the pool's documents are held out."""
+        n = len(pool)
+        held = np.zeros(n, dtype=bool)
+        if n < self.min_docs or self.fraction <= 0:
+            return held
+        est = pool.chars / CHARS_PER_TOKEN_ESTIMATE
+        target = max(self.fraction * float(est.sum()), float(self.min_tokens))
+        order = _rng(sample_seed, source, "val").permutation(n)
+        fitting = order[est[order] <= target]
+        order = fitting if len(fitting) else order[:1]
+        reached = int(np.searchsorted(np.cumsum(est[order]), target, side="left")) + 1
+        held[order[:min(reached, len(order), max(1, int(n * self.max_docs_fraction)))]] = True
+        return held
 
 
 @dataclass
@@ -124,8 +159,8 @@ def _rng(seed: int, *keys: str) -> np.random.Generator:
 
 
 def plan_mixture(pools: Mapping[str, DocPool], shares_pct: Mapping[str, float], total_tokens: int,
-                 seed: int, sample_seed: int, val_fraction: float = VAL_FRACTION,
-                 val_min_docs: int = VAL_MIN_SOURCE_DOCS, count_method: str = "") -> MixturePlan:
+                 seed: int, sample_seed: int, heldout: HeldOutPolicy = HeldOutPolicy(),
+                 count_method: str = "") -> MixturePlan:
     """Plan the rows (document, epoch, order) that give each source its share of ``total_tokens``."""
     warnings: list[str] = []
     for s in sorted(set(pools) - set(shares_pct)):
@@ -145,10 +180,7 @@ def plan_mixture(pools: Mapping[str, DocPool], shares_pct: Mapping[str, float], 
     val_parts: list[dict[str, np.ndarray]] = []
     for s, pool in live.items():
         n = len(pool)
-        is_val = np.zeros(n, dtype=bool)
-        if n >= val_min_docs and val_fraction > 0:
-            k = max(1, round(n * val_fraction))
-            is_val[_rng(sample_seed, s, "val").choice(n, size=k, replace=False)] = True
+        is_val = heldout.mask(pool, s, sample_seed)
         if is_val.any():
             val_parts.append(_rows(pool.ids[is_val], s, 0, np.full(is_val.sum(), -1), pool.tokens[is_val] + EOS_COST))
         ids, toks = pool.ids[~is_val], pool.tokens[~is_val]
@@ -233,14 +265,16 @@ def estimate_pools(parts: Mapping[str, list[Path]],
     for source, paths in parts.items():
         ids: list[str] = []
         toks: list[np.ndarray] = []
+        chars: list[np.ndarray] = []
         for batch in iter_batches(paths, columns=["id", "text"]):
             ids.extend(batch.column("id").to_pylist())
+            chars.append(pc.utf8_length(batch.column("text")).to_numpy(zero_copy_only=False).astype(np.int64))
             if count is None:
-                chars = pc.utf8_length(batch.column("text")).to_numpy(zero_copy_only=False).astype(np.int64)
-                toks.append(np.ceil(chars / CHARS_PER_TOKEN_ESTIMATE).astype(np.int64))
+                toks.append(np.ceil(chars[-1] / CHARS_PER_TOKEN_ESTIMATE).astype(np.int64))
             else:
                 toks.append(np.asarray(count(batch.column("text").to_pylist()), dtype=np.int64))
-        pools[source] = DocPool.from_lists(ids, np.concatenate(toks) if toks else [])
+        pools[source] = DocPool.from_lists(ids, np.concatenate(toks) if toks else [],
+                                           np.concatenate(chars) if chars else [])
     return pools
 
 
@@ -267,7 +301,7 @@ def plan_path(layout: Layout) -> Path:
 
 
 def make_plan(layout: Layout, stage: str, shares_pct: Mapping[str, float], total_tokens: int, seed: int,
-              sample_seed: int, val_fraction: float = VAL_FRACTION, val_min_docs: int = VAL_MIN_SOURCE_DOCS,
+              sample_seed: int, heldout: HeldOutPolicy = HeldOutPolicy(),
               count: Callable[[list[str]], list[int]] | None = None, count_name: str = "") -> tuple[MixturePlan, dict]:
     """Plan the mixture over the curated parts and write ``work/mixture/plan.parquet``.
 
@@ -278,9 +312,9 @@ def make_plan(layout: Layout, stage: str, shares_pct: Mapping[str, float], total
     snapshot = catalog_snapshot(parts, layout.root)
     method = f"exact ({count_name})" if count else f"estimate (characters / {CHARS_PER_TOKEN_ESTIMATE:g})"
     pools = estimate_pools(parts, count)
-    plan = plan_mixture(pools, shares_pct, total_tokens, seed, sample_seed, val_fraction, val_min_docs, method)
+    plan = plan_mixture(pools, shares_pct, total_tokens, seed, sample_seed, heldout, method)
     settings = dict(shares_pct=dict(shares_pct), total_tokens=total_tokens, seed=seed, sample_seed=sample_seed,
-                    val_fraction=val_fraction, val_min_docs=val_min_docs, stage=stage)
+                    heldout=asdict(heldout), stage=stage)
     path = plan_path(layout)
     sha = write_plan(plan, path, {"settings": _json(settings), "catalog_snapshot": snapshot})
     return plan, dict(settings=settings, catalog_snapshot=snapshot, path=str(path), sha256=sha)

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from corpus import mixture
 from corpus.faults import crash_point
+from corpus.inputs import sha256_file
 from corpus.storage import TMP_MARK, Layout, atomic_path, iter_batches
 
 UNK, BOS, EOS, PAD = "<unk>", "<s>", "</s>", "<pad>"
@@ -233,7 +234,7 @@ class TokenCache:
 
 
 def exact_plan(parts, estimated: Mapping[str, mixture.DocPool], cache: TokenCache, tok,
-               shares_pct, total_tokens, seed, sample_seed, val_fraction, val_min_docs,
+               shares_pct, total_tokens, seed, sample_seed, heldout: mixture.HeldOutPolicy,
                max_rounds: int = 6) -> tuple[mixture.MixturePlan, int]:
     """Re-plan with exact token counts: encode what the plan uses, re-plan, until nothing new is needed.
 
@@ -242,9 +243,8 @@ def exact_plan(parts, estimated: Mapping[str, mixture.DocPool], cache: TokenCach
     """
     for rounds in range(1, max_rounds + 1):
         counts = cache.counts()
-        pools = {s: mixture.DocPool(p.ids, np.asarray([counts.get(i, t) for i, t in zip(p.ids, p.tokens)], dtype=np.int64))
-                 for s, p in estimated.items()}
-        plan = mixture.plan_mixture(pools, shares_pct, total_tokens, seed, sample_seed, val_fraction, val_min_docs,
+        pools = {s: p.with_tokens([counts.get(i, t) for i, t in zip(p.ids, p.tokens)]) for s, p in estimated.items()}
+        plan = mixture.plan_mixture(pools, shares_pct, total_tokens, seed, sample_seed, heldout,
                                     count_method="exact" if rounds > 1 else "estimate")
         needed = {}
         for s, i in zip(plan.table.column("source").to_pylist(), plan.table.column("id").to_pylist()):
@@ -350,6 +350,31 @@ def read_manifest(folder: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def manifest_problems(folder: Path) -> list[str]:
+    """What is wrong with a shard folder against its manifest: missing, resized or altered shards (sha256,
+    streamed), token counts that do not add up, and ``.bin`` files the manifest does not list."""
+    m = read_manifest(folder)
+    if m is None:
+        return [f"{folder / MANIFEST} does not exist"]
+    width = np.dtype(m["dtype"]).itemsize
+    problems = []
+    for s in m["shards"]:
+        path = folder / s["path"]
+        if not path.is_file():
+            problems.append(f"{s['path']}: missing")
+        elif path.stat().st_size != s["tokens"] * width:
+            problems.append(f"{s['path']}: {path.stat().st_size:,} bytes, manifest says {s['tokens'] * width:,}")
+        elif sha256_file(path) != s["sha256"]:
+            problems.append(f"{s['path']}: sha256 differs from the manifest")
+    train = sum(s["tokens"] for s in m["shards"] if s.get("split", "train") == "train")
+    if train != m["train_tokens"] or train != sum(m["sources"].values()):
+        problems.append(f"train shards hold {train:,} tokens, manifest says {m['train_tokens']:,} "
+                        f"({sum(m['sources'].values()):,} by source)")
+    listed = {s["path"] for s in m["shards"]}
+    problems += [f"{p.name}: not in the manifest" for p in sorted(folder.glob("*.bin")) if p.name not in listed]
+    return problems
+
+
 def manifest_is_current(folder: Path, key: str) -> bool:
     """A completed folder made from the same inputs and settings, every shard present at its size."""
     m = read_manifest(folder)
@@ -386,8 +411,8 @@ def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_di
     cache = TokenCache(cache_root / f"{key}{TMP_MARK}{uuid.uuid4().hex[:8]}")
     try:
         plan, rounds = exact_plan(parts, estimated, cache, tok, settings["shares_pct"], settings["total_tokens"],
-                                  settings["seed"], settings["sample_seed"], settings["val_fraction"],
-                                  settings["val_min_docs"])
+                                  settings["seed"], settings["sample_seed"],
+                                  mixture.HeldOutPolicy(**settings["heldout"]))
         log(f"exact plan after {rounds} encoding round(s): {len(cache.index):,} documents encoded, "
             f"{cache.size:,} tokens")
         for w in plan.warnings:

@@ -27,6 +27,7 @@ class PretrainConfig(dg.Config):
     eval_batches: int = _DEFAULTS.eval_batches
     device: str = _DEFAULTS.device
     threads: int = _DEFAULTS.threads  # torch CPU threads; 0 = torch's default (1 is fastest on a busy machine)
+    unigram_logit_bias: bool = _DEFAULTS.unigram_logit_bias  # output bias initialised to log unigram frequencies
 
 
 @dg.asset(group_name="training", deps=[token_shards], kinds={"pytorch"})

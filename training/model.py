@@ -4,6 +4,10 @@ Same block as LLaMA-1 (pre-norm RMSNorm, RoPE on q/k, SwiGLU MLP with hidden 2/3
 multiple, no biases); ``n_kv_head < n_head`` gives grouped-query attention (LLaMA-2 70B). The input
 embedding and output projection are tied by default: at this size the 32k-row embedding would
 otherwise be most of the parameters (LLaMA itself does not tie).
+
+``unigram_logit_bias`` adds an output bias initialised to the train tokens' log frequencies ("init
+well": the first step starts at the unigram entropy rather than at ln(vocab)), so a run of a few hundred
+steps spends them on context instead of on relearning token frequencies. LLaMA has no such bias.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ class ModelConfig:
     norm_eps: float = 1e-5
     rope_theta: float = 10_000.0
     tie_embeddings: bool = True
+    unigram_logit_bias: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,6 +117,7 @@ class LlamaLM(nn.Module):
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
             self.head.weight = self.embed.weight
+        self.logit_bias = nn.Parameter(torch.zeros(cfg.vocab_size)) if cfg.unigram_logit_bias else None
         cos, sin = rope_tables(cfg.d_model // cfg.n_head, cfg.block_size, cfg.rope_theta)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
@@ -125,6 +131,12 @@ class LlamaLM(nn.Module):
         if isinstance(m, (nn.Linear, nn.Embedding)):
             nn.init.normal_(m.weight, std=0.02)
 
+    @torch.no_grad()
+    def init_logit_bias(self, counts) -> None:
+        """Set the output bias to the add-one smoothed log frequencies of ``counts`` (one per token id)."""
+        counts = torch.as_tensor(counts, dtype=torch.float64)
+        self.logit_bias.copy_(torch.log((counts + 1) / (counts.sum() + len(counts))).to(self.logit_bias))
+
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
@@ -135,6 +147,8 @@ class LlamaLM(nn.Module):
         for blk in self.blocks:
             x = blk(x, cos, sin)
         logits = self.head(self.norm(x))
+        if self.logit_bias is not None:
+            logits = logits + self.logit_bias
         if targets is None:
             return logits, None
         loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1))

@@ -35,13 +35,15 @@ class TrainConfig:
     run_name: str = "tiny-llama"
     # sized for minutes on a shared CPU: the output layer (vocab x d_model) dominates the step
     max_steps: int = 300
-    batch_size: int = 16
+    # batch and lr from a sweep of 20 settings on the samples' shards (docs/TRAINING.md): the best
+    # validation loss at two seeds within twice the CPU time of batch 16
+    batch_size: int = 32
     block_size: int = 64
     n_layer: int = 2
     n_head: int = 4
     n_kv_head: int = 2
     d_model: int = 64
-    lr: float = 6e-3  # a tiny model tolerates far more than LLaMA-7B's 3e-4
+    lr: float = 2e-3  # a tiny model tolerates far more than LLaMA-7B's 3e-4
     warmup_steps: int = 20
     min_lr_ratio: float = MIN_LR_RATIO
     weight_decay: float = ADAMW_WEIGHT_DECAY
@@ -53,6 +55,7 @@ class TrainConfig:
     eval_batches: int = 16
     device: str = "auto"
     threads: int = 0  # torch CPU threads; 0 = torch's default
+    unigram_logit_bias: bool = True  # output bias starts at the train shards' log unigram frequencies
 
     # settings that change the weights; the rest (checkpoint cadence, eval size, device) do not
     def fingerprint(self, manifest_key: str) -> str:
@@ -216,8 +219,13 @@ def train(cfg: TrainConfig, shards: Path, checkpoints: Path, log: Callable[[str]
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     mcfg = ModelConfig(vocab_size=manifest["vocab_size"], block_size=cfg.block_size, n_layer=cfg.n_layer,
-                       n_head=cfg.n_head, n_kv_head=cfg.n_kv_head, d_model=cfg.d_model)
-    model = LlamaLM(mcfg).to(device)
+                       n_head=cfg.n_head, n_kv_head=cfg.n_kv_head, d_model=cfg.d_model,
+                       unigram_logit_bias=cfg.unigram_logit_bias)
+    counts = unigram_counts(shards, manifest)
+    model = LlamaLM(mcfg)
+    if mcfg.unigram_logit_bias:
+        model.init_logit_bias(counts)
+    model = model.to(device)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -233,7 +241,6 @@ def train(cfg: TrainConfig, shards: Path, checkpoints: Path, log: Callable[[str]
         step, losses, val_history = state["step"], state["losses"], state["val_history"]
         log(f"resumed {run_dir.name} from its checkpoint at step {step}")
     resumed_from = step
-    counts = unigram_counts(shards, manifest)
     entropy = unigram_entropy(shards, manifest, counts)
     windows = _val_windows(shards, cfg, manifest)
     baseline = unigram_validation(counts, windows, manifest)

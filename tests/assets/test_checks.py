@@ -15,7 +15,8 @@ from assets.sources import ingest_assets
 from corpus.storage import Layout, write_table_atomic
 
 c4_documents = next(a for a in ingest_assets if a.key == dg.AssetKey("c4_documents"))
-CHECKS = [checks.curated_ids_unique_and_text_present, checks.exact_dedup_rate_within_bounds, checks.catalog_agrees_with_funnel]
+CHECKS = [checks.curated_ids_unique_and_text_present, checks.curated_languages_within_bounds,
+          checks.exact_dedup_rate_within_bounds, checks.catalog_agrees_with_funnel]
 
 
 def _resources(data: Path, raw: Path) -> dict:
@@ -54,7 +55,8 @@ def test_clean_curated_documents_pass_and_the_catalog_materializes(exact_deduped
                             selection=[curated_documents, corpus_catalog])
     assert result.success
     assert _materialized(result) == {"curated_documents", "corpus_catalog"}
-    assert _evaluations(result) == {"curated_ids_unique_and_text_present": True, "catalog_agrees_with_funnel": True}
+    assert _evaluations(result) == {"curated_ids_unique_and_text_present": True, "curated_languages_within_bounds": True,
+                                    "catalog_agrees_with_funnel": True}
 
 
 def test_injected_duplicate_ids_fail_the_check_and_block_the_catalog(exact_deduped, tmp_path, samples_dir):
@@ -66,8 +68,8 @@ def test_injected_duplicate_ids_fail_the_check_and_block_the_catalog(exact_dedup
 
     result = dg.materialize([curated_documents, corpus_catalog, *CHECKS], resources=_resources(data, samples_dir),
                             selection=[curated_documents, corpus_catalog], raise_on_error=False)
-    assert _evaluations(result) == {"curated_ids_unique_and_text_present": False}
-    [evaluation] = result.get_asset_check_evaluations()
+    assert _evaluations(result) == {"curated_ids_unique_and_text_present": False, "curated_languages_within_bounds": True}
+    [evaluation] = [e for e in result.get_asset_check_evaluations() if not e.passed]
     assert evaluation.severity == dg.AssetCheckSeverity.ERROR
     assert evaluation.metadata["distinct_ids"].value == evaluation.metadata["documents"].value - 2
     assert _materialized(result) == {"curated_documents"}  # corpus_catalog never ran
@@ -90,6 +92,27 @@ def test_dedup_rate_outside_bounds_fails(tmp_path, samples_dir):
     assert "outside [0.0, 0.4]" in evaluation.description
 
 
+def test_language_bounds_name_the_sources_and_languages_outside_them():
+    counts = {"wikipedia": {"en": 106, "fr": 3, "ja": 1}, "commoncrawl": {"en": 50}, "c4": {"": 30}}
+    assert checks.language_bound_problems(counts, checks.LanguageBounds()) == [
+        "wikipedia: 1 of 110 documents outside the allowed languages (ja 1)"]
+    loose = checks.LanguageBounds(max_outside_fraction=0.01, share_bounds={"wikipedia": {"en": [0.0, 0.9]}})
+    assert checks.language_bound_problems(counts, loose) == ["wikipedia: en share 0.964 outside [0.0, 0.9]"]
+
+
+def test_curated_documents_outside_their_languages_block_the_catalog(exact_deduped, tmp_path, samples_dir):
+    # the C4 reader does not identify languages: bounding c4 to English makes every document "outside"
+    data = _copy(exact_deduped, tmp_path / "data")
+    run_config = {"ops": {"curated_documents_curated_languages_within_bounds": {"config": {"allowed": {"c4": ["en"]}}}}}
+    result = dg.materialize([curated_documents, corpus_catalog, *CHECKS], resources=_resources(data, samples_dir),
+                            selection=[curated_documents, corpus_catalog], run_config=run_config, raise_on_error=False)
+    assert _evaluations(result) == {"curated_ids_unique_and_text_present": True, "curated_languages_within_bounds": False}
+    [failed] = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    docs = failed.metadata["languages"].value["c4"][""]
+    assert docs > 0 and failed.description == f"c4: {docs} of {docs} documents outside the allowed languages (unidentified {docs})"
+    assert _materialized(result) == {"curated_documents"} and not result.success
+
+
 def test_the_catalog_check_fails_when_a_view_is_missing(exact_deduped, tmp_path, samples_dir):
     import duckdb
 
@@ -107,6 +130,7 @@ def test_the_checks_are_blocking_and_part_of_build_corpus():
 
     keys = defs.resolve_job_def("build_corpus").asset_layer.asset_graph.asset_check_keys
     names = {k.name for k in keys}
-    assert {"curated_ids_unique_and_text_present", "exact_dedup_rate_within_bounds", "catalog_agrees_with_funnel"} <= names
-    for check in CHECKS:
+    assert {"curated_ids_unique_and_text_present", "curated_languages_within_bounds", "exact_dedup_rate_within_bounds",
+            "catalog_agrees_with_funnel", "shard_manifest_checksums_valid", "mixture_shares_within_target"} <= names
+    for check in [*CHECKS, checks.shard_manifest_checksums_valid, checks.mixture_shares_within_target]:
         assert all(spec.blocking for spec in check.check_specs)

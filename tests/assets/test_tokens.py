@@ -5,10 +5,18 @@ import json
 
 import dagster as dg
 
+from assets import checks
 from assets.resources import CorpusStorage
 from assets.tokens import mixture_asset, token_shards, tokenizer
 from tests.corpus.test_mixture import write_sample_corpus
 from training.assets import pretrained_model
+
+
+SHARD_CHECKS = [checks.shard_manifest_checksums_valid, checks.mixture_shares_within_target]
+
+
+def _check_results(result) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
 
 
 def test_mixture_tokenizer_shards_and_pretrain_assets(tmp_path, samples_dir):
@@ -23,9 +31,10 @@ def test_mixture_tokenizer_shards_and_pretrain_assets(tmp_path, samples_dir):
                                         "d_model": 32, "n_head": 2, "n_kv_head": 1, "checkpoint_every": 10,
                                         "eval_batches": 2}},
     }}
-    result = dg.materialize([mixture_asset, tokenizer, token_shards, pretrained_model], resources=resources,
-                            run_config=run_config)
+    result = dg.materialize([mixture_asset, tokenizer, token_shards, pretrained_model, *SHARD_CHECKS],
+                            resources=resources, run_config=run_config)
     assert result.success
+    assert _check_results(result) == {"shard_manifest_checksums_valid": True, "mixture_shares_within_target": True}
     mats = {e.materialization.asset_key.to_user_string(): e.materialization.metadata
             for e in result.get_asset_materialization_events()}
     assert mats["mixture"]["token_count_method"].value.startswith("estimate")
@@ -39,6 +48,21 @@ def test_mixture_tokenizer_shards_and_pretrain_assets(tmp_path, samples_dir):
     model = mats["pretrained_model"]
     assert model["step"].value == 20 and model["loss_curve"].value.startswith("![loss curve](data:image/png;base64,")
     assert model["tokens_per_s"].value > 0 and model["unigram_entropy_nats"].value == manifest["unigram_entropy_nats"]
+
+    # bit rot in a shard: same size, so token_shards counts as current and is skipped, but the checksum
+    # check fails (severity ERROR) and the training step downstream never runs
+    shard = root / "shards" / manifest["shards"][0]["path"]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    rerun = dg.materialize([mixture_asset, tokenizer, token_shards, pretrained_model, *SHARD_CHECKS],
+                           resources=resources, run_config=run_config, selection=[token_shards, pretrained_model],
+                           raise_on_error=False)
+    assert _check_results(rerun) == {"shard_manifest_checksums_valid": False, "mixture_shares_within_target": True}
+    [failed] = [e for e in rerun.get_asset_check_evaluations() if not e.passed]
+    assert failed.severity == dg.AssetCheckSeverity.ERROR and "sha256" in failed.description
+    assert {e.asset_key.to_user_string() for e in rerun.get_asset_materialization_events()} == {"token_shards"}
+    assert not rerun.success
 
 
 def test_definitions_hold_the_tokens_and_training_assets():

@@ -153,16 +153,45 @@ def test_validation_documents_are_held_out(corpus_root):
     val, train = set(ids[split == "val"]), set(ids[split == "train"])
     assert val and not (val & train)
     assert len(ids[split == "val"]) == len(val)  # once each, never repeated
-    # sources below the minimum document count hold nothing out
+    # sources below the minimum document count hold nothing out; the others hold out enough tokens
+    # for a stable loss (or the 10% document cap), never one document bigger than the target
+    val_tokens = {}
+    for row in t.filter(t.column("split").to_numpy(zero_copy_only=False) == "val").to_pylist():
+        val_tokens[row["source"]] = val_tokens.get(row["source"], 0) + row["tokens"]
+    policy = mixture.HeldOutPolicy()
     for s, r in plan.sources.items():
-        if r.docs and r.docs < mixture.VAL_MIN_SOURCE_DOCS:
+        if r.docs and r.docs < policy.min_docs:
             assert r.val_docs == 0
+        elif r.docs:
+            cap = max(1, int(r.docs * policy.max_docs_fraction))
+            assert r.val_docs == cap or val_tokens[s] >= policy.min_tokens, (s, r.val_docs, val_tokens.get(s))
+
+
+def _pool(ids: list[str], tokens: list[int]) -> mixture.DocPool:
+    return mixture.DocPool.from_lists(ids, tokens, [4 * t for t in tokens])
+
+
+def test_heldout_policy_takes_enough_tokens_but_never_one_giant_document():
+    # 40 documents: one 50k-token article and 39 of 300 tokens (4 chars per token)
+    pool = _pool(["giant"] + [f"d{i:02d}" for i in range(39)], [50_000] + [300] * 39)
+    policy = mixture.HeldOutPolicy(fraction=0.01, min_tokens=1000, max_docs_fraction=0.1, min_docs=10)
+    for sample_seed in range(20):
+        held = pool.ids[policy.mask(pool, "web", sample_seed)]
+        assert "giant" not in held  # larger than the whole target: passed over, whatever the seed
+        assert len(held) == 4  # 1% of 61.7k tokens = 617 < 1000 -> 4 documents of 300 reach 1000
+    capped = mixture.HeldOutPolicy(fraction=0.01, min_tokens=100_000, max_docs_fraction=0.1, min_docs=10)
+    assert capped.mask(pool, "web", 0).sum() == 4  # never more than 10% of the 40 documents
+    assert mixture.HeldOutPolicy(fraction=0).mask(pool, "web", 0).sum() == 0
+    assert mixture.HeldOutPolicy(min_docs=41).mask(pool, "web", 0).sum() == 0
+    # chosen on characters: exact token counts (any) pick the same documents as the estimate
+    exact = pool.with_tokens(np.arange(len(pool)) * 7 + 1)
+    assert (policy.mask(exact, "web", 3) == policy.mask(pool, "web", 3)).all()
 
 
 def test_partial_pass_cuts_the_last_document():
-    pools = {"a": mixture.DocPool.from_lists(["a1", "a2"], [1000, 1000]),
-             "b": mixture.DocPool.from_lists([f"b{i}" for i in range(3)], [10, 20, 30])}
-    plan = mixture.plan_mixture(pools, {"a": 50.0, "b": 50.0}, 1000, seed=0, sample_seed=0, val_fraction=0)
+    pools = {"a": _pool(["a1", "a2"], [1000, 1000]), "b": _pool([f"b{i}" for i in range(3)], [10, 20, 30])}
+    plan = mixture.plan_mixture(pools, {"a": 50.0, "b": 50.0}, 1000, seed=0, sample_seed=0,
+                                heldout=mixture.HeldOutPolicy(fraction=0))
     rep = plan.report()["sources"]
     assert rep["a"]["planned_tokens"] == 500 and rep["a"]["full_passes"] == 0
     a_rows = plan.table.filter(plan.table.column("source").to_numpy(zero_copy_only=False) == "a").to_pylist()
@@ -173,7 +202,7 @@ def test_partial_pass_cuts_the_last_document():
 
 
 def test_empty_source_does_not_crash():
-    pools = {"a": mixture.DocPool.from_lists(["a1"], [100]), "b": mixture.DocPool.from_lists([], [])}
+    pools = {"a": _pool(["a1"], [100]), "b": _pool([], [])}
     plan = mixture.plan_mixture(pools, {"a": 50.0, "b": 50.0, "c": 10.0}, 300, seed=0, sample_seed=0)
     assert plan.achieved_shares()["a"] == 1.0
     assert len(plan.warnings) == 2 and plan.sources["b"].planned_tokens == 0

@@ -2,9 +2,10 @@
 
 For each language: the text of that language's Wikipedia documents, normalised as CCNet does
 (``corpus.filters.perplexity.normalize_line``), one line per paragraph; a ``tokenizers`` BPE model
-over Metaspace words (CCNet uses a SentencePiece unigram model; the ``tokenizers`` Unigram trainer
-took ~2 minutes on the 3 MB English sample where BPE takes ~1 s, and either gives KenLM subword
-units with no out-of-vocabulary words); then KenLM's own trainer, ``lmplz -o 5 --discount_fallback`` and ``build_binary``, as subprocesses.
+over Metaspace words, applied word by word (``LanguageModel.tokenize``; CCNet uses a SentencePiece
+unigram model; the ``tokenizers`` Unigram trainer took ~2 minutes on the 3 MB English sample where
+BPE takes ~1 s, and either gives KenLM subword units with no out-of-vocabulary words); then KenLM's
+own trainer, ``lmplz -o 5 --discount_fallback`` and ``build_binary``, as subprocesses.
 A fixed share of lines (by hash of document id + line number) is held out from training and
 scored, so the manifest reports a held-out perplexity per language.
 
@@ -31,7 +32,7 @@ from corpus.filters.perplexity import LanguageModel, normalized_lines, pp
 from corpus.storage import fingerprint, iter_batches
 
 NAME = "perplexity"
-MODEL_FORMAT = 1  # bump when the files or the training procedure change meaning
+MODEL_FORMAT = 2  # bump when the files or the training procedure change meaning (2: held-out length = pieces)
 UNK = "⁇"
 
 
@@ -180,13 +181,13 @@ def train_language(lang: str, text: LanguageText, params: KenlmParams, out_dir: 
     started = time.monotonic()
     tok_path, lm_path = out_dir / f"{lang}.tokenizer.json", out_dir / f"{lang}.kenlm.bin"
     train_tokenizer(text.train, params.vocab_size, tok_path)
-    tokenizer_only = LanguageModel(tok_path, lm_path)
+    model = LanguageModel(tok_path, lm_path)  # its KenLM file is loaded on first use, once built below
     tokenized = out_dir / f"{lang}.tokenized.txt.tmp"
     arpa = out_dir / f"{lang}.arpa.tmp"
     tokens = 0
     with open(text.train, encoding="utf-8") as src, open(tokenized, "w", encoding="utf-8") as dst:
         while chunk := [line.rstrip("\n") for _, line in zip(range(4096), src)]:
-            for line in tokenizer_only.tokenize(chunk):
+            for line in model.tokenize(chunk):
                 tokens += line.count(" ") + 1
                 dst.write(line + "\n")
     lmplz, build_binary = kenlm_bin("lmplz"), kenlm_bin("build_binary")
@@ -196,9 +197,8 @@ def train_language(lang: str, text: LanguageText, params: KenlmParams, out_dir: 
     _run([str(build_binary), str(arpa), str(lm_path)])
     arpa.unlink()
     tokenized.unlink()
-    model = LanguageModel(tok_path, lm_path)
     heldout = [line.rstrip("\n") for line in open(text.heldout, encoding="utf-8")]
-    logs, lengths = model.line_scores(model.tokenize(heldout)) if heldout else ([], [])
+    logs, lengths = model.line_scores(model.tokenize(heldout))
     return {
         "tokenizer": tok_path.name, "lm": lm_path.name, "docs": text.docs,
         "train_lines": text.train_lines, "train_tokens": tokens,

@@ -13,7 +13,6 @@ documents with many blank lines). A document with no scorable line gets perplexi
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -41,27 +40,31 @@ UNICODE_PUNCT = {
     "）": ")", "；": ";", "–": "-", "—": " - ", "．": ". ", "～": "~", "’": "'", "…": "...", "━": "-",
     "〈": "<", "〉": ">", "【": "[", "】": "]", "％": "%", "►": "-",
 }
-_PUNCT_TABLE = str.maketrans(UNICODE_PUNCT)
-_NON_PRINTING = re.compile("[" + "".join(map(chr, [*range(0, 32), *range(127, 160)])) + "]")
-_DIGITS = re.compile(r"\d")
+_NON_PRINTING = frozenset([*range(0, 32), *range(127, 160)])
 
 
-def strip_accents(line: str) -> str:
-    """NFD, then drop combining marks (Unicode category Mn), as cc_net does."""
-    if line.isascii():
-        return line
-    return "".join(c for c in unicodedata.normalize("NFD", line) if unicodedata.category(c) != "Mn")
+class _CharMap(dict):
+    """cc_net's per-character steps after lowercasing and NFD as one ``str.translate`` table, filled the
+    first time a character is seen: combining marks (Mn) dropped (strip accents), digits (Nd) -> 0,
+    UNICODE_PUNCT -> ASCII, non-printing characters dropped. The steps touch disjoint characters and
+    write none another step touches, so one pass equals cc_net's chain of regexes."""
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        category = unicodedata.category(char)
+        if category == "Mn" or code in _NON_PRINTING:
+            self[code] = None
+        else:
+            self[code] = "0" if category == "Nd" else UNICODE_PUNCT.get(char, char)
+        return self[code]
+
+
+_CHAR_MAP = _CharMap()
 
 
 def normalize_line(line: str) -> str:
     """cc_net ``normalize(line, accent=True, case=True, numbers=True, punct=1)``."""
-    line = line.strip()
-    if not line:
-        return line
-    line = strip_accents(line.lower())
-    line = _DIGITS.sub("0", line)
-    line = line.translate(_PUNCT_TABLE)
-    return _NON_PRINTING.sub("", line)
+    return unicodedata.normalize("NFD", line.strip().lower()).translate(_CHAR_MAP)
 
 
 def normalized_lines(text: str) -> list[str]:
@@ -73,49 +76,88 @@ def pp(log10_score: float, length: int) -> float:
     return 10.0 ** (-log10_score / length) if length else float("inf")
 
 
+def metaspace_words(line: str) -> list[str]:
+    """The words ``pre_tokenizers.Metaspace()`` (prepend_scheme "always", split) cuts a line into, less
+    their leading "▁": every space or "▁" starts a word, and one is prepended unless the line starts with one."""
+    spaced = line.replace("▁", " ")
+    return (spaced[1:] if spaced.startswith(" ") else spaced).split(" ")
+
+
+def check_metaspace_bpe(tokenizer) -> None:
+    """``LanguageModel.tokenize`` splits words itself: the tokenizer must be what ``train_tokenizer`` makes."""
+    from tokenizers import pre_tokenizers
+
+    pre = tokenizer.pre_tokenizer
+    if not (tokenizer.normalizer is None and isinstance(pre, pre_tokenizers.Metaspace) and pre.split
+            and pre.replacement == "▁" and pre.prepend_scheme == "always"):
+        raise ValueError(f"unsupported KenLM tokenizer (want no normaliser and the default Metaspace): {pre!r}")
+
+
+class WordPieces(dict):
+    """word -> its space-separated pieces, filled on first use: ``Tokenizer.encode`` spends most of its
+    time on per-character offsets KenLM never reads, while a language's words repeat (Zipf)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def __missing__(self, word: str) -> str:
+        self[word] = " ".join(t.value for t in self.model.tokenize("▁" + word))
+        return self[word]
+
+
 class LanguageModel:
     """One language's tokenizer + KenLM model, loaded lazily (heavy state stays out of pickles)."""
 
+    WORD_CACHE = 1 << 18  # words whose pieces are memoised, per language (tens of MB at most)
+
     def __init__(self, tokenizer_path: Path, lm_path: Path):
         self.tokenizer_path, self.lm_path = Path(tokenizer_path), Path(lm_path)
-        self._tok = self._lm = None
+        self._tok = self._lm = self._pieces = None
 
     @property
     def tokenizer(self):
         if self._tok is None:
             from tokenizers import Tokenizer
 
-            self._tok = Tokenizer.from_file(str(self.tokenizer_path))
+            tokenizer = Tokenizer.from_file(str(self.tokenizer_path))
+            check_metaspace_bpe(tokenizer)
+            self._tok = tokenizer
         return self._tok
 
-    def tokenize(self, lines: Sequence[str]) -> list[str]:
-        """Normalised lines -> space-separated pieces (the text KenLM was trained on)."""
-        return [" ".join(e.tokens) for e in self.tokenizer.encode_batch(list(lines), add_special_tokens=False)]
+    @property
+    def pieces(self) -> WordPieces:
+        if self._pieces is None:
+            self._pieces = WordPieces(self.tokenizer.model)
+        return self._pieces
 
-    def line_scores(self, tokenized: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(log10 P(line) with <s> and </s>, words + 1) per tokenized line."""
+    def tokenize(self, lines: Sequence[str]) -> list[str]:
+        """Normalised lines -> space-separated pieces (the text KenLM was trained on); equal to
+        ``" ".join(tokenizer.encode(line).tokens)`` except that a "⁇" in the text is not the special token."""
+        if len(self.pieces) > self.WORD_CACHE:
+            self.pieces.clear()
+        pieces = self.pieces.__getitem__
+        return [" ".join(map(pieces, metaspace_words(line))) for line in lines]
+
+    def line_scores(self, tokenized: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(log10 P(line) with <s> and </s>, pieces + 1) per tokenized line. Pieces hold no space, so the
+        count is that of the pieces KenLM scored (``str.split`` would also cut at a "\\xa0" inside a piece)."""
         if self._lm is None:
             import kenlm
 
             self._lm = kenlm.Model(str(self.lm_path))
         score = self._lm.score
-        logs, lengths = [], []
-        for line in tokenized:
-            logs.append(score(line, bos=True, eos=True))
-            lengths.append(len(line.split()) + 1)
-        return np.asarray(logs, dtype=np.float64), np.asarray(lengths, dtype=np.int64)
+        logs = np.fromiter((score(line, bos=True, eos=True) for line in tokenized), np.float64, len(tokenized))
+        spaces = np.fromiter((line.count(" ") for line in tokenized), np.int64, len(tokenized))
+        return logs, spaces + 2
 
     def perplexities(self, texts: Sequence[str]) -> np.ndarray:
-        """CCNet document perplexity of each text (all lines of a batch tokenized in one call)."""
-        owner, lines = [], []
-        for i, text in enumerate(texts):
-            doc_lines = normalized_lines(text)
-            lines.extend(doc_lines)
-            owner.extend([i] * len(doc_lines))
-        logs, lengths = self.line_scores(self.tokenize(lines)) if lines else (np.zeros(0), np.zeros(0, np.int64))
-        owner_arr = np.asarray(owner, dtype=np.int64)
-        doc_log = np.bincount(owner_arr, weights=logs, minlength=len(texts))
-        doc_len = np.bincount(owner_arr, weights=lengths, minlength=len(texts))
+        """CCNet document perplexity of each text (the lines of all texts scored in one pass, summed per text)."""
+        per_text = [normalized_lines(text) for text in texts]
+        owner = np.repeat(np.arange(len(texts)), [len(lines) for lines in per_text])
+        logs, lengths = self.line_scores(self.tokenize([line for lines in per_text for line in lines]))
+        doc_log = np.bincount(owner, weights=logs, minlength=len(texts))
+        doc_len = np.bincount(owner, weights=lengths, minlength=len(texts))
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.power(10.0, -doc_log / doc_len)
         out[doc_len == 0] = np.inf

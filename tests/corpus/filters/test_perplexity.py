@@ -1,9 +1,12 @@
 """CCNet perplexity: normalisation, document perplexity, buckets, and what the models say about real text."""
+import re
+import unicodedata
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from tokenizers import Tokenizer, models as tok_models, pre_tokenizers
 
 from corpus import recipe
 from corpus.filters import perplexity as ppl
@@ -40,6 +43,54 @@ def test_normalisation_is_ccnets():
     assert ppl.normalize_line("Ünïcödé  Straße 1999") == "unicode  straße 0000"
     assert ppl.normalize_line("x\x00y\x9fz") == "xyz"
     assert ppl.normalized_lines("A\n\n  \nB2") == ["a", "b0"]
+
+
+def ccnet_normalize(line: str) -> str:
+    """cc_net/text_normalizer.py ``normalize`` step by step (the oracle of the one-table version)."""
+    line = line.strip().lower()
+    line = "".join(c for c in unicodedata.normalize("NFD", line) if unicodedata.category(c) != "Mn")
+    line = re.sub(r"\d", "0", line).translate(str.maketrans(ppl.UNICODE_PUNCT))
+    return re.sub("[\x00-\x1f\x7f-\x9f]", "", line)
+
+
+def real_lines(samples_dir: Path) -> list[str]:
+    """Raw lines of the real Wikipedia (en, de, fr, ...) and CommonCrawl samples."""
+    docs = [d for source in ("wikipedia", "commoncrawl") for ds in sample_docs(source, str(samples_dir)).values() for d in ds]
+    return [line for d in docs for line in d["text"].split("\n")]
+
+
+def test_one_table_normalisation_equals_ccnets_chain_on_real_text(samples_dir):
+    lines = real_lines(samples_dir)
+    assert len(lines) > 10_000 and any(not line.isascii() for line in lines)
+    assert [ppl.normalize_line(line) for line in lines] == [ccnet_normalize(line) for line in lines]
+
+
+def test_tokenize_equals_the_tokenizers_encode(models, samples_dir):
+    """The word-by-word tokenization gives the pieces ``Tokenizer.encode`` gives, on real lines of every
+    language and on the Metaspace corner cases: a leading space ("—" -> " - "), runs of spaces, "▁"."""
+    scorer, _ = models
+    edge = [ppl.normalize_line("— Hello"), "a  b   c ", " ", "x▁y ▁z", "▁", "ünknown ☃ chars \xa0 0000"]
+    for lang, lm in scorer.models.items():
+        lines = edge + [n for n in map(ppl.normalize_line, real_lines(samples_dir)[:5000]) if n]
+        want = [" ".join(e.tokens) for e in lm.tokenizer.encode_batch(lines, add_special_tokens=False)]
+        assert lm.tokenize(lines) == want, lang
+
+
+def test_line_length_counts_the_pieces_kenlm_scores(models):
+    """A piece may hold a no-break space (the BPE has no normaliser): ``str.split`` would cut it there,
+    KenLM does not; the length is pieces + 1."""
+    lm = models[0].models["en"]
+    tokenized = lm.tokenize(["the year\xa0\xa0000 in \u2009 review"])
+    assert lm.line_scores(tokenized)[1].tolist() == [len(tokenized[0].split(" ")) + 1]
+    assert len(tokenized[0].split(" ")) != len(tokenized[0].split())
+
+
+def test_a_tokenizer_not_split_by_metaspace_is_refused(tmp_path):
+    tok = Tokenizer(tok_models.BPE(unk_token="?"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(tmp_path / "tok.json"))
+    with pytest.raises(ValueError, match="Metaspace"):
+        ppl.LanguageModel(tmp_path / "tok.json", tmp_path / "none.bin").tokenize(["a b"])
 
 
 def test_document_perplexity_is_ccnets_formula(models):

@@ -35,7 +35,7 @@ class TrainConfig:
     run_name: str = "tiny-llama"
     # sized for minutes on a shared CPU: the output layer (vocab x d_model) dominates the step
     max_steps: int = 300
-    # batch and lr from a sweep of 20 settings on the samples' shards (docs/TRAINING.md): the best
+    # batch and lr from a sweep of 27 settings on the samples' shards (docs/SHARDS.md): the best
     # validation loss at two seeds within twice the CPU time of batch 16
     batch_size: int = 32
     block_size: int = 64

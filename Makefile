@@ -2,8 +2,15 @@
 # `make test`:   install everything and run the test suite (what .ci/run calls).
 SHELL := /bin/bash
 CORPUS_DATA_ROOT ?= $(CURDIR)/data
+ifeq ($(findstring ://,$(CORPUS_DATA_ROOT)),)
 export CORPUS_DATA_ROOT := $(abspath $(CORPUS_DATA_ROOT))
-export DAGSTER_HOME := $(CORPUS_DATA_ROOT)/dagster_home
+LOCAL_DIR := $(CORPUS_DATA_ROOT)
+else  # a URI (s3://...): the part trees go there, the rest to CORPUS_LOCAL_DIR (docs/ARCHITECTURE.md)
+export CORPUS_DATA_ROOT
+export CORPUS_LOCAL_DIR := $(abspath $(or $(CORPUS_LOCAL_DIR),$(CURDIR)/data))
+LOCAL_DIR := $(CORPUS_LOCAL_DIR)
+endif
+export DAGSTER_HOME := $(LOCAL_DIR)/dagster_home
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=

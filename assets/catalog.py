@@ -1,6 +1,5 @@
 """The DuckDB catalog asset: refreshes ``documents``, ``dropped`` and ``funnel`` and shows the funnel."""
 
-import duckdb
 import dagster as dg
 
 from assets.dedup import curated_documents
@@ -14,7 +13,7 @@ def corpus_catalog(context: dg.AssetExecutionContext, corpus_storage: CorpusStor
     """``catalog.duckdb``: every curated document, every drop with its reason, the funnel per stage."""
     layout = corpus_storage.layout()
     counts = catalog.refresh(layout)
-    con = duckdb.connect(str(layout.catalog), read_only=True)
+    con = catalog.connect(layout, read_only=True)
     funnel = con.execute("SELECT * FROM funnel").fetchall()
     reasons = con.execute("SELECT stage, reason, count(*) FROM dropped GROUP BY ALL ORDER BY 3 DESC LIMIT 30").fetchall()
     con.close()

@@ -11,7 +11,7 @@ import pydantic
 from assets.config_base import ValidatedConfig
 from assets.resources import CorpusStorage
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata
-from corpus import recipe
+from corpus import catalog, recipe
 from corpus import stage as stage_module
 from corpus.inputs import sha256_file
 from corpus.filters import langid as langid_filter
@@ -72,7 +72,7 @@ def cc_language_id(context: dg.AssetExecutionContext, config: LanguageIdConfig, 
     names = [u.part for u in units]
     summary, hist = langid_filter.language_summary(
         [layout.part("docs", langid_filter.STAGE, SOURCE, n) for n in names],
-        [layout.part("dropped", langid_filter.STAGE, SOURCE, n) for n in names])
+        [layout.part("dropped", langid_filter.STAGE, SOURCE, n) for n in names], catalog.connect(layout, database=":memory:"))
     plot_path = layout.work / langid_filter.STAGE / f"{SOURCE}_languages.png"
     png = langid_filter.plot_languages(summary, plot_path)
     return dg.MaterializeResult(metadata=stage_metadata(

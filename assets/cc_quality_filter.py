@@ -5,13 +5,13 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
-import pyarrow.parquet as pq
 
 from assets.cc_perplexity import histogram_markdown
 from assets.resources import CorpusStorage
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata
 from corpus import recipe
 from corpus.filters import wikiref
+from corpus.storage import read_table
 from quality_models import kenlm_model
 
 SOURCE = "commoncrawl"
@@ -35,12 +35,12 @@ def cc_quality_filter(context: dg.AssetExecutionContext, config: WikirefFilterCo
                          lambda: wikiref.wikiref_filter(scorer, config.min_score, SOURCE), code_fingerprint(wikiref))
     stats = run_units(context, layout, wikiref.STAGE, SOURCE, units)
     # every scored document: the kept ones (docs) and the dropped ones (p= in dropped.detail)
-    kept = [pq.read_table(p, columns=["lang", "quality_score"]) for p in layout.docs_parts(wikiref.STAGE, SOURCE)]
+    kept = [read_table(p, columns=["lang", "quality_score"]) for p in layout.docs_parts(wikiref.STAGE, SOURCE)]
     langs = np.asarray([x for t in kept for x in t.column("lang").to_pylist()], dtype=object)
     scores = np.asarray([x for t in kept for x in t.column("quality_score").to_pylist()], dtype=float)
     dropped_scores = []
-    for p in sorted((layout.root / "dropped" / wikiref.STAGE / SOURCE).glob("*.parquet")):
-        detail = pq.read_table(p, columns=["detail"]).column("detail")
+    for p in layout.parts("dropped", wikiref.STAGE, SOURCE):
+        detail = read_table(p, columns=["detail"]).column("detail")
         dropped_scores += [float(d.removeprefix("p=")) for d in detail.to_pylist() if d and d.startswith("p=")]
     values = {f"kept {lang}": scores[langs == lang] for lang in sorted(set(langs.tolist()), key=str)}
     values["all scored (kept + dropped)"] = np.concatenate([scores, np.asarray(dropped_scores, dtype=float)])

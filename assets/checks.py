@@ -14,10 +14,10 @@ by key, so this module imports no asset definitions.
 
 from typing import Dict, List
 
-import duckdb
 import dagster as dg
 
 from assets.resources import CorpusStorage
+from corpus import catalog
 from corpus.catalog import CURATED_STAGE
 from corpus.recipe import CURATED_LANGUAGES, MIXTURE_SHARE_TOLERANCE_PCT
 from corpus.storage import Layout
@@ -27,14 +27,8 @@ EXACT_STAGE = "exact_dedup"
 CATALOG_VIEWS = ("documents", "dropped", "funnel")
 
 
-def _parts_glob(layout: Layout, tree: str, stage: str) -> str | None:
-    folder = layout.root / tree / stage
-    found = folder.exists() and any(".tmp-" not in p.name for p in folder.glob("*/*.parquet"))
-    return str(folder / "*" / "*.parquet") if found else None
-
-
-def _query(sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect()
+def _query(layout: Layout, sql: str, params: list | None = None) -> list[tuple]:
+    con = catalog.connect(layout, database=":memory:")  # reads the part trees wherever the data root is
     try:
         return con.execute(sql, params or []).fetchall()
     finally:
@@ -44,13 +38,15 @@ def _query(sql: str, params: list | None = None) -> list[tuple]:
 @dg.asset_check(asset="curated_documents", blocking=True,
                 description="Every curated document has a unique id and non-empty text.")
 def curated_ids_unique_and_text_present(corpus_storage: CorpusStorage) -> dg.AssetCheckResult:
-    pattern = _parts_glob(corpus_storage.layout(), "docs", CURATED_STAGE)
+    layout = corpus_storage.layout()
+    pattern = layout.parts_pattern("docs", CURATED_STAGE)
     if pattern is None:
         return dg.AssetCheckResult(passed=True, metadata={"documents": 0, "note": "no curated parts"})
     docs, distinct, empty = _query(
+        layout,
         "SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE text IS NULL OR length(trim(text)) = 0) "
         "FROM read_parquet(?)", [pattern])[0]
-    examples = _query("SELECT id, count(*) AS n FROM read_parquet(?) GROUP BY id HAVING n > 1 ORDER BY n DESC, id LIMIT 5",
+    examples = _query(layout, "SELECT id, count(*) AS n FROM read_parquet(?) GROUP BY id HAVING n > 1 ORDER BY n DESC, id LIMIT 5",
                       [pattern]) if distinct != docs else []
     return dg.AssetCheckResult(
         passed=docs == distinct and empty == 0,
@@ -74,8 +70,10 @@ class DedupRateBounds(dg.Config):
 @dg.asset_check(asset="exact_dedup", blocking=True,
                 description="The fraction of documents exact dedup removes is within bounds.")
 def exact_dedup_rate_within_bounds(config: DedupRateBounds, corpus_storage: CorpusStorage) -> dg.AssetCheckResult:
-    pattern = _parts_glob(corpus_storage.layout(), "funnel", EXACT_STAGE)
+    layout = corpus_storage.layout()
+    pattern = layout.parts_pattern("funnel", EXACT_STAGE)
     docs_in, docs_out = _query(
+        layout,
         "SELECT coalesce(sum(docs_in), 0)::BIGINT, coalesce(sum(docs_out), 0)::BIGINT FROM read_parquet(?)",
         [pattern])[0] if pattern else (0, 0)
     removed = (docs_in - docs_out) / docs_in if docs_in else 0.0
@@ -96,7 +94,7 @@ def catalog_agrees_with_funnel(corpus_storage: CorpusStorage) -> dg.AssetCheckRe
     layout = corpus_storage.layout()
     if not layout.catalog.exists():
         return dg.AssetCheckResult(passed=False, description=f"{layout.catalog} does not exist")
-    con = duckdb.connect(str(layout.catalog), read_only=True)
+    con = catalog.connect(layout, read_only=True)
     try:
         present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         missing = [v for v in CATALOG_VIEWS if v not in present]
@@ -159,8 +157,9 @@ def language_bound_problems(counts: Dict[str, Dict[str, int]], bounds: LanguageB
 @dg.asset_check(asset="curated_documents", blocking=True,
                 description="Each source's curated documents are in its allowed languages, within the configured shares.")
 def curated_languages_within_bounds(config: LanguageBounds, corpus_storage: CorpusStorage) -> dg.AssetCheckResult:
-    pattern = _parts_glob(corpus_storage.layout(), "docs", CURATED_STAGE)
-    rows = _query("SELECT source, coalesce(lang, ''), count(*) FROM read_parquet(?) GROUP BY ALL ORDER BY ALL",
+    layout = corpus_storage.layout()
+    pattern = layout.parts_pattern("docs", CURATED_STAGE)
+    rows = _query(layout, "SELECT source, coalesce(lang, ''), count(*) FROM read_parquet(?) GROUP BY ALL ORDER BY ALL",
                   [pattern]) if pattern else []
     counts: Dict[str, Dict[str, int]] = {}
     for source, lang, n in rows:

@@ -15,12 +15,10 @@ or by hand; a file already present under the source root needs no download.
 import inspect
 import os
 import time
-from pathlib import Path
 from typing import Optional
 
 import dagster as dg
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from assets.resources import CorpusStorage, RawInputs
 from assets.sources import DOWNLOAD_RETRY, reader_code_fingerprint, source_config
@@ -30,7 +28,7 @@ from corpus.inputs import download, part_name
 from corpus.progress import Progress
 from corpus.sources import reader
 from corpus.stage import ingest_part
-from corpus.storage import PartStats, PartWriter, fingerprint, part_is_current, read_part_stats
+from corpus.storage import Location, PartStats, PartWriter, fingerprint, part_is_current, read_part_stats, read_table
 
 SOURCE = "commoncrawl"
 STAGE = "ingest"
@@ -90,8 +88,8 @@ def _ingest_one(context: dg.AssetExecutionContext, layout, unit: Unit) -> PartSt
     return writer.stats
 
 
-def _length_plot(path: Path, min_chars: Optional[int]) -> Optional[str]:
-    lengths = pc.utf8_length(pq.read_table(path, columns=["text"]).column("text")).to_pylist()
+def _length_plot(path: Location, min_chars: Optional[int]) -> Optional[str]:
+    lengths = pc.utf8_length(read_table(path, columns=["text"]).column("text")).to_pylist()
     if not lengths:
         return None
     cutoffs = {f"min {min_chars} chars": min_chars} if min_chars else None

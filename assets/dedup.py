@@ -1,7 +1,6 @@
 """Corpus-wide dedup: exact (content hash), then near-duplicate removal, giving the curated documents."""
 
 import time
-from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -15,7 +14,8 @@ from assets.stages import code_fingerprint, filter_units, run_units, stage_metad
 from corpus import dedup as dedup_module
 from corpus import recipe
 from corpus.dedup import clusters, exact, lsh, minhash, removal_filter
-from corpus.storage import Layout, PartStats, fingerprint, iter_batches, part_is_current, write_table_atomic
+from corpus.storage import (Layout, Location, PartStats, fingerprint, iter_batches, part_is_current, read_table,
+                            write_table_atomic)
 
 # The last stage each source passes before the corpus-wide dedup.
 PRE_DEDUP_STAGE = {"commoncrawl": "wikiref"}
@@ -33,10 +33,10 @@ def near_dup_removals_path(layout: Layout):
     return layout.work / "near_dedup" / "removals.parquet"
 
 
-def _removals_fingerprint(removals: pa.Table, part: Path) -> str:
+def _removals_fingerprint(removals: pa.Table, part: Location) -> str:
     """A hash of the removals that touch this part's ids only, so a new part elsewhere (a new
     snapshot) leaves the other parts' fingerprints, and everything computed from them, unchanged."""
-    ids = pq.read_table(part, columns=["id"]).column("id")
+    ids = read_table(part, columns=["id"]).column("id")
     mine = removals.filter(pc.is_in(removals.column("id"), value_set=ids.combine_chunks()))
     mine = mine.sort_by("id")
     h = xxhash.xxh3_128()
@@ -119,7 +119,7 @@ def minhash_signatures(context: dg.AssetExecutionContext, config: MinHashConfig,
              for rank, source in enumerate(recipe.DEDUP_SOURCE_PRIORITY)
              for path in layout.docs_parts(EXACT_STAGE, source)]
     params = minhash.MinHashParams(ngram=config.ngram, num_perm=config.num_perm)
-    index, computed = clusters.update_signatures(layout.root, parts, params, folder)
+    index, computed = clusters.update_signatures(layout, parts, params, folder)
     clusters.write_index(folder, index, params)
     context.log.info(f"signatures: {len(computed)} parts computed, {len(parts) - len(computed)} reused")
     return dg.MaterializeResult(metadata={"docs": index.size, "parts": len(parts), "parts_computed": len(computed),
@@ -131,7 +131,7 @@ def lsh_band_table(context: dg.AssetExecutionContext, config: LshConfig,
                    corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """The LSH band table, one Parquet file per band-hash prefix (bands x rows chosen for the threshold)."""
     layout = corpus_storage.layout()
-    index, sig_params = clusters.read_index(layout.root, near_dedup_dir(layout) / "signatures")
+    index, sig_params = clusters.read_index(layout, near_dedup_dir(layout) / "signatures")
     params = minhash.MinHashParams.for_threshold(config.threshold, sig_params.num_perm, sig_params.ngram)
     manifest = clusters.write_band_table(index, params, near_dedup_dir(layout) / "bands", config.num_partitions)
     rows = manifest["rows"]
@@ -141,7 +141,7 @@ def lsh_band_table(context: dg.AssetExecutionContext, config: LshConfig,
 
 def _edges(layout: Layout, manifest: dict, config: VerifyConfig, names, log):
     work = near_dedup_dir(layout)
-    verifier = clusters.make_verifier(layout.root, manifest, config.verify_sources, config.source_thresholds)
+    verifier = clusters.make_verifier(layout, manifest, config.verify_sources, config.source_thresholds)
     settings = dict(verify_sources=sorted(config.verify_sources), thresholds=config.source_thresholds)
     tables, computed = [], 0
     for name in names:
@@ -188,7 +188,7 @@ def near_duplicates(context: dg.AssetExecutionContext, config: VerifyConfig,
     manifest = clusters.read_manifest(work / "bands")
     clusters.clear_stale_edges(work / "edges", manifest["partitions"])
     tables, verifier, computed = _edges(layout, manifest, config, manifest["partitions"], context.log)
-    index = clusters.DocIndex.from_json(layout.root, manifest["index"])
+    index = clusters.DocIndex.from_json(layout, manifest["index"])
     removals = clusters.merge_removals(tables, index)
     write_table_atomic(near_dup_removals_path(layout), removals)
     return dg.MaterializeResult(metadata={

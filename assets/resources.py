@@ -11,12 +11,13 @@ from corpus.sources import reader
 
 
 class CorpusStorage(dg.ConfigurableResource):
-    """Where everything is written; defaults to ``$CORPUS_DATA_ROOT`` (``./data``)."""
+    """Where everything is written; defaults to ``$CORPUS_DATA_ROOT`` (``./data``): a local path or a URI
+    (``s3://bucket/prefix``, ``gs://...``; see ``corpus.storage``)."""
 
     data_root: Optional[str] = None
 
     def layout(self) -> storage.Layout:
-        return storage.Layout(Path(self.data_root).resolve() if self.data_root else storage.data_root())
+        return storage.layout_for(self.data_root) if self.data_root else storage.Layout.from_env()
 
 
 class RawInputs(dg.ConfigurableResource):

@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import dagster as dg
-import pyarrow.parquet as pq
 import xxhash
 
 from corpus.progress import Progress
 from corpus.stage import BatchFilter, filter_part
-from corpus.storage import (FINGERPRINT_KEY, Layout, PartStats, PartWriter, fingerprint, iter_batches,
-                            part_is_current, read_part_stats, remove_stale_temps)
+from corpus.storage import (FINGERPRINT_KEY, Layout, Location, PartStats, PartWriter, fingerprint, iter_batches,
+                            part_is_current, read_part_stats, read_schema)
 
 
 @dataclass(frozen=True)
@@ -46,14 +45,13 @@ def code_fingerprint(*modules_or_paths: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def upstream_fingerprint(path: Path) -> str:
-    return (pq.read_schema(path).metadata or {}).get(FINGERPRINT_KEY, b"").decode()
+def upstream_fingerprint(path: Location) -> str:
+    return (read_schema(path).metadata or {}).get(FINGERPRINT_KEY, b"").decode()
 
 
 def run_units(context: dg.AssetExecutionContext, layout: Layout, stage: str, source: str, units: Iterable[Unit]) -> PartStats:
     units = list(units)
-    for tree in ("docs", "dropped", "funnel"):
-        remove_stale_temps(layout.root / tree / stage / source)
+    layout.remove_stale_temps(stage, source)
     layout.clear_stage(stage, source, keep_parts=[u.part for u in units])
     total = PartStats(source=source, stage=stage)
     for i, unit in enumerate(units, 1):
@@ -80,7 +78,7 @@ def filter_units(layout: Layout, stage: str, source: str, upstream_stage: str, s
     for path in layout.docs_parts(upstream_stage, source):
         fp = fingerprint(upstream_fingerprint(path), settings(path) if callable(settings) else settings, code)
 
-        def build(writer: PartWriter, progress: Progress, path: Path = path) -> None:
+        def build(writer: PartWriter, progress: Progress, path: Location = path) -> None:
             filter_part(writer, iter_batches([path]), make_filter(), progress)
 
         units.append(Unit(path.name.removesuffix(".parquet"), fp, build))

@@ -95,7 +95,7 @@ def run_ours(layout: Layout, num_partitions: int, params: minhash.MinHashParams)
     import pyarrow.parquet as pq
     parts = [("c4", 0, p, pq.read_schema(p).metadata[FINGERPRINT_KEY].decode()) for p in layout.docs_parts("exact_dedup", "c4")]
     work = layout.work / "near_dedup"
-    index, _ = clusters.update_signatures(layout.root, parts, params, work / "signatures")
+    index, _ = clusters.update_signatures(layout, parts, params, work / "signatures")
     manifest = clusters.write_band_table(index, params, work / "bands", num_partitions)
     tables = [clusters.partition_edges(work / "bands", work / "edges", n, manifest, None, {})[0]
               for n in manifest["partitions"]]

@@ -1,13 +1,14 @@
 """The DuckDB catalog users query: ``documents``, ``dropped`` and ``funnel`` over the Parquet parts.
 
 Views read the Parquet files where they lie (nothing is copied), so the catalog is always as fresh as
-the last completed part.
+the last completed part. When the data root is on an object store the views name ``s3://``/``gs://``
+URIs, read through the data root's pyarrow filesystem registered with DuckDB (no ``httpfs`` needed):
+open the catalog with ``connect(layout)``, which registers it again.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
+from fsspec.implementations.arrow import ArrowFSWrapper
 
 from corpus.schema import DOCUMENT_SCHEMA, DROPPED_SCHEMA, FUNNEL_SCHEMA
 from corpus.storage import Layout
@@ -18,39 +19,42 @@ STAGE_ORDER = ("ingest", "line_dedup", "langid", "perplexity", "wikiref", "exact
 CURATED_STAGE = "near_dedup"
 
 
-def _glob(root: Path, tree: str, stage: str = "*") -> tuple[str, bool]:
-    pattern = root / tree / stage / "*" / "*.parquet"
-    found = any(p for p in (root / tree).glob(f"{stage}/*/*.parquet") if ".tmp-" not in p.name) if (root / tree).exists() else False
-    return str(pattern), found
-
-
 def _empty_table_sql(name: str, schema) -> str:
     types = {"string": "VARCHAR", "large_string": "VARCHAR", "float": "FLOAT", "int64": "BIGINT"}
     cols = ", ".join(f'"{f.name}" {types[str(f.type)]}' for f in schema)
     return f"CREATE OR REPLACE TABLE {name} ({cols})"
 
 
+def connect(layout: Layout, read_only: bool = False, database: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection to ``catalog.duckdb`` (or ``database``, e.g. ``":memory:"``) that can read the parts
+    wherever the data root is."""
+    con = duckdb.connect(database or str(layout.catalog), read_only=read_only)
+    if layout.store is not None:
+        con.register_filesystem(ArrowFSWrapper(layout.store.fs))
+    return con
+
+
 def refresh(layout: Layout) -> dict[str, int]:
     """(Re)create the catalog's views; returns the row count of each."""
     layout.root.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(layout.catalog))
+    con = connect(layout)
     try:
         for name in ("funnel", "documents", "dropped", "funnel_parts"):
             kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
             if kind:
                 con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} {name}")
-        docs, has_docs = _glob(layout.root, "docs", CURATED_STAGE)
-        if has_docs:
+        docs = layout.parts_pattern("docs", CURATED_STAGE)
+        if docs:
             con.execute(f"CREATE VIEW documents AS SELECT * FROM read_parquet('{docs}') ORDER BY id")
         else:
             con.execute(_empty_table_sql("documents", DOCUMENT_SCHEMA))
-        dropped, has_dropped = _glob(layout.root, "dropped")
-        if has_dropped:
+        dropped = layout.parts_pattern("dropped")
+        if dropped:
             con.execute(f"CREATE VIEW dropped AS SELECT id, source, stage, reason, detail FROM read_parquet('{dropped}')")
         else:
             con.execute(_empty_table_sql("dropped", DROPPED_SCHEMA))
-        funnel, has_funnel = _glob(layout.root, "funnel")
-        if has_funnel:
+        funnel = layout.parts_pattern("funnel")
+        if funnel:
             con.execute(f"CREATE VIEW funnel_parts AS SELECT * FROM read_parquet('{funnel}')")
         else:
             con.execute(_empty_table_sql("funnel_parts", FUNNEL_SCHEMA))

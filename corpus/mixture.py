@@ -45,7 +45,8 @@ import pyarrow.parquet as pq
 from corpus.inputs import sha256_file
 from corpus.recipe import (CHARS_PER_TOKEN_ESTIMATE, VAL_FRACTION, VAL_MAX_DOCS_FRACTION, VAL_MIN_SOURCE_DOCS,
                            VAL_MIN_TOKENS)
-from corpus.storage import FINGERPRINT_KEY, Layout, iter_batches, write_table_atomic
+from corpus.storage import (FINGERPRINT_KEY, Layout, Location, file_size, iter_batches, read_schema,
+                            write_table_atomic)
 
 PLAN_SCHEMA = pa.schema(
     [
@@ -239,26 +240,23 @@ def _ordered(parts: list[dict[str, np.ndarray]], split: str, seed: int) -> pa.Ta
 
 # --- reading the curated corpus -------------------------------------------------------------------
 
-def curated_parts(layout: Layout, stage: str) -> dict[str, list[Path]]:
-    """Curated Parquet parts per source folder present under ``docs/<stage>/``."""
-    root = layout.root / "docs" / stage
-    if not root.exists():
-        return {}
-    return {d.name: layout.docs_parts(stage, d.name) for d in sorted(root.iterdir()) if d.is_dir()}
+def curated_parts(layout: Layout, stage: str) -> dict[str, list[Location]]:
+    """Curated Parquet parts per source under ``docs/<stage>/`` (local or on the data root's store)."""
+    return {source: layout.docs_parts(stage, source) for source in layout.sources("docs", stage)}
 
 
-def catalog_snapshot(parts: Mapping[str, list[Path]], root: Path) -> str:
-    """A hash over the curated parts: relative path, size and the fingerprint in each part's footer."""
+def catalog_snapshot(parts: Mapping[str, list[Location]], data: Location) -> str:
+    """A hash over the curated parts: path relative to the data root, size and the fingerprint in each part's footer."""
     h = hashlib.sha256()
     for source in sorted(parts):
         for p in parts[source]:
-            meta = pq.read_schema(p).metadata or {}
-            h.update(f"{p.relative_to(root).as_posix()}\0{p.stat().st_size}\0".encode())
+            meta = read_schema(p).metadata or {}
+            h.update(f"{p.relative_to(data).as_posix()}\0{file_size(p)}\0".encode())
             h.update(meta.get(FINGERPRINT_KEY, b"") + b"\n")
     return h.hexdigest()[:32]
 
 
-def estimate_pools(parts: Mapping[str, list[Path]],
+def estimate_pools(parts: Mapping[str, list[Location]],
                    count: Callable[[list[str]], list[int]] | None = None) -> dict[str, DocPool]:
     """Token counts per document, streamed: ``count`` (a tokenizer) if given, else chars / 4."""
     pools: dict[str, DocPool] = {}
@@ -309,7 +307,7 @@ def make_plan(layout: Layout, stage: str, shares_pct: Mapping[str, float], total
     Returns the plan and a summary (settings, catalog snapshot, plan path and sha256).
     """
     parts = curated_parts(layout, stage)
-    snapshot = catalog_snapshot(parts, layout.root)
+    snapshot = catalog_snapshot(parts, layout.data)
     method = f"exact ({count_name})" if count else f"estimate (characters / {CHARS_PER_TOKEN_ESTIMATE:g})"
     pools = estimate_pools(parts, count)
     plan = plan_mixture(pools, shares_pct, total_tokens, seed, sample_seed, heldout, method)

@@ -9,20 +9,32 @@ Every stage writes one Parquet *part* per input part, under three trees that the
 Each file goes to a temp name and is renamed into place; the docs file is renamed last and carries a
 fingerprint of its inputs and settings in its footer, so it is the part's completion marker: a rerun
 after a crash recomputes exactly the parts that are missing or stale, and nothing else.
+
+``CORPUS_DATA_ROOT`` is a local path or a URI that ``pyarrow.fs.FileSystem.from_uri`` resolves
+(``s3://bucket/prefix``, ``gs://bucket/prefix``; S3 endpoint and credentials from the standard
+``AWS_*`` variables, e.g. ``AWS_ENDPOINT_URL``). With a URI, the three part trees live on that
+filesystem (a ``StorePath``) and everything that needs a real path (models, ``work/``, shards,
+checkpoints, ``raw_cache/``, ``catalog.duckdb``) under the local directory ``CORPUS_LOCAL_DIR``
+(default ``./data``). On an object store a rename is ``FileSystem.move``, a server-side copy + delete:
+the final key appears whole or not at all, and a temp key a crash leaves behind is removed by the next
+run of the stage, as on a local disk.
 """
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import hashlib
 import json
 import os
+import posixpath
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterable, Iterator, Union
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from corpus.faults import crash_point
@@ -32,10 +44,106 @@ PARQUET_OPTIONS: dict[str, Any] = dict(compression="zstd", compression_level=3, 
 ROW_GROUP_ROWS = 16_384
 FINGERPRINT_KEY = b"corpus.fingerprint"
 TMP_MARK = ".tmp-"
+TREES = ("docs", "dropped", "funnel")
 
 
-def data_root() -> Path:
-    return Path(os.environ.get("CORPUS_DATA_ROOT", "./data")).resolve()
+@dataclass(frozen=True, order=True)
+class StorePath:
+    """A file or folder on a non-local pyarrow filesystem (an object store): the slice of ``pathlib.Path``
+    the storage layer uses, so the same code writes and reads parts on a local disk or a bucket.
+    ``str()`` is its URI (``s3://bucket/key``), what DuckDB reads through a registered filesystem."""
+
+    path: str
+    fs: pafs.FileSystem = field(compare=False, repr=False)
+
+    def __truediv__(self, name: str) -> "StorePath":
+        return StorePath(posixpath.join(self.path, name) if self.path else name, self.fs)
+
+    def __str__(self) -> str:
+        return f"{self.fs.type_name}://{self.path}"
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.path)
+
+    @property
+    def parent(self) -> "StorePath":
+        return StorePath(posixpath.dirname(self.path), self.fs)
+
+    def with_name(self, name: str) -> "StorePath":
+        return self.parent / name
+
+    def relative_to(self, other: "StorePath") -> PurePosixPath:
+        return PurePosixPath(self.path).relative_to(other.path)
+
+    def size(self) -> int:
+        return self.fs.get_file_info(self.path).size
+
+    def _type(self) -> pafs.FileType:
+        return self.fs.get_file_info(self.path).type
+
+    def exists(self) -> bool:
+        return self._type() != pafs.FileType.NotFound
+
+    def is_file(self) -> bool:
+        return self._type() == pafs.FileType.File
+
+    def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
+        self.fs.create_dir(self.path, recursive=parents)
+
+    def unlink(self, missing_ok: bool = False) -> None:
+        if not (missing_ok and not self.exists()):
+            self.fs.delete_file(self.path)
+
+    def replace(self, target: "StorePath") -> None:
+        self.fs.move(self.path, target.path)
+
+    def _files(self) -> Iterator[tuple["StorePath", str]]:
+        selector = pafs.FileSelector(self.path, allow_not_found=True, recursive=True)
+        for info in self.fs.get_file_info(selector):
+            if info.type == pafs.FileType.File:
+                yield StorePath(info.path, self.fs), posixpath.relpath(info.path, self.path or ".")
+
+    def glob(self, pattern: str) -> Iterator["StorePath"]:
+        """Files whose path below this folder matches ``pattern`` (``*`` never crosses a ``/``)."""
+        depth = pattern.count("/")
+        return (p for p, rel in self._files() if rel.count("/") == depth and fnmatch.fnmatchcase(rel, pattern))
+
+    def rglob(self, pattern: str) -> Iterator["StorePath"]:
+        return (p for p, _ in self._files() if fnmatch.fnmatchcase(p.name, pattern))
+
+
+# Where a file or folder of the data root is: a local path, or a path on the data root's filesystem.
+Location = Union[Path, StorePath]
+
+
+def _arrow(loc: Location) -> tuple[Any, pafs.FileSystem | None]:
+    """(what pyarrow's parquet functions take as the file, their ``filesystem`` argument)."""
+    return (loc.path, loc.fs) if isinstance(loc, StorePath) else (loc, None)
+
+
+def file_size(loc: Location) -> int:
+    return loc.size() if isinstance(loc, StorePath) else loc.stat().st_size
+
+
+def open_parquet(loc: Location) -> pq.ParquetFile:
+    target, fs = _arrow(loc)
+    return pq.ParquetFile(target, filesystem=fs)
+
+
+def read_table(loc: Location, columns: list[str] | None = None) -> pa.Table:
+    target, fs = _arrow(loc)
+    return pq.read_table(target, columns=columns, filesystem=fs)
+
+
+def read_schema(loc: Location) -> pa.Schema:
+    target, fs = _arrow(loc)
+    return pq.read_schema(target, filesystem=fs)
+
+
+def local_dir() -> Path:
+    """The local directory for what needs a real path when the data root is a URI."""
+    return Path(os.environ.get("CORPUS_LOCAL_DIR", "./data")).resolve()
 
 
 def raw_dir() -> Path | None:
@@ -49,20 +157,24 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:32]
 
 
+def _temp_beside(final: Location) -> Location:
+    return final.with_name(f"{final.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
+
+
 @contextlib.contextmanager
-def atomic_path(final: Path) -> Iterator[Path]:
+def atomic_path(final: Location) -> Iterator[Location]:
     """Yield a temp path beside ``final``; rename it into place only if the block succeeds."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f"{final.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
+    tmp = _temp_beside(final)
     try:
         yield tmp
-        os.replace(tmp, final)
+        tmp.replace(final)
     finally:
         if tmp.exists():
             tmp.unlink()
 
 
-def remove_stale_temps(folder: Path) -> int:
+def remove_stale_temps(folder: Location) -> int:
     """Delete temp files a killed run left behind; returns how many."""
     if not folder.exists():
         return 0
@@ -72,33 +184,60 @@ def remove_stale_temps(folder: Path) -> int:
     return len(stale)
 
 
-def write_table_atomic(path: Path, table: pa.Table, metadata: dict[bytes, bytes] | None = None) -> None:
+def write_table_atomic(path: Location, table: pa.Table, metadata: dict[bytes, bytes] | None = None) -> None:
     if metadata:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, **PARQUET_OPTIONS)
+        target, fs = _arrow(tmp)
+        pq.write_table(table, target, row_group_size=ROW_GROUP_ROWS, filesystem=fs, **PARQUET_OPTIONS)
 
 
 @dataclass(frozen=True)
 class Layout:
+    """``root``: the local directory (models, work, shards, ...; the part trees too unless ``store``);
+    ``store``: where the part trees live when the data root is on a non-local filesystem."""
+
     root: Path
+    store: StorePath | None = None
 
     @classmethod
     def from_env(cls) -> "Layout":
-        return cls(data_root())
+        return layout_for(os.environ.get("CORPUS_DATA_ROOT", "./data"))
 
-    def part(self, tree: str, stage: str, source: str, part: str) -> Path:
-        return self.root / tree / stage / source / f"{part}.parquet"
+    @property
+    def data(self) -> Location:
+        """The root of the part trees ``docs/``, ``dropped/``, ``funnel/``."""
+        return self.root if self.store is None else self.store
 
-    def docs_parts(self, stage: str, source: str) -> list[Path]:
-        folder = self.root / "docs" / stage / source
+    def part(self, tree: str, stage: str, source: str, part: str) -> Location:
+        return self.data / tree / stage / source / f"{part}.parquet"
+
+    def parts(self, tree: str, stage: str, source: str) -> list[Location]:
+        """The complete parts of one stage and source in a tree, sorted by name."""
+        folder = self.data / tree / stage / source
         return sorted(p for p in folder.glob("*.parquet") if TMP_MARK not in p.name) if folder.exists() else []
+
+    def docs_parts(self, stage: str, source: str) -> list[Location]:
+        return self.parts("docs", stage, source)
+
+    def sources(self, tree: str, stage: str) -> list[str]:
+        """The source folders of ``stage`` in ``tree`` that hold at least one complete part."""
+        return sorted({p.parent.name for p in (self.data / tree / stage).glob("*/*.parquet") if TMP_MARK not in p.name})
+
+    def parts_pattern(self, tree: str, stage: str = "*") -> str | None:
+        """A ``read_parquet`` glob over every source's parts of ``stage`` in ``tree``; None when there are none."""
+        folder = self.data / tree
+        found = folder.exists() and any(TMP_MARK not in p.name for p in folder.glob(f"{stage}/*/*.parquet"))
+        return str(folder / stage / "*" / "*.parquet") if found else None
+
+    def remove_stale_temps(self, stage: str, source: str) -> int:
+        return sum(remove_stale_temps(self.data / tree / stage / source) for tree in TREES)
 
     def clear_stage(self, stage: str, source: str, keep_parts: Iterable[str]) -> None:
         """Remove parts of a stage whose input no longer exists (so the catalog never shows ghosts)."""
         keep = set(keep_parts)
-        for tree in ("docs", "dropped", "funnel"):
-            folder = self.root / tree / stage / source
+        for tree in TREES:
+            folder = self.data / tree / stage / source
             for p in folder.glob("*.parquet") if folder.exists() else ():
                 if p.name.removesuffix(".parquet") not in keep:
                     p.unlink()
@@ -128,11 +267,21 @@ class Layout:
         return self.root / "work"
 
 
-def part_is_current(path: Path, expected_fingerprint: str) -> bool:
+def layout_for(data_root: str) -> Layout:
+    """The layout of a data root given as a local path or as a URI (``s3://``, ``gs://``, ``file://``...)."""
+    if "://" not in data_root:
+        return Layout(Path(data_root).resolve())
+    fs, path = pafs.FileSystem.from_uri(data_root)
+    if isinstance(fs, pafs.LocalFileSystem):
+        return Layout(Path(path))
+    return Layout(local_dir(), StorePath(path.rstrip("/"), fs))
+
+
+def part_is_current(path: Location, expected_fingerprint: str) -> bool:
     if not path.exists():
         return False
     try:
-        meta = pq.read_schema(path).metadata or {}
+        meta = read_schema(path).metadata or {}
     except (pa.ArrowInvalid, OSError):
         return False
     return meta.get(FINGERPRINT_KEY) == expected_fingerprint.encode()
@@ -175,14 +324,15 @@ class PartWriter:
         self.fingerprint = part_fingerprint
         self.stats = PartStats(source=source, stage=stage)
         self._docs_path = layout.part("docs", stage, source, part)
-        self._docs_tmp = self._docs_path.with_name(f"{self._docs_path.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
+        self._docs_tmp = _temp_beside(self._docs_path)
         self._writer: pq.ParquetWriter | None = None
         self._drops: list[pa.Table] = []
 
     def __enter__(self) -> "PartWriter":
         self._docs_path.parent.mkdir(parents=True, exist_ok=True)
         schema = DOCUMENT_SCHEMA.with_metadata({FINGERPRINT_KEY: self.fingerprint.encode()})
-        self._writer = pq.ParquetWriter(self._docs_tmp, schema, **PARQUET_OPTIONS)
+        target, fs = _arrow(self._docs_tmp)
+        self._writer = pq.ParquetWriter(target, schema, filesystem=fs, **PARQUET_OPTIONS)
         return self
 
     def count_in(self, docs: int, chars: int) -> None:
@@ -222,7 +372,7 @@ class PartWriter:
             schema=FUNNEL_SCHEMA,
         )
         write_table_atomic(self.layout.part("funnel", self.stage, self.source, self.part), funnel)
-        os.replace(self._docs_tmp, self._docs_path)  # last: the part is now complete
+        self._docs_tmp.replace(self._docs_path)  # last: the part is now complete
 
 
 def _value_counts(column: pa.ChunkedArray | pa.Array) -> tuple[list[str], list[int]]:
@@ -232,17 +382,16 @@ def _value_counts(column: pa.ChunkedArray | pa.Array) -> tuple[list[str], list[i
 
 def read_part_stats(layout: Layout, stage: str, source: str, part: str) -> PartStats:
     """Stats of an already-complete part, so a skipped part still reports its numbers."""
-    row = pq.read_table(layout.part("funnel", stage, source, part)).to_pylist()[0]
+    row = read_table(layout.part("funnel", stage, source, part)).to_pylist()[0]
     stats = PartStats(source=source, stage=stage, docs_in=row["docs_in"], docs_out=row["docs_out"],
                       chars_in=row["chars_in"], chars_out=row["chars_out"], skipped=True)
-    dropped = pq.read_table(layout.part("dropped", stage, source, part), columns=["reason"])
+    dropped = read_table(layout.part("dropped", stage, source, part), columns=["reason"])
     if dropped.num_rows:
         stats.drop_reasons = dict(zip(*_value_counts(dropped.column("reason"))))
     return stats
 
 
-def iter_batches(paths: Iterable[Path], columns: list[str] | None = None, batch_size: int = 1024) -> Iterator[pa.RecordBatch]:
+def iter_batches(paths: Iterable[Location], columns: list[str] | None = None, batch_size: int = 1024) -> Iterator[pa.RecordBatch]:
     """Stream record batches from Parquet files in order, never holding a whole file."""
     for path in paths:
-        pf = pq.ParquetFile(path)
-        yield from pf.iter_batches(batch_size=batch_size, columns=columns)
+        yield from open_parquet(path).iter_batches(batch_size=batch_size, columns=columns)

@@ -389,7 +389,7 @@ def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_di
                        shard_tokens: int, log: Callable[[str], None] = print, force: bool = False) -> dict:
     """Encode the mixture plan into ``out`` and write ``manifest.json`` last; returns the manifest."""
     parts = mixture.curated_parts(layout, stage)
-    snapshot = mixture.catalog_snapshot(parts, layout.root)
+    snapshot = mixture.catalog_snapshot(parts, layout.data)
     meta = mixture.read_plan_meta(plan_path)
     settings = json.loads(meta["settings"])
     if meta.get("catalog_snapshot") != snapshot:

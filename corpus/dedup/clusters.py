@@ -34,8 +34,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from corpus.dedup import lsh, minhash
-from corpus.storage import (FINGERPRINT_KEY, TMP_MARK, atomic_path, fingerprint, iter_batches, part_is_current,
-                            remove_stale_temps, write_table_atomic)
+from corpus.storage import (FINGERPRINT_KEY, TMP_MARK, Layout, Location, atomic_path, fingerprint, iter_batches,
+                            open_parquet, part_is_current, remove_stale_temps, write_table_atomic)
 
 EDGE_SCHEMA = pa.schema([("doc", pa.int64()), ("root", pa.int64())])
 REMOVALS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("kept_id", pa.string())])
@@ -98,8 +98,8 @@ def process_partition(table: pa.Table, verify=None) -> pa.Table:
 class IndexedPart:
     source: str
     rank: int
-    signatures: str  # relative to the data root
-    docs: str  # the exact_dedup part the signatures were computed from (row for row)
+    signatures: str  # relative to the local root (``Layout.root``)
+    docs: str  # the exact_dedup part the signatures were computed from (row for row), relative to ``Layout.data``
     rows: int
     fingerprint: str
 
@@ -107,8 +107,8 @@ class IndexedPart:
 class DocIndex:
     """Ordinals: parts in the given order (source priority, then part name), rows in part order."""
 
-    def __init__(self, root: Path, parts: Sequence[IndexedPart]):
-        self.root, self.parts = root, list(parts)
+    def __init__(self, layout: Layout, parts: Sequence[IndexedPart]):
+        self.layout, self.parts = layout, list(parts)
         self.offsets = np.concatenate([[0], np.cumsum([p.rows for p in self.parts])]).astype(np.int64)
         self._ranks = np.array([p.rank for p in self.parts], np.int64)
 
@@ -120,8 +120,8 @@ class DocIndex:
         return [asdict(p) for p in self.parts]
 
     @classmethod
-    def from_json(cls, root: Path, rows: list[dict]) -> "DocIndex":
-        return cls(root, [IndexedPart(**r) for r in rows])
+    def from_json(cls, layout: Layout, rows: list[dict]) -> "DocIndex":
+        return cls(layout, [IndexedPart(**r) for r in rows])
 
     def part_of(self, ordinals: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.offsets, ordinals, side="right") - 1
@@ -139,7 +139,7 @@ class DocIndex:
         owner = self.part_of(ordinals)
         for p in np.unique(owner):
             sel = np.flatnonzero(owner == p)
-            ids = pq.read_table(self.root / self.parts[p].signatures, columns=["id"]).column("id")
+            ids = pq.read_table(self.layout.root / self.parts[p].signatures, columns=["id"]).column("id")
             out[sel] = ids.take(pa.array(ordinals[sel] - self.offsets[p])).to_pylist()
         return out
 
@@ -147,7 +147,7 @@ class DocIndex:
         """(id, text) of one document, reading only the row group that holds it."""
         p = int(self.part_of(np.array([ordinal]))[0])
         row = int(ordinal - self.offsets[p])
-        pf = pq.ParquetFile(self.root / self.parts[p].docs)
+        pf = open_parquet(self.layout.data / self.parts[p].docs)
         for g in range(pf.num_row_groups):
             n = pf.metadata.row_group(g).num_rows
             if row < n:
@@ -197,7 +197,7 @@ class PairVerifier:
 
 # --- the pipeline steps ---------------------------------------------------------------------------------
 
-def update_signatures(root: Path, parts: Sequence[tuple[str, int, Path, str]], params: minhash.MinHashParams,
+def update_signatures(layout: Layout, parts: Sequence[tuple[str, int, Location, str]], params: minhash.MinHashParams,
                       folder: Path) -> tuple[DocIndex, list[str]]:
     """Signatures of every (source, rank, exact_dedup part, part fingerprint), reusing current files.
 
@@ -216,11 +216,11 @@ def update_signatures(root: Path, parts: Sequence[tuple[str, int, Path, str]], p
             write_table_atomic(out, table, {FINGERPRINT_KEY: fp.encode()})
             computed.append(f"{source}/{path.name}")
         rows = pq.ParquetFile(out).metadata.num_rows
-        indexed.append(IndexedPart(source, rank, out.relative_to(root).as_posix(), path.relative_to(root).as_posix(),
-                                   rows, fp))
+        indexed.append(IndexedPart(source, rank, out.relative_to(layout.root).as_posix(),
+                                   path.relative_to(layout.data).as_posix(), rows, fp))
     for stale in (p for p in folder.rglob("*.parquet") if p not in wanted) if folder.exists() else ():
         stale.unlink()
-    return DocIndex(root, indexed), computed
+    return DocIndex(layout, indexed), computed
 
 
 def write_band_table(index: DocIndex, params: minhash.MinHashParams, folder: Path, num_partitions: int) -> dict:
@@ -240,7 +240,7 @@ def write_band_table(index: DocIndex, params: minhash.MinHashParams, folder: Pat
     with lsh.band_table_writer(folder, num_partitions, {"corpus.fingerprint": fp}) as writer:
         for i, part in enumerate(index.parts):
             offset = int(index.offsets[i])
-            for batch in iter_batches([index.root / part.signatures], columns=["shingles", "signature"],
+            for batch in iter_batches([index.layout.root / part.signatures], columns=["shingles", "signature"],
                                       batch_size=16_384):
                 sig = minhash.signature_matrix(batch, params.num_perm)
                 has = batch.column("shingles").to_numpy(zero_copy_only=False) > 0  # no words: never a duplicate
@@ -259,12 +259,12 @@ def read_manifest(folder: Path) -> dict:
     return json.loads((folder / MANIFEST).read_text())
 
 
-def make_verifier(root: Path, manifest: dict, verify_sources: Iterable[str], thresholds: dict[str, float]) -> PairVerifier | None:
+def make_verifier(layout: Layout, manifest: dict, verify_sources: Iterable[str], thresholds: dict[str, float]) -> PairVerifier | None:
     verify_sources = sorted(verify_sources)
     if not verify_sources:
         return None
     params = manifest["params"]
-    return PairVerifier(DocIndex.from_json(root, manifest["index"]), params["ngram"], verify_sources, thresholds,
+    return PairVerifier(DocIndex.from_json(layout, manifest["index"]), params["ngram"], verify_sources, thresholds,
                         params["threshold"])
 
 
@@ -314,6 +314,6 @@ def write_index(folder: Path, index: DocIndex, params: minhash.MinHashParams) ->
         tmp.write_text(json.dumps(dict(params=params.as_dict(), index=index.to_json()), indent=1, sort_keys=True))
 
 
-def read_index(root: Path, folder: Path) -> tuple[DocIndex, minhash.MinHashParams]:
+def read_index(layout: Layout, folder: Path) -> tuple[DocIndex, minhash.MinHashParams]:
     data = json.loads((folder / MANIFEST).read_text())
-    return DocIndex.from_json(root, data["index"]), minhash.MinHashParams(**data["params"])
+    return DocIndex.from_json(layout, data["index"]), minhash.MinHashParams(**data["params"])

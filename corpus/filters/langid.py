@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from corpus import recipe
 from corpus.stage import drops_table
+from corpus.storage import Location
 
 STAGE = "langid"
 SCORE_BINS = np.linspace(0.0, 1.0, 11)
@@ -70,10 +71,12 @@ class LangIdFilter:
         return out.filter(pa.array(keep)), drops
 
 
-def language_summary(docs_files: Sequence[Path], dropped_files: Sequence[Path]) -> tuple[pa.Table, np.ndarray]:
+def language_summary(docs_files: Sequence[Location], dropped_files: Sequence[Location],
+                     con: duckdb.DuckDBPyConnection | None = None) -> tuple[pa.Table, np.ndarray]:
     """(lang, docs, kept) per predicted language, most frequent first, and the score histogram
-    (counts in ``SCORE_BINS``) over every document the stage saw."""
-    con = duckdb.connect()
+    (counts in ``SCORE_BINS``) over every document the stage saw. ``con`` (closed here) must be able
+    to read the files: ``corpus.catalog.connect`` when they are on an object store."""
+    con = con if con is not None else duckdb.connect()
     parts = []
     if docs_files:
         parts.append("SELECT lang, lang_score AS score, true AS kept FROM read_parquet($docs)")

@@ -70,9 +70,9 @@ def run_pipeline(layout: Layout, num_partitions: int, verify_sources=("books",),
              for r, s in enumerate(recipe.DEDUP_SOURCE_PRIORITY) for p in layout.docs_parts("exact_dedup", s)]
     work = layout.work / "near_dedup"
     params = minhash.MinHashParams.for_threshold(threshold)
-    index, computed = clusters.update_signatures(layout.root, parts, params, work / "signatures")
+    index, computed = clusters.update_signatures(layout, parts, params, work / "signatures")
     manifest = clusters.write_band_table(index, params, work / f"bands-{num_partitions}", num_partitions)
-    verifier = clusters.make_verifier(layout.root, manifest, verify_sources, thresholds or {"books": 0.9})
+    verifier = clusters.make_verifier(layout, manifest, verify_sources, thresholds or {"books": 0.9})
     tables = [clusters.partition_edges(work / f"bands-{num_partitions}", work / f"edges-{num_partitions}", n,
                                        manifest, verifier, {})[0] for n in manifest["partitions"]]
     return clusters.merge_removals(tables, index), verifier, computed

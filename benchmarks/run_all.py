@@ -5,8 +5,9 @@
 - CommonCrawl chain, ours vs datatrove (``bench_cc_chain``; datatrove from benchmarks/.venv-datatrove,
   built by ``bash benchmarks/setup_datatrove_env.sh``; skipped with a note when absent);
 - per-stage throughput on one core next to gunzip / xxh3 of the same bytes (``bench_stages``);
-- 1x vs 10x ``build_corpus`` (``bench_scaling``, only with ``--with-scaling``: it trains every model twice
-  and takes well over ten minutes on a shared 2-core machine);
+- 1x vs 10x ``build_corpus`` (``bench_scaling``, only with ``--with-scaling``: it trains every model twice,
+  about two minutes on a shared 2-core machine; ``benchmarks.profile_scaling_memory`` says which step
+  sets its peak RSS);
 - the other ``benchmarks/bench_*.py`` scripts, each run as a subprocess; their output tail is kept.
 
 Every figure is a median over ``--runs`` fresh subprocesses; ratios are taken within a run. ``--reuse``

@@ -1,0 +1,147 @@
+"""Which Dagster step sets the peak RSS of ``build_corpus`` (the scaling benchmark's job)?
+
+Runs the job the way ``bench_scaling`` does (``execute_in_process``: every step in this one process,
+model trainers as child processes) on a raw dir built by ``bench_scaling.build_raw``, while a thread
+samples this process's RSS and the summed RSS of its live children every ``--interval`` seconds. Each
+sample is attributed to the step(s) running at that time (from the run's STEP_START / STEP_SUCCESS /
+STEP_FAILURE event-log timestamps). Per step: RSS at its start, peak RSS of this process during it, its
+rise, peak RSS of its children, and ``ru_maxrss`` (the high-water mark getrusage reports) at its end;
+the step during which the high-water mark was reached is the one that sets the benchmark's figure.
+
+    .venv/bin/python -m benchmarks.profile_scaling_memory [--scale 10] [--work DIR] [--reuse-raw] [--json OUT]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from benchmarks import bench_scaling, common
+
+
+class Sampler(threading.Thread):
+    def __init__(self, interval: float):
+        super().__init__(daemon=True)
+        import psutil
+
+        self.proc = psutil.Process()
+        self.interval = interval
+        self.samples: list[tuple[float, float, float, float]] = []  # (time, self MB, children MB, ru_maxrss MB)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        while not self.stop.is_set():
+            me = self.proc.memory_info().rss
+            kids = 0
+            for c in self.proc.children(recursive=True):
+                try:
+                    kids += c.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.samples.append((time.time(), me / 2**20, kids / 2**20,
+                                 resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+            self.stop.wait(self.interval)
+
+
+def profile(raw: str, data_root: str, interval: float) -> dict:
+    os.environ["CORPUS_RAW_DIR"] = raw
+    os.environ["CORPUS_DATA_ROOT"] = data_root
+    os.environ["DAGSTER_HOME"] = str(Path(data_root) / "dagster_home")
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    instance = dg.DagsterInstance.ephemeral()
+    sampler = Sampler(interval)
+    sampler.start()
+    t0 = time.time()
+    result = defs.resolve_job_def("build_corpus").execute_in_process(instance=instance)
+    sampler.stop.set()
+    sampler.join()
+    steps: dict[str, dict] = {}
+    for entry in instance.all_logs(result.run_id):
+        ev = entry.dagster_event
+        if ev is None or not entry.step_key:
+            continue
+        s = steps.setdefault(entry.step_key, {})
+        if ev.event_type_value == "STEP_START":
+            s["start"] = entry.timestamp
+        elif ev.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            s["end"] = entry.timestamp
+            s["status"] = ev.event_type_value
+    rows = []
+    for key, s in steps.items():
+        if "start" not in s or "end" not in s:
+            continue
+        inside = [x for x in sampler.samples if s["start"] <= x[0] <= s["end"]]
+        before = [x for x in sampler.samples if x[0] <= s["start"]]
+        after = [x for x in sampler.samples if x[0] >= s["end"]]
+        start_rss = before[-1][1] if before else (inside[0][1] if inside else None)
+        peak_self = max((x[1] for x in inside), default=start_rss)
+        rows.append({"step": key, "status": s.get("status"), "start_s": s["start"] - t0, "secs": s["end"] - s["start"],
+                     "rss_start_mb": start_rss, "rss_peak_mb": peak_self,
+                     "rise_mb": None if start_rss is None else peak_self - start_rss,
+                     "children_peak_mb": max((x[2] for x in inside), default=0.0),
+                     "maxrss_end_mb": (after[0][3] if after else sampler.samples[-1][3]), "samples": len(inside)})
+    rows.sort(key=lambda r: r["start_s"])
+    prev = rows[0]["rss_start_mb"] if rows else 0.0
+    prev_max = sampler.samples[0][3] if sampler.samples else 0.0
+    for r in rows:
+        r["maxrss_raised_mb"] = max(0.0, r["maxrss_end_mb"] - prev_max)
+        prev_max = max(prev_max, r["maxrss_end_mb"])
+    ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    ru_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak_step = max(rows, key=lambda r: r["rss_peak_mb"] or 0) if rows else None
+    return {"success": result.success, "wall_s": time.time() - t0, "ru_maxrss_self_mb": ru,
+            "ru_maxrss_children_mb": ru_children, "peak_step": peak_step and peak_step["step"],
+            "steps": rows, "timeline": [(round(t - t0, 2), round(a), round(b)) for t, a, b, _ in sampler.samples]}
+
+
+def table(res: dict) -> str:
+    lines = [f"success={res['success']} wall {res['wall_s']:.0f}s ru_maxrss self {res['ru_maxrss_self_mb']:.0f} MB, "
+             f"children {res['ru_maxrss_children_mb']:.0f} MB; peak set in step: {res['peak_step']}",
+             f"{'step':48s} {'start s':>7s} {'secs':>6s} {'RSS0':>6s} {'peak':>6s} {'rise':>6s} {'kids':>6s} {'maxrss+':>7s}"]
+    for r in res["steps"]:
+        lines.append(f"{r['step'][:48]:48s} {r['start_s']:7.1f} {r['secs']:6.1f} {r['rss_start_mb'] or 0:6.0f} "
+                     f"{r['rss_peak_mb'] or 0:6.0f} {r['rise_mb'] or 0:6.0f} {r['children_peak_mb']:6.0f} {r['maxrss_raised_mb']:7.0f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", type=int, default=10)
+    ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "corpus-bench" / "memprof"))
+    ap.add_argument("--reuse-raw", action="store_true", help="keep an existing raw-<scale>x under --work")
+    ap.add_argument("--interval", type=float, default=0.05)
+    ap.add_argument("--json")
+    ap.add_argument("--child", nargs=2)
+    args = ap.parse_args()
+    if args.child:
+        res = profile(*args.child, args.interval)
+        common.emit(res)
+        return
+    work = Path(args.work)
+    raw = work / f"raw-{args.scale}x"
+    if not (args.reuse_raw and raw.exists()):
+        raw = bench_scaling.build_raw(work, args.scale)
+    data = work / f"data-{args.scale}x"
+    shutil.rmtree(data, ignore_errors=True)
+    res = common.run_json([str(common.VENV_PY), "-m", "benchmarks.profile_scaling_memory", "--interval", str(args.interval),
+                           "--child", str(raw), str(data)], env={"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")})
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2))
+    print(table(res))
+
+
+if __name__ == "__main__":
+    main()

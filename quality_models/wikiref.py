@@ -209,7 +209,8 @@ def train_classifier(wikipedia_parts: list[Path], books_parts: list[Path], commo
     def build(tmp: Path) -> None:
         started = time.monotonic()
         train_file = tmp / "train.txt.tmp"
-        train_file.write_text("".join(f"{e.label} {e.text}\n" for e in train), encoding="utf-8")
+        with train_file.open("w", encoding="utf-8") as fh:  # line by line: never the whole file as one string
+            fh.writelines(f"{e.label} {e.text}\n" for e in train)
         train_supervised(train_file, tmp / "model.bin", lr=params.lr, dim=params.dim, epoch=params.epoch,
                          wordNgrams=params.word_ngrams, bucket=WIKIREF_FASTTEXT_BUCKET, seed=params.seed,
                          thread=1, verbose=0)

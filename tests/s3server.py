@@ -1,10 +1,13 @@
 """An in-process S3 (moto's server, loopback only) for the tests of a data root on an object store."""
 import contextlib
 import urllib.request
+from pathlib import Path
 from typing import Iterator
 
 import pyarrow.fs as pafs
 from moto.server import ThreadedMotoServer
+
+from corpus import catalog, storage
 
 
 @contextlib.contextmanager
@@ -36,3 +39,18 @@ def files(fs: pafs.FileSystem, root: str) -> dict[str, bytes]:
             with fs.open_input_stream(info.path) as f:
                 out[info.path[len(root):].lstrip("/")] = f.read()
     return out
+
+
+def local_trees(root: Path) -> dict[str, bytes]:
+    """Every file of the part trees under a local data root, keyed as ``files`` keys a bucket's."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for tree in storage.TREES
+            for p in (root / tree).rglob("*") if p.is_file()}
+
+
+def documents(layout: storage.Layout) -> list[tuple]:
+    """The catalog's ``documents`` rows, through a new connection (the views must work when reopened)."""
+    con = catalog.connect(layout, read_only=True)
+    try:
+        return con.execute("SELECT * FROM documents").fetchall()
+    finally:
+        con.close()

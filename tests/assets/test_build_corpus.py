@@ -1,14 +1,20 @@
-"""The main job, in-process, on the real samples: the catalog contract and byte-identical reruns."""
+"""The main job, in-process, on the real samples: the catalog contract, and a second run, with the
+data root on S3 (moto on the loopback), that writes the same bytes."""
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from corpus import storage
 from corpus.catalog import STAGE_ORDER
+from corpus.tokens import read_manifest
 from pipelines import defs
+from tests.s3server import documents, files, s3_bucket
+
+DATA_URI = "s3://corpus/data"
 
 
-def run_build_corpus(data_root: Path, samples_dir: Path, monkeypatch) -> None:
+def run_build_corpus(data_root: Path | str, samples_dir: Path, monkeypatch) -> None:
     monkeypatch.setenv("CORPUS_DATA_ROOT", str(data_root))
     monkeypatch.setenv("CORPUS_RAW_DIR", str(samples_dir))
     result = defs.resolve_job_def("build_corpus").execute_in_process()
@@ -49,12 +55,23 @@ def test_funnel_has_a_row_per_stage(built):
     assert funnel_out == con.execute("SELECT count(*) FROM documents").fetchone()[0]
 
 
-def test_a_second_run_in_a_fresh_data_root_gives_byte_identical_parquet(built, tmp_path, samples_dir, monkeypatch):
-    again = tmp_path / "data"
-    run_build_corpus(again, samples_dir, monkeypatch)
-    first = {p.relative_to(built): p.read_bytes() for p in built.rglob("*.parquet")}
-    second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*.parquet")}
+def _parquet(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*.parquet")}
+
+
+def test_a_second_run_on_s3_writes_byte_identical_parquet_shards_and_documents(built, tmp_path, samples_dir, monkeypatch):
+    """Every stage with the part trees in a fresh bucket and the rest in a fresh CORPUS_LOCAL_DIR: the same
+    Parquet bytes (part trees from the bucket, work/ tables from the local dir), shards and catalog rows."""
+    local = tmp_path / "local"
+    monkeypatch.setenv("CORPUS_LOCAL_DIR", str(local))
+    with s3_bucket(monkeypatch) as fs:
+        run_build_corpus(DATA_URI, samples_dir, monkeypatch)
+        second = {**files(fs, "corpus/data"), **_parquet(local)}
+        rows = documents(storage.Layout.from_env())
+    first = _parquet(built)
     assert first.keys() == second.keys() and first
-    different = [str(k) for k in first if first[k] != second[k]]
+    different = [k for k in first if first[k] != second[k]]
     assert different == []
-    assert not [p for p in again.rglob("*.tmp-*")]
+    assert not [k for k in second if storage.TMP_MARK in k]
+    assert read_manifest(local / "shards") == read_manifest(built / "shards")
+    assert rows and rows == documents(storage.Layout(built))

@@ -5,7 +5,7 @@ import pytest
 
 from assets import dedup
 from assets.resources import CorpusStorage
-from corpus.storage import Layout
+from corpus.storage import Layout, read_table
 from tests.corpus.dedup.samples import book_chunks, book_documents, c4_texts, docs_for, edit_words, write_part
 
 NEAR_ASSETS = [dedup.minhash_signatures, dedup.lsh_band_table, dedup.near_duplicates, dedup.curated_documents]
@@ -23,7 +23,7 @@ def _metadata(result, key):
 
 
 def _dropped(layout, source):
-    tables = [pq.read_table(p) for p in sorted((layout.root / "dropped" / "near_dedup" / source).glob("*.parquet"))]
+    tables = [read_table(p) for p in layout.parts("dropped", "near_dedup", source)]
     return {r["id"]: r["reason"] for t in tables for r in t.to_pylist()}
 
 
@@ -53,7 +53,7 @@ def test_the_second_full_edition_of_each_book_is_dropped_as_near_dup(books_root)
     assert _metadata(result, "near_duplicates")["near_duplicates"].value == 2
     table = _metadata(result, "near_duplicates")["verified_pairs"].value
     assert "| 0.9741 |" in table and "| 0.9598 |" in table
-    curated = pq.read_table(layout.root / "docs" / "near_dedup" / "books").column("id").to_pylist()
+    curated = [i for p in layout.docs_parts("near_dedup", "books") for i in read_table(p, columns=["id"]).column("id").to_pylist()]
     assert set(curated) == set(ids.values()) - set(expected)
 
 

@@ -11,7 +11,7 @@ from assets.dedup import curated_documents, exact_dedup, lsh_band_table, minhash
 from assets.resources import CorpusStorage, RawInputs
 from assets.sources import ingest_assets
 from corpus import catalog, storage
-from tests.s3server import files, s3_bucket
+from tests.s3server import documents, files, local_trees, s3_bucket
 
 c4_documents = next(a for a in ingest_assets if a.key == dg.AssetKey("c4_documents"))
 ASSETS = [c4_documents, exact_dedup, minhash_signatures, lsh_band_table, near_duplicates, curated_documents, corpus_catalog]
@@ -28,19 +28,6 @@ def _run(data_root: str, raw) -> None:
     assert evaluations == {c.check_key.name: True for c in CHECKS}
 
 
-def _local_trees(root) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for tree in storage.TREES
-            for p in (root / tree).rglob("*") if p.is_file()}
-
-
-def _documents(layout) -> list[tuple]:
-    con = catalog.connect(layout, read_only=True)  # a new connection: the views must work when reopened
-    try:
-        return con.execute("SELECT id, source, text FROM documents").fetchall()
-    finally:
-        con.close()
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, samples_dir):
     """The same assets on a local data root and on s3://corpus/data (local dir for models/work beside)."""
@@ -55,7 +42,7 @@ def runs(tmp_path_factory, samples_dir):
 def test_the_parts_on_s3_are_byte_identical_to_a_local_run(runs):
     local, remote, fs = runs
     on_s3 = files(fs, "corpus/data")
-    expected = _local_trees(local.root)
+    expected = local_trees(local.root)
     assert {"docs/ingest/c4", "docs/exact_dedup/c4", "docs/near_dedup/c4"} <= {k.rsplit("/", 1)[0] for k in expected}
     assert on_s3 == expected  # only the part trees are in the bucket, no temp key among them
     assert not any(storage.TMP_MARK in key for key in on_s3)
@@ -76,8 +63,8 @@ def test_a_rerun_reads_the_fingerprints_from_s3_and_writes_no_part(runs, samples
 
 def test_the_catalog_reads_the_same_documents_from_s3(runs):
     local, remote, _ = runs
-    rows = _documents(remote)
-    assert rows and rows == _documents(local)
+    rows = documents(remote)
+    assert rows and rows == documents(local)
     con = catalog.connect(remote, read_only=True)
     try:
         (sql,) = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'documents'").fetchone()

@@ -65,7 +65,7 @@ def test_dagster_job_execute_build_corpus_on_s3_writes_the_same_bytes(cli_built,
     with s3_bucket(monkeypatch) as fs:
         execute_build_corpus(_env(tmp_path, samples_dir, DATA_URI))
         on_s3 = files(fs, "corpus/data")
-        rows = documents(storage.Layout.from_env())
+        rows = documents(storage.layout_for(DATA_URI))
     expected = local_trees(cli_built)
     assert on_s3.keys() == expected.keys() and expected
     assert [k for k in expected if on_s3[k] != expected[k]] == []

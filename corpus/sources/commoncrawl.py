@@ -8,7 +8,10 @@ we need, and is maintained together with FastWARC (trafilatura is also not insta
 
 Common Crawl gzips every record as its own member, so a ``.gz`` file is read member by member: a
 record whose Content-Length is wrong, or whose member is cut short, is quarantined and the next
-member starts clean. CCNet's 300-character minimum is applied to both formats.
+member starts clean. An uncompressed file has no such seams: after a damaged stretch (a wrong
+Content-Length, bytes that are no record, a cut header) reading resumes at the next line that starts a
+WARC header, and the stretch is one quarantined Drop. CCNet's 300-character minimum is applied to both
+formats.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import io
 import re
 import zlib
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Generator, Iterator
 
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 from resiliparse.extract.html2text import extract_plain_text
@@ -36,6 +39,10 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 SNAPSHOT = re.compile(r"cc-main-\d{4}-\d{2}", re.IGNORECASE)
 ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # bytes that surrogateescape kept aside
 _INFLATE_STEP = 1 << 20  # decompressed bytes per step: bounds memory on a gzip bomb
+_SCAN_STEP = 1 << 16  # bytes per read when an uncompressed file is searched for a record boundary
+HEADER_END = re.compile(rb"\r\n\r\n")
+RECORD_START = re.compile(rb"\nWARC/1\.[01]\r\n[!-9;-~]{1,256}:")  # a version line, then a header field
+_SCAN_OVERLAP = 300  # longer than any match of the two patterns above, so none is split between reads
 
 
 def discover_inputs(root: Path) -> list[Path]:
@@ -52,7 +59,7 @@ def read_documents(path: Path, name: str, max_doc_bytes: int = DEFAULT_MAX_DOC_B
         if path.name.lower().endswith(".gz"):
             yield from reader.members(raw)
         else:
-            yield from reader.segment(raw, offset=0)
+            yield from reader.plain(raw)
 
 
 class _GzipMember(io.RawIOBase):
@@ -131,30 +138,69 @@ class _WarcFileReader:
                 return
             carry = self.member.leftover()
 
-    def segment(self, stream: BinaryIO, offset: int) -> Iterator[dict[str, Any] | Drop]:
-        """Records of one stretch of WARC; each is held until the next header parses, which proves its length."""
+    def plain(self, raw: BinaryIO) -> Iterator[dict[str, Any] | Drop]:
+        """An uncompressed file, read stretch by stretch: each damaged one ends where the next record starts."""
+        offset: int | None = 0
+        while offset is not None:
+            raw.seek(offset)
+            offset = yield from self.segment(raw, offset)
+
+    def segment(self, stream: BinaryIO, offset: int) -> Generator[dict[str, Any] | Drop, None, int | None]:
+        """Records of one stretch of WARC; each is held until the next header parses, which proves its length.
+
+        In an uncompressed file, returns the byte where reading resumes after damage (None: the file is done)."""
         records = iter(ArchiveIterator(stream, parse_http=True))
         pending: dict[str, Any] | Drop | None = None
-        last_id = None
+        last: WarcRecord | None = None
+        error: OSError | None = None
         while True:
             try:
                 record = next(records)
             except StopIteration:
                 break
             except OSError as exc:
-                lost = "" if self.member is not None else "; the rest of this uncompressed file is skipped"
-                if last_id is not None:
-                    pending = self._drop(last_id, "bad_content_length",
-                                         f"record {last_id}: the bytes after its Content-Length are not a WARC record ({exc}){lost}")
-                else:
-                    pending = self._drop(f"@{offset}", "bad_warc_header", f"byte {offset}: {exc}{lost}")
+                error = exc
                 break
             if pending is not None:
                 yield pending
-            last_id = record.record_id
+            last = record
             pending = self._convert(record)
+        if self.member is None:
+            return (yield from self._resync(stream, offset, last, pending, error))
+        if error is not None:
+            pending = (self._drop(f"@{offset}", "bad_warc_header", f"byte {offset}: {error}") if last is None else
+                       self._drop(last.record_id, "bad_content_length",
+                                  f"record {last.record_id}: the bytes after its Content-Length are not a WARC record ({error})"))
         if pending is not None:
             yield pending
+        return None
+
+    def _resync(self, stream: BinaryIO, offset: int, last: WarcRecord | None, pending: dict[str, Any] | Drop | None,
+                error: OSError | None) -> Generator[dict[str, Any] | Drop, None, int | None]:
+        """Where a stretch of an uncompressed file stopped: its last record, unless its length is proven wrong,
+        then the damaged bytes up to the next record header as one Drop; returns that header's byte."""
+        size = stream.seek(0, io.SEEK_END)
+        end = None if last is None else _record_end(stream, last, size)
+        if last is not None and end is None:  # its length is wrong or its header is cut: the record is the damage
+            start = last.stream_pos
+        else:
+            if pending is not None:
+                yield pending
+            if error is None:
+                return None
+            start = offset if end is None else end
+        resume = _find(stream, RECORD_START, start)
+        resume = None if resume is None else resume + 1  # past the newline that ends the line before
+        stop = size if resume is None else resume
+        then = f"reading resumes at the next record, byte {resume}" if resume is not None else "no record follows"
+        if last is not None and end is None and _find(stream, HEADER_END, start, stop) is not None:
+            yield self._drop(last.record_id, "bad_content_length",
+                             f"bytes {start}-{stop}: record {last.record_id} does not end where its Content-Length "
+                             f"({last.headers.get('Content-Length')}) says; {then}")
+        else:
+            why = "a WARC header cut short" if error is None else f"not a WARC record ({error})"
+            yield self._drop(f"@{start}", "bad_warc_header", f"bytes {start}-{stop}: {why}; {then}")
+        return resume
 
     def _convert(self, record: WarcRecord) -> dict[str, Any] | Drop | None:
         kind = record.record_type
@@ -178,7 +224,7 @@ class _WarcFileReader:
             cut = self.cut_reported = self.member is not None and self.member.truncated
             return self._drop(record_id, "truncated_gzip" if cut else "bad_content_length",
                               f"record {record_id}: {len(payload)} of {record.content_length} bytes before the end of "
-                              + ("the gzip stream (file cut short)" if cut else "its gzip member / file"))
+                              + ("the gzip stream (file cut short)" if cut else "its gzip member"))
         meta: dict[str, Any] = {"warc_record_id": record_id, "snapshot": self.snapshot}
         if kind == WarcRecordType.response:
             text, encoding, replaced = self._html_text(payload, record.http_charset)
@@ -209,6 +255,38 @@ class _WarcFileReader:
 
     def _drop(self, key: str, reason: str, detail: str) -> Drop:
         return Drop.at(SOURCE, f"{self.name}:{key}", STAGE, reason, f"{self.path}: {detail}")
+
+
+def _record_end(stream: BinaryIO, record: WarcRecord, size: int) -> int | None:
+    """The byte after a record and the blank lines that close it; None where its header or length is wrong."""
+    header_end = _find(stream, HEADER_END, record.stream_pos)
+    length = record.headers.get("Content-Length", "")  # record.content_length leaves out parsed HTTP headers
+    if header_end is None or not length.isdigit():
+        return None
+    end = header_end + len(b"\r\n\r\n") + int(length)
+    if end > size:
+        return None
+    stream.seek(end)
+    tail = stream.read(4)
+    return end + len(tail) if b"\r\n\r\n".startswith(tail) else None
+
+
+def _find(stream: BinaryIO, pattern: re.Pattern[bytes], start: int, stop: int | None = None) -> int | None:
+    """The byte where ``pattern`` first matches in ``stream[start:stop]``, read a step at a time, not all at once."""
+    stream.seek(start)
+    window, base = b"", start
+    while True:
+        step = _SCAN_STEP if stop is None else min(_SCAN_STEP, stop - base - len(window))
+        data = stream.read(step) if step > 0 else b""
+        window += data
+        found = pattern.search(window)
+        if found is not None:
+            return base + found.start()
+        if not data:
+            return None
+        kept = window[-_SCAN_OVERLAP:]
+        base += len(window) - len(kept)
+        window = kept
 
 
 def _codec(label: str | None) -> str | None:

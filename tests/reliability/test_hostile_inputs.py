@@ -130,20 +130,55 @@ def test_warc_bad_content_length_loses_only_that_record(samples_dir, tmp_path, d
     assert len(bad) == 1 and victim_id in bad[0].detail and str(path) in bad[0].detail
 
 
-def test_uncompressed_warc_bad_content_length_keeps_the_records_before_it(samples_dir, tmp_path):
+@pytest.mark.parametrize("delta", [-7, +100, +10**6])
+def test_uncompressed_warc_bad_content_length_loses_only_that_record(samples_dir, tmp_path, delta):
     records = warc_records(samples_dir)
     full, _ = _warc_docs(_write(tmp_path / "full.warc", b"".join(records)))
     victim = [i for i, r in enumerate(records) if record_type(r) == "response"][5]
     victim_id = record_id(records[victim])
-    before = {record_id(r) for r in records[:victim]}
-    records[victim] = set_content_length(records[victim], int(re.search(rb"Content-Length: (\d+)", records[victim]).group(1)) - 7)
+    length = int(re.search(rb"Content-Length: (\d+)", records[victim]).group(1))
+    records[victim] = set_content_length(records[victim], length + delta)
     path = _write(tmp_path / "bad.warc", b"".join(records))
 
     docs, drops = _warc_docs(path)
 
-    assert _texts(docs) == [(d["id"], d["text"]) for d in full if json.loads(d["meta"])["warc_record_id"] in before]
+    assert _texts(docs) == [(d["id"], d["text"]) for d in full if json.loads(d["meta"])["warc_record_id"] != victim_id]
+    assert len(docs) == len(full) - 1
+    start = sum(map(len, records[:victim]))
     bad = [d for d in drops if d.reason == "bad_content_length"]
-    assert len(bad) == 1 and victim_id in bad[0].detail and "rest of this uncompressed file is skipped" in bad[0].detail
+    assert len(bad) == 1 and victim_id in bad[0].detail and str(path) in bad[0].detail
+    assert f"bytes {start}-{start + len(records[victim])}" in bad[0].detail
+
+
+def test_uncompressed_warc_garbage_between_records_loses_nothing(samples_dir, tmp_path):
+    records = warc_records(samples_dir)
+    full, full_drops = _warc_docs(_write(tmp_path / "full.warc", b"".join(records)))
+    at = [i for i, r in enumerate(records) if record_type(r) == "response"][5]
+    garbage = bytes(range(256)).replace(b"\n", b"") * 800 + b"\r\n"  # one long stray line: no record starts in it
+    path = _write(tmp_path / "bad.warc", b"".join(records[:at]) + garbage + b"".join(records[at:]))
+
+    docs, drops = _warc_docs(path)
+
+    assert _texts(docs) == _texts(full)
+    start = sum(map(len, records[:at]))
+    assert reasons(drops) == sorted(reasons(full_drops) + ["bad_warc_header"])
+    bad = [d for d in drops if d.reason == "bad_warc_header"]
+    assert len(bad) == 1 and f"bytes {start}-{start + len(garbage)}:" in bad[0].detail and str(path) in bad[0].detail
+
+
+def test_uncompressed_warc_cut_short_keeps_every_whole_record(samples_dir, tmp_path):
+    records = warc_records(samples_dir)
+    full, _ = _warc_docs(_write(tmp_path / "full.warc", b"".join(records)))
+    victim = [i for i, r in enumerate(records) if record_type(r) == "response"][-1]
+    whole = {record_id(r) for r in records[:victim]}
+    start = sum(map(len, records[:victim]))
+    path = _write(tmp_path / "cut.warc", b"".join(records)[:start + len(records[victim]) // 2])
+
+    docs, drops = _warc_docs(path)
+
+    assert _texts(docs) == [(d["id"], d["text"]) for d in full if json.loads(d["meta"])["warc_record_id"] in whole]
+    bad = [d for d in drops if d.reason == "bad_content_length"]
+    assert len(bad) == 1 and record_id(records[victim]) in bad[0].detail and "no record follows" in bad[0].detail
 
 
 def test_warc_non_html_payloads_are_counted_not_parsed(samples_dir, tmp_path):

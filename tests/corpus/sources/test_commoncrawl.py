@@ -124,13 +124,66 @@ def test_bad_content_length_is_quarantined_and_later_records_come_out(samples_di
     assert "bad.warc.gz" in drops[0].detail and "000000000001>" in drops[0].detail
 
 
-def test_bad_content_length_in_uncompressed_warc_is_counted(samples_dir, tmp_path):
+@pytest.mark.parametrize("bad_length", [40, 900, 10**6, "abc"])
+def test_bad_content_length_in_uncompressed_warc_resumes_at_the_next_record(samples_dir, tmp_path, bad_length):
     html = real_html(samples_dir, "0900-hovenier.nl")
+    records = [warc_record(n, html, content_length=bad_length if n == 1 else None) for n in range(4)]
     path = tmp_path / "plain.warc"
-    path.write_bytes(b"".join(warc_record(n, html, content_length=900 if n == 1 else None) for n in range(3)))
+    path.write_bytes(b"".join(records))
     docs, drops = read(path)
-    assert urls(docs) == ["http://example.nl/0"]
-    assert [d.reason for d in drops] == ["bad_content_length"] and "rest of this uncompressed file" in drops[0].detail
+    assert urls(docs) == ["http://example.nl/0", "http://example.nl/2", "http://example.nl/3"]
+    start, stop = len(records[0]), len(records[0]) + len(records[1])
+    assert [d.reason for d in drops] == ["bad_content_length"]
+    assert "plain.warc" in drops[0].detail and "000000000001>" in drops[0].detail
+    assert f"bytes {start}-{stop}" in drops[0].detail and f"resumes at the next record, byte {stop}" in drops[0].detail
+
+
+@pytest.mark.parametrize(("name", "scan_step"), [("plain.warc", 1 << 16), ("plain.warc.wet", 7), ("plain.wet", 64)])
+def test_garbage_between_records_of_an_uncompressed_file_is_one_drop(samples_dir, tmp_path, monkeypatch, name, scan_step):
+    monkeypatch.setattr(commoncrawl, "_SCAN_STEP", scan_step)  # small steps: record boundaries fall across reads
+    html = real_html(samples_dir, "0900-hovenier.nl")
+    records = [warc_record(n, html) for n in range(4)]
+    garbage = b"\x00\xffnot a record\r\nWARC/1.0 in a sentence\r\n" * 50
+    path = tmp_path / name
+    path.write_bytes(b"".join(records[:2]) + garbage + b"".join(records[2:]))
+    docs, drops = read(path)
+    assert urls(docs) == [f"http://example.nl/{n}" for n in range(4)]
+    start = len(records[0]) + len(records[1])
+    assert [d.reason for d in drops] == ["bad_warc_header"]
+    assert f"bytes {start}-{start + len(garbage)}: not a WARC record" in drops[0].detail
+
+
+def test_two_damaged_stretches_in_an_uncompressed_file_are_two_drops(samples_dir, tmp_path):
+    html = real_html(samples_dir, "0900-hovenier.nl")
+    records = [warc_record(n, html, content_length=900 if n == 3 else None) for n in range(6)]
+    path = tmp_path / "plain.warc"
+    path.write_bytes(b"garbage\r\n" + b"".join(records[:2]) + b"garbage\r\n" + b"".join(records[2:]))
+    docs, drops = read(path)
+    assert urls(docs) == [f"http://example.nl/{n}" for n in (0, 1, 2, 4, 5)]
+    assert [d.reason for d in drops] == ["bad_warc_header", "bad_warc_header", "bad_content_length"]
+    assert "bytes 0-9:" in drops[0].detail and "000000000003>" in drops[2].detail
+
+
+@pytest.mark.parametrize(("cut", "reason", "why"), [(100, "bad_warc_header", "a WARC header cut short"),
+                                                    (3000, "bad_content_length", "Content-Length (15555)")])
+def test_truncated_last_record_of_an_uncompressed_file_is_one_drop(samples_dir, tmp_path, cut, reason, why):
+    html = real_html(samples_dir, "0900-hovenier.nl")
+    records = [warc_record(n, html) for n in range(3)]
+    start = len(records[0]) + len(records[1])
+    path = tmp_path / "cut.warc"
+    path.write_bytes(b"".join(records)[:start + cut])
+    docs, drops = read(path)
+    assert urls(docs) == ["http://example.nl/0", "http://example.nl/1"]
+    assert [d.reason for d in drops] == [reason]
+    assert f"bytes {start}-{start + cut}: " in drops[0].detail and why in drops[0].detail
+    assert "no record follows" in drops[0].detail
+
+
+def test_uncompressed_file_cut_inside_its_closing_blank_lines_keeps_the_record(samples_dir, tmp_path):
+    html = real_html(samples_dir, "0900-hovenier.nl")
+    path = tmp_path / "cut.warc"
+    path.write_bytes((warc_record(0, html) + warc_record(1, html))[:-2])
+    assert urls(read(path)[0]) == ["http://example.nl/0", "http://example.nl/1"] and read(path)[1] == []
 
 
 def test_corrupt_gzip_member_keeps_earlier_records(samples_dir, tmp_path):

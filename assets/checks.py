@@ -177,13 +177,13 @@ def curated_languages_within_bounds(config: LanguageBounds, corpus_storage: Corp
                 description="Every shard file matches its manifest entry (size, sha256) and no unlisted shard lies beside them.")
 def shard_manifest_checksums_valid(corpus_storage: CorpusStorage) -> dg.AssetCheckResult:
     folder = corpus_storage.layout().shards
-    problems = manifest_problems(folder)
-    manifest = read_manifest(folder) or {}
+    manifest = read_manifest(folder)
+    problems = manifest_problems(folder, manifest)
     return dg.AssetCheckResult(
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(problems[:10]) or None,
-        metadata={"shards": len(manifest.get("shards", [])), "problems": len(problems)},
+        metadata={"shards": len((manifest or {}).get("shards", [])), "problems": len(problems)},
     )
 
 

@@ -192,6 +192,11 @@ def write_table_atomic(path: Location, table: pa.Table, metadata: dict[bytes, by
         pq.write_table(table, target, row_group_size=ROW_GROUP_ROWS, filesystem=fs, **PARQUET_OPTIONS)
 
 
+def _complete_files(folder: Location, pattern: str) -> Iterator[Location]:
+    """Files below ``folder`` matching ``pattern``, less writes in progress (temp names)."""
+    return (p for p in folder.glob(pattern) if TMP_MARK not in p.name) if folder.exists() else iter(())
+
+
 @dataclass(frozen=True)
 class Layout:
     """``root``: the local directory (models, work, shards, ...; the part trees too unless ``store``);
@@ -214,21 +219,19 @@ class Layout:
 
     def parts(self, tree: str, stage: str, source: str) -> list[Location]:
         """The complete parts of one stage and source in a tree, sorted by name."""
-        folder = self.data / tree / stage / source
-        return sorted(p for p in folder.glob("*.parquet") if TMP_MARK not in p.name) if folder.exists() else []
+        return sorted(_complete_files(self.data / tree / stage / source, "*.parquet"))
 
     def docs_parts(self, stage: str, source: str) -> list[Location]:
         return self.parts("docs", stage, source)
 
     def sources(self, tree: str, stage: str) -> list[str]:
         """The source folders of ``stage`` in ``tree`` that hold at least one complete part."""
-        return sorted({p.parent.name for p in (self.data / tree / stage).glob("*/*.parquet") if TMP_MARK not in p.name})
+        return sorted({p.parent.name for p in _complete_files(self.data / tree / stage, "*/*.parquet")})
 
     def parts_pattern(self, tree: str, stage: str = "*") -> str | None:
         """A ``read_parquet`` glob over every source's parts of ``stage`` in ``tree``; None when there are none."""
-        folder = self.data / tree
-        found = folder.exists() and any(TMP_MARK not in p.name for p in folder.glob(f"{stage}/*/*.parquet"))
-        return str(folder / stage / "*" / "*.parquet") if found else None
+        found = next(_complete_files(self.data / tree, f"{stage}/*/*.parquet"), None) is not None
+        return str(self.data / tree / stage / "*" / "*.parquet") if found else None
 
     def remove_stale_temps(self, stage: str, source: str) -> int:
         return sum(remove_stale_temps(self.data / tree / stage / source) for tree in TREES)

@@ -350,21 +350,28 @@ def read_manifest(folder: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def manifest_problems(folder: Path) -> list[str]:
-    """What is wrong with a shard folder against its manifest: missing, resized or altered shards (sha256,
-    streamed), token counts that do not add up, and ``.bin`` files the manifest does not list."""
-    m = read_manifest(folder)
+def _shard_size_problem(folder: Path, shard: dict, width: int) -> str | None:
+    """Why a manifest entry's file is not there at its size; None when it is."""
+    path = folder / shard["path"]
+    if not path.is_file():
+        return f"{shard['path']}: missing"
+    if path.stat().st_size != shard["tokens"] * width:
+        return f"{shard['path']}: {path.stat().st_size:,} bytes, manifest says {shard['tokens'] * width:,}"
+    return None
+
+
+def manifest_problems(folder: Path, m: dict | None) -> list[str]:
+    """What is wrong with a shard folder against its manifest ``m`` (``read_manifest``): missing, resized
+    or altered shards (sha256, streamed), token counts that do not add up, and unlisted ``.bin`` files."""
     if m is None:
         return [f"{folder / MANIFEST} does not exist"]
     width = np.dtype(m["dtype"]).itemsize
     problems = []
     for s in m["shards"]:
-        path = folder / s["path"]
-        if not path.is_file():
-            problems.append(f"{s['path']}: missing")
-        elif path.stat().st_size != s["tokens"] * width:
-            problems.append(f"{s['path']}: {path.stat().st_size:,} bytes, manifest says {s['tokens'] * width:,}")
-        elif sha256_file(path) != s["sha256"]:
+        size_problem = _shard_size_problem(folder, s, width)
+        if size_problem is not None:
+            problems.append(size_problem)
+        elif sha256_file(folder / s["path"]) != s["sha256"]:
             problems.append(f"{s['path']}: sha256 differs from the manifest")
     train = sum(s["tokens"] for s in m["shards"] if s.get("split", "train") == "train")
     if train != m["train_tokens"] or train != sum(m["sources"].values()):
@@ -381,8 +388,7 @@ def manifest_is_current(folder: Path, key: str) -> bool:
     if not m or m.get("key") != key:
         return False
     width = np.dtype(m["dtype"]).itemsize
-    return all((folder / s["path"]).exists() and (folder / s["path"]).stat().st_size == s["tokens"] * width
-               for s in m["shards"])
+    return all(_shard_size_problem(folder, s, width) is None for s in m["shards"])
 
 
 def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_dir: Path, out: Path,

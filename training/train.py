@@ -15,7 +15,7 @@ import io
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -56,6 +56,11 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 0  # torch CPU threads; 0 = torch's default
     unigram_logit_bias: bool = True  # output bias starts at the train shards' log unigram frequencies
+
+    def model_config(self, vocab_size: int) -> ModelConfig:
+        """The model these settings train: every ModelConfig field this config also has, and the vocabulary."""
+        shared = {f.name for f in fields(ModelConfig)} & {f.name for f in fields(self)}
+        return ModelConfig(vocab_size=vocab_size, **{name: getattr(self, name) for name in shared})
 
     # settings that change the weights; the rest (checkpoint cadence, eval size, device) do not
     def fingerprint(self, manifest_key: str) -> str:
@@ -218,9 +223,7 @@ def train(cfg: TrainConfig, shards: Path, checkpoints: Path, log: Callable[[str]
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    mcfg = ModelConfig(vocab_size=manifest["vocab_size"], block_size=cfg.block_size, n_layer=cfg.n_layer,
-                       n_head=cfg.n_head, n_kv_head=cfg.n_kv_head, d_model=cfg.d_model,
-                       unigram_logit_bias=cfg.unigram_logit_bias)
+    mcfg = cfg.model_config(manifest["vocab_size"])
     counts = unigram_counts(shards, manifest)
     model = LlamaLM(mcfg)
     if mcfg.unigram_logit_bias:

@@ -149,7 +149,7 @@ def test_user_supplied_tokenizer(tmp_path, corpus_root, built):
 def test_manifest_problems_name_each_damaged_shard(built, corpus_root, tmp_path):
     folder = tmp_path / "shards"
     shutil.copytree(corpus_root / "shards", folder)
-    assert tokens.manifest_problems(folder) == []
+    assert tokens.manifest_problems(folder, tokens.read_manifest(folder)) == []
     first, second, *_ = [s["path"] for s in built["shards"]]
     data = bytearray((folder / first).read_bytes())
     data[0] ^= 1
@@ -157,12 +157,12 @@ def test_manifest_problems_name_each_damaged_shard(built, corpus_root, tmp_path)
     with open(folder / second, "ab") as f:
         f.write(b"\0\0")
     (folder / "train_999999.bin").write_bytes(b"\0\0")
-    problems = tokens.manifest_problems(folder)
+    problems = tokens.manifest_problems(folder, tokens.read_manifest(folder))
     assert problems == [f"{first}: sha256 differs from the manifest",
                         f"{second}: {(folder / second).stat().st_size:,} bytes, manifest says "
                         f"{(folder / second).stat().st_size - 2:,}",
                         "train_999999.bin: not in the manifest"]
     (folder / first).unlink()
-    assert f"{first}: missing" in tokens.manifest_problems(folder)
+    assert f"{first}: missing" in tokens.manifest_problems(folder, tokens.read_manifest(folder))
     (folder / "manifest.json").unlink()
-    assert tokens.manifest_problems(folder) == [f"{folder / 'manifest.json'} does not exist"]
+    assert tokens.manifest_problems(folder, tokens.read_manifest(folder)) == [f"{folder / 'manifest.json'} does not exist"]

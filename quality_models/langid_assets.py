@@ -1,6 +1,7 @@
 """The language-ID model as an asset: lid.176 located and validated (its sha256 is the data version),
 the second-stage cluster refiners trained on the train half of the labelled sentences, and both
-evaluated on the held-out half (accuracy per language as metadata). Logic: ``quality_models.langid``."""
+evaluated on the held-out half and on the labelled sets of other distributions
+(``quality_models.langid_sets``), accuracy per language as metadata. Logic: ``quality_models.langid``."""
 
 import json
 from pathlib import Path
@@ -10,10 +11,8 @@ import dagster as dg
 
 from assets.resources import CorpusStorage
 from corpus.inputs import sha256_file
-from corpus.storage import fingerprint
-from quality_models import langid
-
-REFINERS_POINTER = "current.json"
+from corpus.storage import atomic_path, fingerprint
+from quality_models import langid, langid_sets
 
 
 def langid_models_dir(layout) -> Path:
@@ -22,10 +21,7 @@ def langid_models_dir(layout) -> Path:
 
 def current_refiners(layout) -> Optional[Path]:
     """The refiners folder the last ``langid_model`` run wrote, if any."""
-    pointer = langid_models_dir(layout) / REFINERS_POINTER
-    if not pointer.exists():
-        return None
-    return Path(json.loads(pointer.read_text())["refiners_dir"])
+    return langid.current_refiners(layout.models)
 
 
 class LangIdModelConfig(dg.Config):
@@ -36,7 +32,7 @@ class LangIdModelConfig(dg.Config):
 
 @dg.asset(group_name="quality_models", kinds={"fasttext"})
 def langid_model(context: dg.AssetExecutionContext, config: LangIdModelConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
-    """fastText lid.176 plus bs/hr/sr and da/nb refiners, evaluated on held-out labelled sentences."""
+    """fastText lid.176 plus bs/hr/sr and da/nb refiners, evaluated on held-out and off-distribution labelled text."""
     layout = corpus_storage.layout()
     model_path = Path(config.model_path) if config.model_path else langid.default_model_path()
     base = langid.LanguageIdentifier(model_path)  # raises if missing or not a fastText model
@@ -47,22 +43,41 @@ def langid_model(context: dg.AssetExecutionContext, config: LangIdModelConfig, c
         return dg.MaterializeResult(metadata={"model_path": dg.MetadataValue.path(str(model_path)), "model_sha256": sha},
                                     data_version=dg.DataVersion(sha))
     heldout = langid.read_labelled(labelled, "heldout")
-    base_eval = langid.evaluate(base, heldout)
-    md = {"model_path": dg.MetadataValue.path(str(model_path)), "model_sha256": sha,
-          "heldout_sentences": len(heldout), "base_accuracy": dg.MetadataValue.float(round(base_eval.accuracy, 4))}
-    refined_eval, version = None, sha
+    refiners = None
     if config.train_refiners:
-        out = langid_models_dir(layout) / f"refiners-{fingerprint(sha256_file(labelled), langid.REFINER_PARAMS, [c.__dict__ for c in langid.CLUSTERS])[:16]}"
-        if not (out / "clusters.json").exists():
-            langid.train_refiners(langid.read_labelled(labelled, "train"), out)
-        (langid_models_dir(layout) / REFINERS_POINTER).write_text(json.dumps({"refiners_dir": str(out), "base_sha256": sha}))
-        refined_eval = langid.evaluate(langid.LanguageIdentifier(model_path, out), heldout)
-        version = f"{sha[:32]}-{out.name}"
-        md.update(refiners_dir=dg.MetadataValue.path(str(out)), accuracy=dg.MetadataValue.float(round(refined_eval.accuracy, 4)))
+        refiners = langid_models_dir(layout) / f"refiners-{fingerprint(sha256_file(labelled), langid.REFINER_PARAMS, [c.__dict__ for c in langid.CLUSTERS])[:16]}"
+        if not (refiners / "clusters.json").exists():
+            langid.train_refiners(langid.read_labelled(labelled, "train"), refiners)
+        with atomic_path(langid_models_dir(layout) / langid.REFINERS_POINTER) as tmp:
+            tmp.write_text(json.dumps({"refiners_dir": str(refiners), "base_sha256": sha}))
+    refined = langid.LanguageIdentifier(model_path, refiners) if refiners else None
+    md = {"model_path": dg.MetadataValue.path(str(model_path)), "model_sha256": sha}
+    if refiners:
+        md["refiners_dir"] = dg.MetadataValue.path(str(refiners))
+    sets = {"heldout": heldout}
+    for name in langid_sets.SETS:
+        try:
+            sets[name] = langid_sets.rows_of(name)
+        except FileNotFoundError as exc:
+            context.log.warning(f"labelled set {name} not evaluated: {exc}")
+    for name, rows in sets.items():
+        base_eval = langid.evaluate(base, rows)
+        refined_eval = langid.evaluate(refined, rows) if refined else None
+        prefix = "" if name == "heldout" else f"{name}_"  # the held-out half keeps its earlier keys
+        md[f"{name}_sentences"] = len(rows)
+        md[f"{prefix}base_accuracy"] = dg.MetadataValue.float(round(base_eval.accuracy, 4))
+        if refined_eval:
+            md[f"{prefix}accuracy"] = dg.MetadataValue.float(round(refined_eval.accuracy, 4))
+        md[f"{prefix}accuracy_per_language"] = dg.MetadataValue.md(_markdown(base_eval, refined_eval))
+        context.log.info(f"langid on {name} ({len(rows)} sentences): lid.176 {base_eval.accuracy:.4f}"
+                         + (f", refined {refined_eval.accuracy:.4f}" if refined_eval else ""))
+    version = f"{sha[:32]}-{refiners.name}" if refiners else sha
+    return dg.MaterializeResult(metadata=md, data_version=dg.DataVersion(version))
+
+
+def _markdown(base_eval: langid.Evaluation, refined_eval: Optional[langid.Evaluation]) -> str:
     rows = ["| language | sentences | lid.176 | + refiners |", "|---|---|---|---|"]
     for label, (_, total) in base_eval.per_language.items():
         refined = f"{refined_eval.language_accuracy(label):.3f}" if refined_eval else "-"
         rows.append(f"| {label} | {total} | {base_eval.language_accuracy(label):.3f} | {refined} |")
-    md["accuracy_per_language"] = dg.MetadataValue.md("\n".join(rows))
-    context.log.info(f"langid: lid.176 {base_eval.accuracy:.4f}" + (f", refined {refined_eval.accuracy:.4f}" if refined_eval else "") + " on held-out sentences")
-    return dg.MaterializeResult(metadata=md, data_version=dg.DataVersion(version))
+    return "\n".join(rows)

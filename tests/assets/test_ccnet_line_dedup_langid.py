@@ -127,3 +127,7 @@ def test_langid_model_asset_reports_heldout_accuracy(tmp_path):
     assert md["accuracy"].value >= 0.93 and md["accuracy"].value > md["base_accuracy"].value
     assert len(md["model_sha256"].value) == 64
     assert "| bs |" in md["accuracy_per_language"].value
+    # off the refiners' training distribution (quality_models.langid_sets) they do not lose either
+    assert md["gettext_accuracy"].value > md["gettext_base_accuracy"].value
+    assert md["wikipedia_accuracy"].value == md["wikipedia_base_accuracy"].value
+    assert "| sr |" in md["gettext_accuracy_per_language"].value

@@ -81,4 +81,12 @@ if ! command -v chromium >/dev/null 2>&1 && ! dpkg -s chromium >/dev/null 2>&1; 
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
+# GLib's and GTK 3's translated messages: the off-distribution bs/hr/sr (both scripts)/da/nb text of the
+# language-ID tests (quality_models/langid_sets.py); an image that strips /usr/share/locale lacks them.
+if [ ! -f /usr/share/locale/sr@latin/LC_MESSAGES/glib20.mo ] || [ ! -f /usr/share/locale/nb/LC_MESSAGES/gtk30.mo ]; then
+  log "installing libglib2.0-data and libgtk-3-common (gettext catalogs for the language-ID tests)"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --reinstall libglib2.0-data libgtk-3-common >/dev/null
+fi
 log "ready: $("$PY" -c 'import dagster, torch; print("dagster", dagster.__version__, "torch", torch.__version__)')"

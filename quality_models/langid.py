@@ -344,7 +344,7 @@ def comparison_lines(base: Evaluation, refined: Evaluation | None) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from quality_models import langid_sets
+    from quality_models import langid_sets  # it imports this module
 
     parser = argparse.ArgumentParser(prog="python -m quality_models.langid", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

@@ -21,6 +21,7 @@ from typing import Iterator
 
 from corpus.schema import Drop
 from corpus.sources import wikipedia
+from quality_models.langid import REPO
 
 SETS = ("wikipedia", "gettext")
 # Sentences per dump and per page: enough for a stable accuracy, few enough for a test of seconds.
@@ -40,8 +41,7 @@ _NOT_TEXT = re.compile(r"%(?:\d+\$)?[-+ #0']*\d*(?:\.\d+)?[hlLqjzt]*[a-zA-Z%]|\{
 
 
 def default_wikipedia_dir() -> Path:
-    from quality_models.langid import REPO
-
+    """The Wikipedia samples beside the checkout (../shared/samples/wikipedia)."""
     return REPO.parent / "shared" / "samples" / "wikipedia"
 
 

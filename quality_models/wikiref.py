@@ -115,7 +115,8 @@ class WikirefParams:
     min_score: float  # the keep rule of a model trained on real cited pages (RedPajama v1: 0.25)
     fallback_keep_fraction: float  # the keep rule of a fallback model: this share of held-out web documents
     max_examples_per_class: int  # training chunks per class; held-out: this times holdout_fraction
-    max_calibration_documents: int
+    max_chunks_per_document: int  # so that one long page (or book) does not stand for its whole class
+    max_calibration_documents: int  # held-out documents kept per class (keep rule, document-level AUC)
     max_cited_urls: int
     seed: int = 0
 
@@ -190,20 +191,32 @@ def cited_urls(wikipedia_parts: Iterable[Path], max_urls: int, seed: int = 0) ->
     return {key: p for p, key, _ in sample.items()}, sample.seen
 
 
+def page_identities(doc: Mapping[str, Any]) -> list[str]:
+    """What makes two documents one page: the id, the normalised URL, the WARC record id (a cited page fetched
+    through the index is the same record as the crawled copy in the inputs, under another document id)."""
+    meta = json.loads(doc["meta"]) if doc.get("meta") else {}
+    url = normalize_url(doc.get("url"))
+    return [doc["id"], *([f"url:{url}"] if url else []),
+            *([f"record:{meta['warc_record_id']}"] if meta.get("warc_record_id") else [])]
+
+
+PAGE_COLUMNS = ("id", "url", "meta", "text")
+
+
 def positive_pages(inputs: WikirefInputs, cited: Mapping[str, int],
-                   params: WikirefParams) -> tuple[Iterator[tuple[str, str, str]], Counter]:
-    """(positive documents as (id, source, text), counts filled in as they stream): cited pages already in
-    the inputs, then the ones the index lookup fetches, after LID; each page once (by id), >= min chars."""
+                   params: WikirefParams) -> tuple[Iterator[tuple[dict[str, Any], str]], Counter]:
+    """(positive documents with their source, counts filled in as they stream): cited pages already in the
+    inputs, then the ones the index lookup fetches, after LID; each page once, >= ``min_positive_chars``."""
     counts: Counter = Counter()
 
-    def generate() -> Iterator[tuple[str, str, str]]:
+    def generate() -> Iterator[tuple[dict[str, Any], str]]:
         seen: set[str] = set()
-        for d in _docs(inputs.web, ("id", "url", "text")):
+        for d in _docs(inputs.web, PAGE_COLUMNS):
             if normalize_url(d["url"]) in cited:
                 counts["cited_pages_in_inputs"] += 1
                 if len(d["text"]) >= params.min_positive_chars:
-                    seen.add(d["id"])
-                    yield d["id"], CITED_IN_INPUTS, d["text"]
+                    seen.update(page_identities(d))
+                    yield d, CITED_IN_INPUTS
         if inputs.cited_pages is None:
             return
         fetched = inputs.cited_pages(cited)
@@ -211,15 +224,15 @@ def positive_pages(inputs: WikirefInputs, cited: Mapping[str, int],
             kept, drops = inputs.lid(batch) if inputs.lid is not None else (batch, None)
             if drops is not None:
                 counts.update(f"cited_pages_dropped_{r}" for r in drops.column("reason").to_pylist())
-            for d in kept.select(["id", "text"]).to_pylist():
-                if d["id"] in seen:
+            for d in kept.select(list(PAGE_COLUMNS)).to_pylist():
+                if seen.intersection(page_identities(d)):
                     continue
                 if len(d["text"]) < params.min_positive_chars:
                     counts["cited_pages_dropped_short"] += 1
                     continue
-                seen.add(d["id"])
+                seen.update(page_identities(d))
                 counts["cited_pages_fetched_kept"] += 1
-                yield d["id"], CITED_FROM_INDEX, d["text"]
+                yield d, CITED_FROM_INDEX
 
     return generate(), counts
 
@@ -244,27 +257,29 @@ def index_cited_pages(index: list[str], warc_base: str, cache: Path, max_pages: 
 
 
 class ExamplePools:
-    """A hash-priority sample of chunk examples per (label, held out), and of held-out web documents (the
-    calibration set of a fallback model's keep rule): memory bounded whatever the input size."""
+    """A hash-priority sample of chunk examples per (label, held out), at most ``max_chunks_per_document`` per
+    document, and of whole held-out documents per label (the calibration set of a fallback model's keep rule,
+    and the document-level evaluation): memory bounded whatever the input size."""
 
     def __init__(self, params: WikirefParams):
         self.params = params
         heldout_capacity = max(1, int(params.max_examples_per_class * params.holdout_fraction))
         self.pools = {(label, held): PrioritySample(heldout_capacity if held else params.max_examples_per_class)
                       for label in (POSITIVE, NEGATIVE) for held in (False, True)}
-        self.heldout_web = PrioritySample(params.max_calibration_documents)
+        self.heldout_documents = {label: PrioritySample(params.max_calibration_documents) for label in (POSITIVE, NEGATIVE)}
         self.documents: Counter = Counter()
 
     def add(self, label: str, doc_id: str, source: str, text: str) -> None:
         p = self.params
         held = is_heldout(f"{p.seed}:{doc_id}", p.holdout_fraction)
         self.documents[f"{'heldout' if held else 'train'}_{label.removeprefix('__label__')}_{source}"] += 1
-        if held and label == NEGATIVE:
-            self.heldout_web.add(priority(p.seed, doc_id), doc_id, text)
-        for i, chunk in enumerate(chunks(text, p.min_example_chars)):
+        if held:
+            self.heldout_documents[label].add(priority(p.seed, doc_id), doc_id, (source, text))
+        keyed = sorted((priority(p.seed, f"{doc_id}:{i}"), f"{doc_id}:{i}", chunk)
+                       for i, chunk in enumerate(chunks(text, p.min_example_chars)))
+        for key_priority, key, chunk in keyed[:p.max_chunks_per_document]:
             if ft := fasttext_text(chunk):
-                key = f"{doc_id}:{i}"
-                self.pools[(label, held)].add(priority(p.seed, key), key, Example(doc_id, source, label, ft, held))
+                self.pools[(label, held)].add(key_priority, key, Example(doc_id, source, label, ft, held))
 
     def balanced(self) -> list[Example]:
         """Per split, as many examples of each class as the smaller has (the lowest priorities)."""
@@ -274,6 +289,13 @@ class ExamplePools:
             n = min(len(pos), len(neg))
             out += [e for _, _, e in pos[:n]] + [e for _, _, e in neg[:n]]
         return out
+
+    def heldout_document_examples(self) -> list[Example]:
+        """Whole held-out documents, as many of each class as the smaller has (``fasttext_text`` form)."""
+        pos, neg = self.heldout_documents[POSITIVE].items(), self.heldout_documents[NEGATIVE].items()
+        n = min(len(pos), len(neg))
+        return [Example(doc_id, source, label, fasttext_text(text), True)
+                for label, docs in ((POSITIVE, pos), (NEGATIVE, neg)) for _, doc_id, (source, text) in docs[:n]]
 
 
 def counts_of(examples: Iterable[Example]) -> dict[str, int]:
@@ -287,13 +309,15 @@ def collect_examples(inputs: WikirefInputs, params: WikirefParams) -> tuple[Exam
     cited, mentions = cited_urls(inputs.wikipedia, params.max_cited_urls, params.seed)
     pools = ExamplePools(params)
     pages, counts = positive_pages(inputs, cited, params)
-    positive_ids: set[str] = set()
-    for doc_id, source, text in pages:
-        positive_ids.add(doc_id)
-        pools.add(POSITIVE, doc_id, source, text)
+    taken: set[str] = set()  # identities of the positive pages: none of them is also a negative
+    used = 0
+    for doc, source in pages:
+        taken.update(page_identities(doc))
+        used += 1
+        pools.add(POSITIVE, doc["id"], source, doc["text"])
     info: dict[str, Any] = {"cited_url_mentions": mentions, "cited_urls_sampled": len(cited), **dict(sorted(counts.items())),
-                            "cited_pages_used": len(positive_ids)}
-    if len(positive_ids) >= params.min_positives:
+                            "cited_pages_used": used}
+    if used >= params.min_positives:
         info["positives_source"] = "wikipedia_references"
     else:
         info["positives_source"] = "fallback_curated"
@@ -301,9 +325,13 @@ def collect_examples(inputs: WikirefInputs, params: WikirefParams) -> tuple[Exam
         for source, parts in (("wikipedia", inputs.wikipedia), ("books", inputs.books)):
             for d in _docs(parts):
                 pools.add(POSITIVE, d["id"], source, d["text"])
-    for d in _docs(inputs.web):
-        if d["id"] not in positive_ids:
+    excluded = 0
+    for d in _docs(inputs.web, PAGE_COLUMNS):
+        if taken.intersection(page_identities(d)):
+            excluded += 1
+        else:
             pools.add(NEGATIVE, d["id"], WEB, d["text"])
+    info["web_pages_excluded_as_cited"] = excluded
     info["documents"] = dict(sorted(pools.documents.items()))
     return pools, info
 
@@ -318,21 +346,22 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float | None:
     return float(u / (len(pos) * len(neg)))
 
 
-def evaluate(scorer_scores: np.ndarray, examples: list[Example], min_score: float) -> dict[str, Any]:
+def evaluate(scorer_scores: np.ndarray, examples: list[Example], min_score: float,
+             prefix: str = "heldout") -> dict[str, Any]:
     """Balanced accuracy at the keep rule's threshold and AUC on held-out examples (balanced between the
     classes), with the class counts, overall and per (positive, negative) source."""
     labels = np.asarray([e.label == POSITIVE for e in examples], bool)
     sources = np.asarray([e.source for e in examples], dtype=object)
-    out: dict[str, Any] = {"heldout_examples": int(len(examples)), "heldout_positives": int(labels.sum()),
-                           "heldout_negatives": int((~labels).sum())}
+    out: dict[str, Any] = {f"{prefix}_examples": int(len(examples)), f"{prefix}_positives": int(labels.sum()),
+                           f"{prefix}_negatives": int((~labels).sum())}
     if not labels.any() or labels.all():
         return out
     kept = scorer_scores >= min_score
-    out["heldout_accuracy"] = round(float((kept[labels].mean() + (~kept[~labels]).mean()) / 2), 4)
-    out["heldout_auc"] = _round(auc(scorer_scores[labels], scorer_scores[~labels]))
+    out[f"{prefix}_accuracy"] = round(float((kept[labels].mean() + (~kept[~labels]).mean()) / 2), 4)
+    out[f"{prefix}_auc"] = _round(auc(scorer_scores[labels], scorer_scores[~labels]))
     for ps in sorted(set(sources[labels])):
         for ns in sorted(set(sources[~labels])):
-            out[f"heldout_auc_{ps}_vs_{ns}"] = _round(auc(scorer_scores[labels & (sources == ps)],
+            out[f"{prefix}_auc_{ps}_vs_{ns}"] = _round(auc(scorer_scores[labels & (sources == ps)],
                                                           scorer_scores[~labels & (sources == ns)]))
     return out
 
@@ -364,12 +393,15 @@ def train_classifier(inputs: WikirefInputs, models_root: Path, params: WikirefPa
     if not train:
         raise ValueError(f"not enough training data for the wikiref classifier: {counts or 'no examples'}; "
                          f"documents {info['documents']}")
-    calibration = [text for _, _, text in pools.heldout_web.items()]
+    calibration = [text for _, _, (_, text) in pools.heldout_documents[NEGATIVE].items()]
+    heldout_documents = pools.heldout_document_examples()
     digest = xxhash.xxh3_128()
     for e in examples:
         digest.update(f"{e.label}\t{int(e.heldout)}\t{e.text}\n".encode())
     for text in calibration:
         digest.update(f"calibration\t{text}\n".encode())
+    for e in heldout_documents:
+        digest.update(f"document\t{e.label}\t{e.text}\n".encode())
     version = fingerprint(NAME, MODEL_FORMAT, asdict(params), digest.hexdigest())
 
     def build(tmp: Path) -> None:
@@ -387,7 +419,9 @@ def train_classifier(inputs: WikirefInputs, models_root: Path, params: WikirefPa
         manifest = {"name": NAME, "version": version, "format": MODEL_FORMAT, "params": asdict(params),
                     "model": "model.bin", **info, "keep_rule": rule, "examples": counts, "train_examples": len(train),
                     "train_seconds": seconds,
-                    **evaluate(scorer.score_prepared([e.text for e in heldout]), heldout, rule["min_score"])}
+                    **evaluate(scorer.score_prepared([e.text for e in heldout]), heldout, rule["min_score"]),
+                    **evaluate(scorer.score_prepared([e.text for e in heldout_documents]), heldout_documents,
+                               rule["min_score"], prefix="heldout_document")}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
     folder, reused = publish(models_root, NAME, version, build)

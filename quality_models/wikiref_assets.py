@@ -30,6 +30,7 @@ class WikirefClassifierConfig(dg.Config):
     min_score: float = recipe.WIKIREF_MIN_SCORE
     fallback_keep_fraction: float = recipe.WIKIREF_FALLBACK_KEEP_FRACTION
     max_examples_per_class: int = recipe.WIKIREF_MAX_EXAMPLES_PER_CLASS
+    max_chunks_per_document: int = recipe.WIKIREF_MAX_CHUNKS_PER_DOCUMENT
     max_calibration_documents: int = recipe.WIKIREF_MAX_CALIBRATION_DOCUMENTS
     max_cited_urls: int = recipe.WIKIREF_MAX_CITED_URLS
     seed: int = 0

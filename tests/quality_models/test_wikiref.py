@@ -321,3 +321,21 @@ def test_index_on_s3_is_read_in_place(classifier, samples_dir, tmp_path, monkeyp
         found = cc_index.lookup(cited, [spec], tmp_path / "cache", max_pages=1000)
     assert len(found) == LOOPBACK_PAGES + 4 + 1
     assert not (tmp_path / "cache" / "index").exists()
+
+
+def test_cited_pages_already_in_the_inputs_are_positives_and_not_negatives(classifier, samples_dir, tmp_path):
+    """A Wikipedia article (real text, its citations replaced by the URLs of 3 real crawled English pages of the
+    inputs, the only made-up part) makes those 3 pages positives; none of them is then a random-web negative."""
+    root, *_ = classifier
+    inputs = ingest_parts(str(samples_dir), root)
+    long_pages = [d for d in wikiref._docs(inputs.web, wikiref.PAGE_COLUMNS)
+                  if len(d["text"]) >= recipe.WIKIREF_MIN_POSITIVE_CHARS][:3]
+    article = next(doc for docs in sample_docs("wikipedia", str(samples_dir)).values() for doc in docs)
+    article = {**article, "meta": json.dumps({"cited_urls": [p["url"] for p in long_pages]})}
+    wiki = write_parts(tmp_path / "data", "ingest", "wikipedia", {"article": [article]})
+    pools, info = wikiref.collect_examples(dataclasses.replace(inputs, wikipedia=wiki), default_params(min_positives=3))
+    assert info["positives_source"] == "wikipedia_references"
+    assert info["cited_pages_in_inputs"] == info["cited_pages_used"] == info["web_pages_excluded_as_cited"] == 3
+    negatives = {e.doc_id for (label, _), pool in pools.pools.items() if label == wikiref.NEGATIVE
+                 for _, _, e in pool.items()}
+    assert negatives and not negatives & {p["id"] for p in long_pages}

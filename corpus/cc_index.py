@@ -9,7 +9,7 @@ through pyarrow's filesystem, DuckDB reading only the row groups and columns it 
 (downloaded once into the cache by ``corpus.inputs.download``: resume, retries, size check). DuckDB
 joins it with every http/https and ``www.`` variant of the wanted URLs and keeps one HTTP-200 capture per
 URL. Each hit is one gzip member of a WARC file: fetched with an HTTP Range request from
-``warc_base`` + ``warc_filename``, cached under a name derived from (file, offset, length), and read
+``warc_base`` + ``warc_filename`` (or read at its offset when ``warc_base`` is a local folder), cached under a name derived from (file, offset, length), and read
 by the project's Common Crawl reader, so a cited page is extracted exactly as any crawled page is.
 
 Offline, the first request fails within seconds with a message naming the host (no retries on a DNS
@@ -149,16 +149,21 @@ def fetch_record(hit: IndexHit, warc_base: str, cache: Path, timeout_s: float = 
     if dest.is_file() and dest.stat().st_size == hit.length:
         return dest
     url = warc_base.rstrip("/") + "/" + hit.warc_filename.lstrip("/")
-    request = urllib.request.Request(url, headers={"Range": f"bytes={hit.offset}-{hit.offset + hit.length - 1}"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            if response.status != 206:
-                raise ValueError(f"{url}: HTTP {response.status} to a Range request (206 expected)")
-            data = response.read(hit.length + 1)
-    except urllib.error.HTTPError:
-        raise
-    except urllib.error.URLError as exc:
-        raise _unreachable(url, exc.reason) from exc
+    if not url.startswith(("http://", "https://")):  # WARC files on a local disk
+        with open(url, "rb") as f:
+            f.seek(hit.offset)
+            data = f.read(hit.length)
+    else:
+        request = urllib.request.Request(url, headers={"Range": f"bytes={hit.offset}-{hit.offset + hit.length - 1}"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                if response.status != 206:
+                    raise ValueError(f"{url}: HTTP {response.status} to a Range request (206 expected)")
+                data = response.read(hit.length + 1)
+        except urllib.error.URLError as exc:
+            if isinstance(exc, urllib.error.HTTPError):
+                raise  # the server answered: this record only
+            raise _unreachable(url, exc.reason) from exc
     if len(data) != hit.length:
         raise ValueError(f"{url}: {len(data)} bytes for a {hit.length}-byte record at offset {hit.offset}")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -170,13 +175,14 @@ def fetch_record(hit: IndexHit, warc_base: str, cache: Path, timeout_s: float = 
 
 def cited_pages(hits: Iterable[IndexHit], warc_base: str, cache: Path) -> Iterator[dict[str, Any] | Drop]:
     """Each hit's page through the project's Common Crawl reader (``meta.cited_url`` = the wanted URL);
-    a record the server does not have or that is not what the index says becomes a counted Drop."""
+    a record the server does not have, that is not what the index says or whose transfer times out or is
+    cut becomes a counted Drop (an unreachable host is an ``IndexUnreachable`` before the first record)."""
     if warc_base.startswith(("http://", "https://")):
         check_reachable(warc_base)
     for hit in hits:
         try:
             path = fetch_record(hit, warc_base, cache)
-        except (urllib.error.HTTPError, ValueError) as exc:
+        except (urllib.error.HTTPError, ValueError, FileNotFoundError, TimeoutError, ConnectionResetError) as exc:
             yield Drop.at(commoncrawl.SOURCE, hit.locator, STAGE, "fetch_failed", f"{hit.url}: {exc}")
             continue
         for record in commoncrawl.read_documents(path, hit.locator):

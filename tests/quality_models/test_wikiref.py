@@ -197,6 +197,9 @@ def test_index_lookup_and_range_fetch_turn_cited_urls_into_positives(classifier,
         assert all(json.loads(d["meta"])["cited_url"] in cited for d in docs)
         list(cc_index.cited_pages(found, base, cache))  # again: from the cache, only the missing record is asked for
         assert len([p for p, _ in hits if p == WARC_NAME]) == len(found) + 1
+        local = list(cc_index.cited_pages(found, str(served), tmp_path / "local_cache"))  # WARC files on disk
+        assert [r["text"] for r in local if isinstance(r, dict)] == [d["text"] for d in docs]
+        assert [r.reason for r in local if not isinstance(r, dict)].count("fetch_failed") == 1
 
         source = wikiref.index_cited_pages([f"{base}/{layout['index']}"], base, cache, recipe.WIKIREF_MAX_CITED_PAGES)
         indexed = dataclasses.replace(inputs, cited_pages=source, lid=lid_filter())

@@ -9,8 +9,9 @@ through pyarrow's filesystem, DuckDB reading only the row groups and columns it 
 (downloaded once into the cache by ``corpus.inputs.download``: resume, retries, size check). DuckDB
 joins it with every http/https and ``www.`` variant of the wanted URLs and keeps one HTTP-200 capture per
 URL. Each hit is one gzip member of a WARC file: fetched with an HTTP Range request from
-``warc_base`` + ``warc_filename`` (or read at its offset when ``warc_base`` is a local folder), cached under a name derived from (file, offset, length), and read
-by the project's Common Crawl reader, so a cited page is extracted exactly as any crawled page is.
+``warc_base`` + ``warc_filename`` (or read at its offset when ``warc_base`` is a local folder), cached
+under a name derived from (file, offset, length), and read by the project's Common Crawl reader, so a
+cited page is extracted exactly as any crawled page is.
 
 Offline, the first request fails within seconds with a message naming the host (no retries on a DNS
 failure or a refused connection).

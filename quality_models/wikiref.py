@@ -39,7 +39,6 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import numpy as np
-import pyarrow as pa
 import xxhash
 
 from corpus import cc_index

@@ -342,3 +342,30 @@ def test_cited_pages_already_in_the_inputs_are_positives_and_not_negatives(class
     negatives = {e.doc_id for (label, _), pool in pools.pools.items() if label == wikiref.NEGATIVE
                  for _, _, e in pool.items()}
     assert negatives and not negatives & {p["id"] for p in long_pages}
+
+
+@pytest.mark.slow
+def test_classifier_asset_uses_the_configured_index_and_states_its_rule_and_counts(samples_dir, tmp_path):
+    """The Dagster asset, configured with the loopback index: positives from cited pages, RedPajama's rule."""
+    import dagster as dg
+
+    from assets.resources import CorpusStorage
+    from quality_models.wikiref_assets import wikiref_classifier
+
+    data = tmp_path / "data"
+    inputs = ingest_parts(str(samples_dir), data)
+    cited, _ = wikiref.cited_urls(inputs.wikipedia, recipe.WIKIREF_MAX_CITED_URLS)
+    layout = loopback_index(samples_dir, list(cited), tmp_path / "commoncrawl")
+    with serve(tmp_path / "commoncrawl") as (base, _):
+        config = {"cc_index": [f"{base}/{layout['index']}"], "warc_base": base, "min_positives": 30}
+        result = dg.materialize([wikiref_classifier], resources={"corpus_storage": CorpusStorage(data_root=str(data))},
+                                run_config={"ops": {"wikiref_classifier": {"config": config}}})
+    assert result.success
+    meta = {k: getattr(v, "value", v) for k, v in result.asset_materializations_for_node("wikiref_classifier")[0]
+            .metadata.items()}
+    assert meta["positives_source"] == "wikipedia_references" and meta["cited_pages_used"] == 48
+    assert meta["keep_rule"] == "P(wiki-ref) >= 0.25 (RedPajama v1)" and meta["min_score"] == 0.25
+    assert meta["heldout_positives"] == meta["heldout_negatives"] > 50
+    assert meta["documents"]["train_wikiref_cc_index_cited"] > 0 and meta["documents"]["train_random_commoncrawl"] > 0
+    current = json.loads((data / "models" / "wikiref" / "current.json").read_text())["version"]
+    assert current == meta["version"]

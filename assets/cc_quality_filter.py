@@ -1,7 +1,10 @@
-"""Wikipedia-reference quality classifier (LLaMA-1): keep pages with P(wiki-ref) >= 0.25."""
+"""Wikipedia-reference quality classifier (LLaMA-1): keep pages by the model's own keep rule (RedPajama's
+P(wiki-ref) >= 0.25 for a model of real cited pages, a calibrated threshold for the curated fallback)."""
 
+import json
 import time
 from pathlib import Path
+from typing import Optional
 
 import dagster as dg
 import numpy as np
@@ -9,7 +12,6 @@ import numpy as np
 from assets.cc_perplexity import histogram_markdown
 from assets.resources import CorpusStorage
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata
-from corpus import recipe
 from corpus.filters import wikiref
 from corpus.storage import read_table
 from quality_models import kenlm_model
@@ -19,7 +21,9 @@ UPSTREAM = "perplexity"
 
 
 class WikirefFilterConfig(dg.Config):
-    min_score: float = recipe.WIKIREF_MIN_SCORE
+    """``min_score``: overrides the threshold of the model's keep rule (its manifest's ``keep_rule``)."""
+
+    min_score: Optional[float] = None
 
 
 @dg.asset(group_name="ccnet", deps=["cc_perplexity", "wikiref_classifier"], kinds={"fasttext", "parquet"})
@@ -30,9 +34,11 @@ def cc_quality_filter(context: dg.AssetExecutionContext, config: WikirefFilterCo
     layout = corpus_storage.layout()
     folder = kenlm_model.current_dir(layout.models, "wikiref")
     scorer = wikiref.WikirefScorer(Path(folder) / "model.bin")
-    settings = dict(min_score=config.min_score, model=folder.name)
+    rule = json.loads((Path(folder) / "manifest.json").read_text())["keep_rule"]
+    min_score = rule["min_score"] if config.min_score is None else config.min_score
+    settings = dict(min_score=min_score, model=folder.name)
     units = filter_units(layout, wikiref.STAGE, SOURCE, UPSTREAM, settings,
-                         lambda: wikiref.wikiref_filter(scorer, config.min_score, SOURCE), code_fingerprint(wikiref))
+                         lambda: wikiref.wikiref_filter(scorer, min_score, SOURCE), code_fingerprint(wikiref))
     stats = run_units(context, layout, wikiref.STAGE, SOURCE, units)
     # every scored document: the kept ones (docs) and the dropped ones (p= in dropped.detail)
     kept = [read_table(p, columns=["lang", "quality_score"]) for p in layout.docs_parts(wikiref.STAGE, SOURCE)]
@@ -47,8 +53,9 @@ def cc_quality_filter(context: dg.AssetExecutionContext, config: WikirefFilterCo
     return dg.MaterializeResult(metadata=stage_metadata(
         stats, started,
         model_version=folder.name,
-        min_score=dg.MetadataValue.float(config.min_score),
+        min_score=dg.MetadataValue.float(min_score),
+        keep_rule=rule["rule"] if config.min_score is None else f"P(wiki-ref) >= {min_score:g} (run config)",
         quality_score_histogram=dg.MetadataValue.md(histogram_markdown(
-            values, {k: (config.min_score,) for k in values}, "P(wiki-ref)",
+            values, {k: (min_score,) for k in values}, "P(wiki-ref)",
             layout.work / wikiref.STAGE / "histograms", log_x=False)),
     ))

@@ -30,10 +30,10 @@ from tests.quality_models.test_wikiref import default_params, ingest_parts  # no
 def main(samples: Path) -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-ppl-")) / "data"
     layout = Layout(root)
-    parts = ingest_parts(str(samples), root)
+    inputs = ingest_parts(str(samples), root)
     wiki_docs = sum(len(d) for d in sample_docs("wikipedia", str(samples)).values())
     t = time.monotonic()
-    folder, manifest, _ = kenlm_model.train_models(parts["wikipedia"], layout.models, layout.work / "k", small_params())
+    folder, manifest, _ = kenlm_model.train_models(inputs.wikipedia, layout.models, layout.work / "k", small_params())
     dt = time.monotonic() - t
     print(f"kenlm training: {wiki_docs} wiki docs in {dt:.1f}s = {wiki_docs / dt:.1f} docs/s "
           f"(held-out ppl {({k: v['heldout_perplexity'] for k, v in manifest['languages'].items()})})")
@@ -47,8 +47,7 @@ def main(samples: Path) -> None:
     dt = time.monotonic() - t
     print(f"perplexity scoring (en): {len(texts)} docs in {dt:.2f}s = {len(texts) / dt:.0f} docs/s")
     t = time.monotonic()
-    wfolder, wm, _ = wikiref.train_classifier(parts["wikipedia"], parts["books"], parts["commoncrawl"], parts,
-                                              layout.models, default_params())
+    wfolder, wm, _ = wikiref.train_classifier(inputs, layout.models, default_params())
     dt = time.monotonic() - t
     print(f"wikiref training (incl. reading + chunking all inputs): {dt:.1f}s, {wm['train_examples']} examples, "
           f"held-out AUC {wm['heldout_auc']}, balanced accuracy {wm['heldout_accuracy']}")

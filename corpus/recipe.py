@@ -87,6 +87,26 @@ KENLM_HOLDOUT_FRACTION = 0.1
 KENLM_MIN_TRAIN_LINES = 200
 # Ours (issue 4): with fewer matched Wikipedia-cited pages than this, the classifier uses the curated fallback.
 WIKIREF_MIN_POSITIVES = 100
+# Ours (issue 13): the keep rule of a fallback classifier (Wikipedia/Books paragraphs vs web pages), whose
+# P(wiki-ref) is not RedPajama's: the threshold that keeps this share of held-out web documents (after LID),
+# chosen on its own held-out scores. RedPajama's absolute 0.25 kept none of 35 real English pages with it.
+WIKIREF_FALLBACK_KEEP_FRACTION = 0.5
+# RedPajama v1 (data_prep/cc/README.md): 38M reference URLs extracted, "early stop ... to only keep 300K pages".
+# Ours: a hash-priority sample of at most this many distinct cited URLs is looked up (bounded memory).
+WIKIREF_MAX_CITED_URLS = 1_000_000
+WIKIREF_MAX_CITED_PAGES = 300_000
+# Ours: training chunks kept per class (a hash-priority sample; held-out: this times the holdout fraction),
+# and held-out web documents kept to calibrate the fallback's keep rule: bounds training memory.
+WIKIREF_MAX_EXAMPLES_PER_CLASS = 300_000
+WIKIREF_MAX_CALIBRATION_DOCUMENTS = 10_000
+# Ours: chunks taken per document (hash-chosen), so one long page or book does not stand for its class (on the
+# samples, without it, one iana.org list was half of the held-out web chunks and two books 3/4 of the positives).
+WIKIREF_MAX_CHUNKS_PER_DOCUMENT = 10
+# Common Crawl's columnar URL index (Parquet; queried with DuckDB) and where its WARC files are served.
+# Empty by default (offline runs and the samples): only cited pages already in the inputs are looked for.
+# Production, e.g. ("s3://commoncrawl/cc-index/table/cc-main/warc/crawl=CC-MAIN-2024-22/subset=warc/*.parquet",)
+WIKIREF_CC_INDEX: tuple[str, ...] = ()
+WIKIREF_CC_WARC_BASE = "https://data.commoncrawl.org/"
 # RedPajama v1 trained `fasttext supervised` with fastText's defaults: lr 0.1, dim 100, epoch 5, word n-grams 1.
 # On the samples' few hundred examples 15 epochs score better (held-out AUC 0.88 vs 0.77) but the installed
 # fastText then trains non-deterministically and at times diverges (NaN); 5 epochs are reproducible.
@@ -175,10 +195,6 @@ GITHUB_SKIP_SUFFIXES: tuple[str, ...] = (".crt",)
 # CCNet line dedup: hashes are pooled over a group of shards (CCNet: 50 of a snapshot's 1,600 shards;
 # RedPajama v1's 1-shard groups are the defect not to copy). 0 = every commoncrawl part in one group.
 LINE_DEDUP_GROUP_SIZE = 0
-# Ours: the "random web pages" negatives of the wikiref classifier. LLaMA: random CommonCrawl pages;
-# C4 is CommonCrawl pages after C4's rules, added because the CommonCrawl sample is tiny and mostly
-# Chinese (a classifier would learn the language). Production: ("commoncrawl",) matches the paper.
-WIKIREF_NEGATIVE_SOURCES: tuple[str, ...] = ("commoncrawl", "c4")
 
 # --- Gopher quality and repetition rules (issue 9; Rae et al. 2021, Gopher, section A.1.1 and Table A1;
 # RECIPE.md "Gopher quality rules"; datatrove's GopherQualityFilter/GopherRepetitionFilter defaults match) ---

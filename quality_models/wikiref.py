@@ -1,41 +1,63 @@
-"""LLaMA-1's Wikipedia-reference classifier, trained by the project with fastText.
+"""LLaMA-1's Wikipedia-reference classifier, trained by the project with fastText, as RedPajama v1 built it.
 
-Positives are the pages Wikipedia cites: the ``cited_urls`` of the Wikipedia documents, matched by
-normalised URL (``normalize_url``) to CommonCrawl ingest documents of >= 1,000 characters
-(RedPajama v1). When fewer than ``min_positives`` are matched (always the case with the small
-samples) the positives fall back to curated text, Wikipedia and Books paragraphs, and the manifest
-says so (``positives_source: fallback_curated``). Negatives are random web pages (seeded):
-CommonCrawl, plus C4 by default (C4 is CommonCrawl pages after C4's rules; see ``recipe``).
+Positives are real pages that Wikipedia cites (RedPajama v1: ``data_prep/cc/classifier``): a hash-priority
+sample of the ``cited_urls`` of the Wikipedia documents (bounded: ``max_cited_urls``) is looked up in Common
+Crawl's URL index, each hit's WARC record fetched by byte range (``corpus.cc_index``, capped at
+``max_cited_pages``) and read by the project's Common Crawl reader, then language-identified like every
+crawled page (``lid``: the same fastText LID filter, keeping the CCNet languages); cited pages already in
+the inputs (after LID) count too. Pages under ``min_positive_chars`` (1,000, RedPajama) are not used.
+Negatives are random Common Crawl pages that went through the same CCNet steps (the ``langid`` stage's
+documents: line dedup + LID, kept language only), never pre-LID pages of every language.
 
-Every document is cut into paragraph chunks of >= ``min_example_chars`` for both classes alike, so
-length is not what the classifier learns. A share of *documents* (by hash of the id) is held out:
-none of their chunks is trained on, and the held-out accuracy and AUC are in the manifest, overall
-and per pair of sources. Training is ``fasttext.train_supervised`` with one thread and a fixed seed.
+With fewer than ``min_positives`` cited pages (the small samples), the positives fall back to Wikipedia
+and Books paragraphs and the manifest says so (``positives_source: fallback_curated``). Such a model
+scores "curated prose vs web", so RedPajama's absolute P >= 0.25 means nothing for it: its keep rule is
+calibrated instead, the threshold that keeps ``fallback_keep_fraction`` of held-out web documents. A
+model trained on real cited pages keeps RedPajama's P >= 0.25. The rule is in the manifest
+(``keep_rule``) and the filter applies it.
+
+Every document is cut into paragraph chunks of >= ``min_example_chars`` for both classes alike, so length
+is not what the classifier learns. A share of *documents* (by hash of the id) is held out: none of their
+chunks is trained on. Memory is bounded: documents are streamed and each (class, split) keeps a
+hash-priority sample of at most ``max_examples_per_class`` chunks (the lowest xxh3 priorities, a uniform
+seeded sample whatever the input size). Training and held-out sets are balanced between the classes; the
+held-out balanced accuracy and AUC are in the manifest with the class counts, overall and per pair of
+sources. Training is ``fasttext.train_supervised`` with one thread and a fixed seed.
 
 A model is versioned by a hash of its examples and parameters and written atomically to
 ``models/wikiref/<version>/`` (see ``quality_models.kenlm_model.publish``).
 """
 from __future__ import annotations
 
+import heapq
 import json
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import numpy as np
 import xxhash
 
+from corpus import cc_index
 from corpus.filters.wikiref import NEGATIVE, POSITIVE, WikirefScorer, fasttext_text
 from corpus.recipe import WIKIREF_FASTTEXT_BUCKET
+from corpus.schema import Drop, batches
+from corpus.stage import BatchFilter
 from corpus.storage import fingerprint, iter_batches
 from quality_models.fasttext_training import train_supervised
 from quality_models.kenlm_model import is_heldout, publish
 
 NAME = "wikiref"
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2
 DEFAULT_PORTS = {"http": "80", "https": "443"}
+CITED_IN_INPUTS = "commoncrawl_cited"
+CITED_FROM_INDEX = "cc_index_cited"
+WEB = "commoncrawl"
+# fetched cited pages -> (documents or Drops); given {normalised cited URL: priority}
+CitedPageSource = Callable[[Mapping[str, int]], Iterable["dict[str, Any] | Drop"]]
 
 
 def normalize_url(url: str | None) -> str | None:
@@ -85,13 +107,28 @@ class WikirefParams:
     min_positive_chars: int
     min_example_chars: int
     holdout_fraction: float
-    negative_sources: tuple[str, ...]
     lr: float
     dim: int
     epoch: int
     word_ngrams: int
+    min_score: float  # the keep rule of a model trained on real cited pages (RedPajama v1: 0.25)
+    fallback_keep_fraction: float  # the keep rule of a fallback model: this share of held-out web documents
+    max_examples_per_class: int  # training chunks per class; held-out: this times holdout_fraction
+    max_chunks_per_document: int  # so that one long page (or book) does not stand for its whole class
+    max_calibration_documents: int  # held-out documents kept per class (keep rule, document-level AUC)
+    max_cited_urls: int
     seed: int = 0
-    max_examples_per_class: int = 300_000
+
+
+@dataclass(frozen=True)
+class WikirefInputs:
+    """``web``: Common Crawl documents after the CCNet steps up to LID (negatives, and cited pages already in
+    the inputs); ``cited_pages``/``lid``: the index lookup + range fetch and the LID filter for what it fetches."""
+    wikipedia: list[Path]
+    books: list[Path]
+    web: list[Path]
+    cited_pages: CitedPageSource | None = None
+    lid: BatchFilter | None = None
 
 
 @dataclass(frozen=True)
@@ -103,57 +140,199 @@ class Example:
     heldout: bool
 
 
+class PrioritySample:
+    """The ``capacity`` distinct keys of lowest priority seen, with their items: a bounded, seeded, uniform
+    sample of a stream. A key's priority is a hash of the key, so a key seen again is either kept already
+    or above every kept one (the largest kept priority only falls): the set of kept keys dedups the stream."""
+
+    def __init__(self, capacity: int):
+        self.capacity, self.seen = capacity, 0
+        self._heap: list[tuple[int, str, Any]] = []  # (-priority, key, item): the root is the largest kept
+        self._keys: set[str] = set()
+
+    def add(self, priority: int, key: str, item: Any) -> None:
+        self.seen += 1
+        if key in self._keys or self.capacity <= 0:
+            return
+        if len(self._heap) < self.capacity:
+            heapq.heappush(self._heap, (-priority, key, item))
+        elif -priority > self._heap[0][0]:
+            self._keys.discard(heapq.heapreplace(self._heap, (-priority, key, item))[1])
+        else:
+            return
+        self._keys.add(key)
+
+    def items(self) -> list[tuple[int, str, Any]]:
+        """(priority, key, item), lowest priority first."""
+        return sorted((-p, k, item) for p, k, item in self._heap)
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
+def priority(seed: int, key: str) -> int:
+    return xxhash.xxh3_64_intdigest(f"{seed}:{key}".encode())
+
+
 def _docs(parts: Iterable[Path], columns=("id", "text")) -> Iterator[dict[str, Any]]:
     for batch in iter_batches(sorted(parts), columns=list(columns)):
         yield from batch.to_pylist()
 
 
-def cited_urls(wikipedia_parts: Iterable[Path]) -> set[str]:
-    urls: set[str] = set()
+def cited_urls(wikipedia_parts: Iterable[Path], max_urls: int, seed: int = 0) -> tuple[dict[str, int], int]:
+    """({normalised cited URL: priority} for a hash-priority sample of at most ``max_urls`` distinct URLs,
+    lowest priority first; the number of cited URL mentions read)."""
+    sample = PrioritySample(max_urls)
     for doc in _docs(wikipedia_parts, ("id", "meta")):
         meta = json.loads(doc["meta"]) if doc["meta"] else {}
-        urls.update(u for u in map(normalize_url, meta.get("cited_urls") or []) if u)
-    return urls
+        for key in filter(None, map(normalize_url, meta.get("cited_urls") or [])):
+            sample.add(priority(seed, key), key, None)
+    return {key: p for p, key, _ in sample.items()}, sample.seen
 
 
-def find_positives(wikipedia_parts, books_parts, commoncrawl_parts, params: WikirefParams):
-    """(positive documents as (id, source, text), info); the fallback when too few pages match."""
-    cited = cited_urls(wikipedia_parts)
-    matched = [(d["id"], "commoncrawl_cited", d["text"]) for d in _docs(commoncrawl_parts, ("id", "url", "text"))
-               if len(d["text"]) >= params.min_positive_chars and normalize_url(d["url"]) in cited]
-    info = {"cited_urls": len(cited), "cited_pages_matched": len(matched)}
-    if len(matched) >= params.min_positives:
-        return matched, {**info, "positives_source": "wikipedia_references"}
-    curated = [(d["id"], src, d["text"]) for src, parts in (("wikipedia", wikipedia_parts), ("books", books_parts))
-               for d in _docs(parts)]
-    return curated, {**info, "positives_source": "fallback_curated"}
+def page_identities(doc: Mapping[str, Any]) -> list[str]:
+    """What makes two documents one page: the id, the normalised URL, the WARC record id (a cited page fetched
+    through the index is the same record as the crawled copy in the inputs, under another document id)."""
+    meta = json.loads(doc["meta"]) if doc.get("meta") else {}
+    url = normalize_url(doc.get("url"))
+    return [doc["id"], *([f"url:{url}"] if url else []),
+            *([f"record:{meta['warc_record_id']}"] if meta.get("warc_record_id") else [])]
 
 
-def build_examples(positives, negatives, params: WikirefParams) -> tuple[list[Example], dict[str, Any]]:
-    """Chunk, split by document, balance the training classes (seeded); the held-out set is kept whole."""
-    pos_ids = {doc_id for doc_id, _, _ in positives}
-    pools: dict[tuple[str, bool], list[Example]] = {}
-    for label, docs in ((POSITIVE, positives), (NEGATIVE, [n for n in negatives if n[0] not in pos_ids])):
-        for doc_id, source, text in docs:
-            held = is_heldout(f"{params.seed}:{doc_id}", params.holdout_fraction)
-            for chunk in chunks(text, params.min_example_chars):
-                ft = fasttext_text(chunk)
-                if ft:
-                    pools.setdefault((label, held), []).append(Example(doc_id, source, label, ft, held))
-    rng = np.random.default_rng(params.seed)
-    examples: list[Example] = []
-    for held in (False, True):
-        pos, neg = pools.get((POSITIVE, held), []), pools.get((NEGATIVE, held), [])
-        n = min(len(pos), len(neg), params.max_examples_per_class)
-        for pool in (pos, neg):
-            size = n if not held else min(len(pool), params.max_examples_per_class)  # held-out: all of it
-            pick = np.sort(rng.choice(len(pool), size=size, replace=False)) if size else []
-            examples.extend(pool[i] for i in pick)
-    counts: dict[str, int] = {}
-    for e in examples:
-        key = f"{'heldout' if e.heldout else 'train'}_{e.label.removeprefix('__label__')}_{e.source}"
-        counts[key] = counts.get(key, 0) + 1
-    return examples, dict(sorted(counts.items()))
+PAGE_COLUMNS = ("id", "url", "meta", "text")
+
+
+def positive_pages(inputs: WikirefInputs, cited: Mapping[str, int],
+                   params: WikirefParams) -> tuple[Iterator[tuple[dict[str, Any], str]], Counter]:
+    """(positive documents with their source, counts filled in as they stream): cited pages already in the
+    inputs, then the ones the index lookup fetches, after LID; each page once, >= ``min_positive_chars``."""
+    counts: Counter = Counter()
+
+    def generate() -> Iterator[tuple[dict[str, Any], str]]:
+        seen: set[str] = set()
+        for d in _docs(inputs.web, PAGE_COLUMNS):
+            if normalize_url(d["url"]) in cited:
+                counts["cited_pages_in_inputs"] += 1
+                if len(d["text"]) >= params.min_positive_chars:
+                    seen.update(page_identities(d))
+                    yield d, CITED_IN_INPUTS
+        if inputs.cited_pages is None:
+            return
+        fetched = inputs.cited_pages(cited)
+        for batch in batches(_counted_documents(fetched, counts)):
+            kept, drops = inputs.lid(batch) if inputs.lid is not None else (batch, None)
+            if drops is not None:
+                counts.update(f"cited_pages_dropped_{r}" for r in drops.column("reason").to_pylist())
+            for d in kept.select(list(PAGE_COLUMNS)).to_pylist():
+                if seen.intersection(page_identities(d)):
+                    continue
+                if len(d["text"]) < params.min_positive_chars:
+                    counts["cited_pages_dropped_short"] += 1
+                    continue
+                seen.update(page_identities(d))
+                counts["cited_pages_fetched_kept"] += 1
+                yield d, CITED_FROM_INDEX
+
+    return generate(), counts
+
+
+def _counted_documents(records: Iterable[dict[str, Any] | Drop], counts: Counter) -> Iterator[dict[str, Any]]:
+    for r in records:
+        if isinstance(r, Drop):
+            counts[f"cited_pages_dropped_{r.reason}"] += 1
+        else:
+            counts["cited_pages_fetched"] += 1
+            yield r
+
+
+def index_cited_pages(index: list[str], warc_base: str, cache: Path, max_pages: int) -> CitedPageSource:
+    """The production ``cited_pages``: Common Crawl's columnar index + range fetch (``corpus.cc_index``)."""
+
+    def fetch(cited: Mapping[str, int]) -> Iterator[dict[str, Any] | Drop]:
+        hits = cc_index.lookup(cited, index, cache, max_pages)
+        return cc_index.cited_pages(hits, warc_base, cache)
+
+    return fetch
+
+
+class ExamplePools:
+    """A hash-priority sample of chunk examples per (label, held out), at most ``max_chunks_per_document`` per
+    document, and of whole held-out documents per label (the calibration set of a fallback model's keep rule,
+    and the document-level evaluation): memory bounded whatever the input size."""
+
+    def __init__(self, params: WikirefParams):
+        self.params = params
+        heldout_capacity = max(1, int(params.max_examples_per_class * params.holdout_fraction))
+        self.pools = {(label, held): PrioritySample(heldout_capacity if held else params.max_examples_per_class)
+                      for label in (POSITIVE, NEGATIVE) for held in (False, True)}
+        self.heldout_documents = {label: PrioritySample(params.max_calibration_documents) for label in (POSITIVE, NEGATIVE)}
+        self.documents: Counter = Counter()
+
+    def add(self, label: str, doc_id: str, source: str, text: str) -> None:
+        p = self.params
+        held = is_heldout(f"{p.seed}:{doc_id}", p.holdout_fraction)
+        self.documents[f"{'heldout' if held else 'train'}_{label.removeprefix('__label__')}_{source}"] += 1
+        if held:
+            self.heldout_documents[label].add(priority(p.seed, doc_id), doc_id, (source, text))
+        keyed = sorted((priority(p.seed, f"{doc_id}:{i}"), f"{doc_id}:{i}", chunk)
+                       for i, chunk in enumerate(chunks(text, p.min_example_chars)))
+        for key_priority, key, chunk in keyed[:p.max_chunks_per_document]:
+            if ft := fasttext_text(chunk):
+                self.pools[(label, held)].add(key_priority, key, Example(doc_id, source, label, ft, held))
+
+    def balanced(self) -> list[Example]:
+        """Per split, as many examples of each class as the smaller has (the lowest priorities)."""
+        out: list[Example] = []
+        for held in (False, True):
+            pos, neg = self.pools[(POSITIVE, held)].items(), self.pools[(NEGATIVE, held)].items()
+            n = min(len(pos), len(neg))
+            out += [e for _, _, e in pos[:n]] + [e for _, _, e in neg[:n]]
+        return out
+
+    def heldout_document_examples(self) -> list[Example]:
+        """Whole held-out documents, as many of each class as the smaller has (``fasttext_text`` form)."""
+        pos, neg = self.heldout_documents[POSITIVE].items(), self.heldout_documents[NEGATIVE].items()
+        n = min(len(pos), len(neg))
+        return [Example(doc_id, source, label, fasttext_text(text), True)
+                for label, docs in ((POSITIVE, pos), (NEGATIVE, neg)) for _, doc_id, (source, text) in docs[:n]]
+
+
+def counts_of(examples: Iterable[Example]) -> dict[str, int]:
+    counts = Counter(f"{'heldout' if e.heldout else 'train'}_{e.label.removeprefix('__label__')}_{e.source}"
+                     for e in examples)
+    return dict(sorted(counts.items()))
+
+
+def collect_examples(inputs: WikirefInputs, params: WikirefParams) -> tuple[ExamplePools, dict[str, Any]]:
+    """Positives (cited pages, else the curated fallback) and negatives (web pages after LID), streamed."""
+    cited, mentions = cited_urls(inputs.wikipedia, params.max_cited_urls, params.seed)
+    pools = ExamplePools(params)
+    pages, counts = positive_pages(inputs, cited, params)
+    taken: set[str] = set()  # identities of the positive pages: none of them is also a negative
+    used = 0
+    for doc, source in pages:
+        taken.update(page_identities(doc))
+        used += 1
+        pools.add(POSITIVE, doc["id"], source, doc["text"])
+    info: dict[str, Any] = {"cited_url_mentions": mentions, "cited_urls_sampled": len(cited), **dict(sorted(counts.items())),
+                            "cited_pages_used": used}
+    if used >= params.min_positives:
+        info["positives_source"] = "wikipedia_references"
+    else:
+        info["positives_source"] = "fallback_curated"
+        pools = ExamplePools(params)
+        for source, parts in (("wikipedia", inputs.wikipedia), ("books", inputs.books)):
+            for d in _docs(parts):
+                pools.add(POSITIVE, d["id"], source, d["text"])
+    excluded = 0
+    for d in _docs(inputs.web, PAGE_COLUMNS):
+        if taken.intersection(page_identities(d)):
+            excluded += 1
+        else:
+            pools.add(NEGATIVE, d["id"], WEB, d["text"])
+    info["web_pages_excluded_as_cited"] = excluded
+    info["documents"] = dict(sorted(pools.documents.items()))
+    return pools, info
 
 
 def auc(pos: np.ndarray, neg: np.ndarray) -> float | None:
@@ -166,44 +345,62 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float | None:
     return float(u / (len(pos) * len(neg)))
 
 
-def evaluate(scorer_scores: np.ndarray, examples: list[Example]) -> dict[str, Any]:
-    """Balanced accuracy at P = 0.5 and AUC on held-out examples, overall and per (positive, negative) source."""
-    labels = np.asarray([e.label == POSITIVE for e in examples])
+def evaluate(scorer_scores: np.ndarray, examples: list[Example], min_score: float,
+             prefix: str = "heldout") -> dict[str, Any]:
+    """Balanced accuracy at the keep rule's threshold and AUC on held-out examples (balanced between the
+    classes), with the class counts, overall and per (positive, negative) source."""
+    labels = np.asarray([e.label == POSITIVE for e in examples], bool)
     sources = np.asarray([e.source for e in examples], dtype=object)
-    out: dict[str, Any] = {"heldout_examples": int(len(examples))}
-    if not len(examples):
+    out: dict[str, Any] = {f"{prefix}_examples": int(len(examples)), f"{prefix}_positives": int(labels.sum()),
+                           f"{prefix}_negatives": int((~labels).sum())}
+    if not labels.any() or labels.all():
         return out
-    predicted = scorer_scores >= 0.5
-    recalls = [np.mean(predicted[labels]) if labels.any() else np.nan,
-               np.mean(~predicted[~labels]) if (~labels).any() else np.nan]
-    out["heldout_accuracy"] = round(float(np.nanmean(recalls)), 4)  # balanced: mean recall of the two classes
-    out["heldout_auc"] = _round(auc(scorer_scores[labels], scorer_scores[~labels]))
+    kept = scorer_scores >= min_score
+    out[f"{prefix}_accuracy"] = round(float((kept[labels].mean() + (~kept[~labels]).mean()) / 2), 4)
+    out[f"{prefix}_auc"] = _round(auc(scorer_scores[labels], scorer_scores[~labels]))
     for ps in sorted(set(sources[labels])):
         for ns in sorted(set(sources[~labels])):
-            out[f"heldout_auc_{ps}_vs_{ns}"] = _round(auc(scorer_scores[labels & (sources == ps)],
+            out[f"{prefix}_auc_{ps}_vs_{ns}"] = _round(auc(scorer_scores[labels & (sources == ps)],
                                                           scorer_scores[~labels & (sources == ns)]))
     return out
+
+
+def keep_rule(positives_source: str, web_scores: np.ndarray, params: WikirefParams) -> dict[str, Any]:
+    """RedPajama's P >= ``min_score`` for a model of real cited pages; for the fallback, the threshold that keeps
+    ``fallback_keep_fraction`` of the held-out web documents (whole documents, scored as the filter scores them)."""
+    if positives_source == "wikipedia_references":
+        return {"rule": f"P(wiki-ref) >= {params.min_score:g} (RedPajama v1)", "min_score": params.min_score}
+    if not len(web_scores):
+        raise ValueError("no held-out web documents to calibrate the fallback keep rule on")
+    threshold = float(np.quantile(web_scores, 1.0 - params.fallback_keep_fraction, method="lower"))
+    return {"rule": f"keep {params.fallback_keep_fraction:g} of held-out web documents: P(wiki-ref) >= {threshold:.6g}",
+            "min_score": round(threshold, 6), "keep_fraction": params.fallback_keep_fraction,
+            "calibration_documents": int(len(web_scores))}
 
 
 def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
 
 
-def train_classifier(wikipedia_parts: list[Path], books_parts: list[Path], commoncrawl_parts: list[Path],
-                     negative_parts: dict[str, list[Path]], models_root: Path,
-                     params: WikirefParams) -> tuple[Path, dict[str, Any], bool]:
+def train_classifier(inputs: WikirefInputs, models_root: Path, params: WikirefParams) -> tuple[Path, dict[str, Any], bool]:
     """Train (or reuse) the classifier; returns (folder, manifest, reused)."""
-    positives, info = find_positives(wikipedia_parts, books_parts, commoncrawl_parts, params)
-    negatives = [(d["id"], source, d["text"]) for source in params.negative_sources
-                 for d in _docs(negative_parts.get(source, []))]
-    examples, counts = build_examples(positives, negatives, params)
+    pools, info = collect_examples(inputs, params)
+    examples = pools.balanced()
+    counts = counts_of(examples)
     train = [e for e in examples if not e.heldout]
     heldout = [e for e in examples if e.heldout]
-    if not any(e.label == POSITIVE for e in train) or not any(e.label == NEGATIVE for e in train):
-        raise ValueError(f"not enough training data for the wikiref classifier: {counts or 'no examples'}")
+    if not train:
+        raise ValueError(f"not enough training data for the wikiref classifier: {counts or 'no examples'}; "
+                         f"documents {info['documents']}")
+    calibration = [text for _, _, (_, text) in pools.heldout_documents[NEGATIVE].items()]
+    heldout_documents = pools.heldout_document_examples()
     digest = xxhash.xxh3_128()
     for e in examples:
         digest.update(f"{e.label}\t{int(e.heldout)}\t{e.text}\n".encode())
+    for text in calibration:
+        digest.update(f"calibration\t{text}\n".encode())
+    for e in heldout_documents:
+        digest.update(f"document\t{e.label}\t{e.text}\n".encode())
     version = fingerprint(NAME, MODEL_FORMAT, asdict(params), digest.hexdigest())
 
     def build(tmp: Path) -> None:
@@ -216,10 +413,14 @@ def train_classifier(wikipedia_parts: list[Path], books_parts: list[Path], commo
                          thread=1, verbose=0)
         train_file.unlink()
         seconds = round(time.monotonic() - started, 2)
-        scores = WikirefScorer(tmp / "model.bin").score_prepared([e.text for e in heldout])
+        scorer = WikirefScorer(tmp / "model.bin")
+        rule = keep_rule(info["positives_source"], scorer.score(calibration), params)
         manifest = {"name": NAME, "version": version, "format": MODEL_FORMAT, "params": asdict(params),
-                    "model": "model.bin", **info, "examples": counts, "train_examples": len(train),
-                    "train_seconds": seconds, **evaluate(scores, heldout)}
+                    "model": "model.bin", **info, "keep_rule": rule, "examples": counts, "train_examples": len(train),
+                    "train_seconds": seconds,
+                    **evaluate(scorer.score_prepared([e.text for e in heldout]), heldout, rule["min_score"]),
+                    **evaluate(scorer.score_prepared([e.text for e in heldout_documents]), heldout_documents,
+                               rule["min_score"], prefix="heldout_document")}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
     folder, reused = publish(models_root, NAME, version, build)

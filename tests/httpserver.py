@@ -27,14 +27,15 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.faults.get(rel)
         if fault == "corrupt":
             data = data[:100] + bytes(b ^ 0xFF for b in data[100:200]) + data[200:]
-        start = 0
-        if rng := self.headers.get("Range"):
-            start = int(rng.removeprefix("bytes=").split("-")[0])
-        body = data[start:]
-        self.send_response(206 if start else 200)
+        start, end, partial = 0, len(data) - 1, False
+        if rng := self.headers.get("Range"):  # bytes=START- or bytes=START-END (END inclusive): 206
+            first, _, last = rng.removeprefix("bytes=").partition("-")
+            start, end, partial = int(first), min(int(last), len(data) - 1) if last else len(data) - 1, True
+        body = data[start:end + 1]
+        self.send_response(206 if partial else 200)
         self.send_header("Content-Length", str(len(body)))
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        if partial:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
         self.end_headers()
         if fault == "drop_once":
             self.faults[rel] = None

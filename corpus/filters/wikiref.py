@@ -3,8 +3,10 @@
 The text the classifier sees (at training and at filtering alike) is ``fasttext_text``: CCNet's
 line normalisation (lowercase, accents stripped, digits -> 0, Unicode punctuation -> ASCII),
 newlines to spaces, and punctuation split from words so "berlin." and "berlin" are one token
-(fastText splits on whitespace only). A document is kept when P(wiki-ref) >= ``min_score``
-(0.25, RedPajama v1); ``quality_score`` holds the probability.
+(fastText splits on whitespace only). A document is kept when P(wiki-ref) >= ``min_score``, the
+threshold of the model's keep rule (0.25, RedPajama v1, for a model trained on real cited pages; a
+threshold calibrated on held-out web documents for the curated fallback, see ``quality_models.wikiref``);
+``quality_score`` holds the probability.
 """
 from __future__ import annotations
 

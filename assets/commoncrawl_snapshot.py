@@ -20,7 +20,7 @@ from typing import Optional
 import dagster as dg
 import pyarrow.compute as pc
 
-from assets.resources import CorpusStorage, RawInputs
+from assets.resources import CorpusStorage, RawInputs, unreachable_host_fails_the_step
 from assets.sources import DOWNLOAD_RETRY, reader_code_fingerprint, source_config
 from assets.stages import Unit, content_fingerprint, stage_metadata
 from corpus import plots, recipe, snapshots
@@ -104,6 +104,7 @@ def _length_plot(path: Location, min_chars: Optional[int]) -> Optional[str]:
     kinds={"python", "parquet"},
     tags={"source": SOURCE},
 )
+@unreachable_host_fails_the_step()
 def commoncrawl_wet_file(context: dg.AssetExecutionContext, config: WetFileConfig, corpus_storage: CorpusStorage,
                          raw_inputs: RawInputs, commoncrawl_remote: CommonCrawlRemote) -> dg.MaterializeResult:
     """One Common Crawl WET/WARC file -> documents, in the part ``commoncrawl_documents`` uses for it."""

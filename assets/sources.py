@@ -15,7 +15,7 @@ import dagster as dg
 import pydantic
 
 from assets.config_base import ValidatedConfig
-from assets.resources import CorpusStorage, RawInputs
+from assets.resources import CorpusStorage, RawInputs, unreachable_host_fails_the_step
 from assets.stages import Unit, code_fingerprint, content_fingerprint, run_units, stage_metadata
 from corpus import recipe
 from corpus.inputs import expand_paths, part_name
@@ -78,6 +78,7 @@ def ingest_asset(source: str, config_cls: type[IngestConfig] = IngestConfig) -> 
         kinds={"python", "parquet"},
         tags={"source": source},
     )
+    @unreachable_host_fails_the_step()
     def _ingest(context: dg.AssetExecutionContext, config: config_cls, corpus_storage: CorpusStorage,
                 raw_inputs: RawInputs) -> dg.MaterializeResult:
         started = time.monotonic()

@@ -81,4 +81,12 @@ if ! command -v chromium >/dev/null 2>&1 && ! dpkg -s chromium >/dev/null 2>&1; 
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
+# PostgreSQL server binaries for the production instance storage test (tests/deploy/test_instance_yamls.py
+# starts a throwaway server on the loopback; the package's own cluster service is not needed).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  log "installing postgresql (server for the instance storage test)"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
 log "ready: $("$PY" -c 'import dagster, torch; print("dagster", dagster.__version__, "torch", torch.__version__)')"

@@ -17,8 +17,9 @@ import pydantic
 
 from assets.config_base import ValidatedConfig, config_class, keyword_fields
 from assets.resources import CorpusStorage, RawInputs, unreachable_host_fails_the_step
-from assets.stages import Unit, code_fingerprint, content_fingerprint, run_units, stage_metadata
+from assets.stages import Unit, code_fingerprint, fingerprint_cache, run_units, stage_metadata
 from corpus import recipe
+from corpus.fingerprints import FingerprintCache, content_fingerprint
 from corpus.inputs import expand_paths, part_name
 from corpus.sources import reader
 from corpus.stage import ingest_part
@@ -108,14 +109,16 @@ def ingest_asset(source: str) -> dg.AssetsDefinition:
             options["spill_dir"] = str(layout.work / "tmp" / source)  # scratch space, outside the fingerprint
         code = reader_code_fingerprint(module)
 
-        def unit(part: str, path: Path) -> Unit:
+        def unit(part: str, path: Path, cache: FingerprintCache) -> Unit:
             def build(writer, progress) -> None:
                 ingest_part(writer, module.read_documents(path, part, **options), progress)
 
             settings = {k: v for k, v in options.items() if k != "spill_dir"}
-            return Unit(part, fingerprint(part, content_fingerprint(path), settings, code), build)
+            return Unit(part, fingerprint(part, content_fingerprint(path, cache), settings, code), build)
 
-        stats = run_units(context, layout, STAGE, source, [unit(part, path) for part, path in units])
+        with fingerprint_cache(layout) as cache:
+            planned = [unit(part, path, cache) for part, path in units]
+        stats = run_units(context, layout, STAGE, source, planned)
         return dg.MaterializeResult(metadata=stage_metadata(stats, started, input_units=len(units)))
 
     return _ingest

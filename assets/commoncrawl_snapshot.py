@@ -20,10 +20,11 @@ from typing import Optional
 import dagster as dg
 import pyarrow.compute as pc
 
-from assets.resources import CorpusStorage, RawInputs
+from assets.resources import CorpusStorage, RawInputs, unreachable_host_fails_the_step
 from assets.sources import DOWNLOAD_RETRY, reader_code_fingerprint, source_config
-from assets.stages import Unit, content_fingerprint, stage_metadata
+from assets.stages import Unit, fingerprint_cache, stage_metadata
 from corpus import plots, recipe, snapshots
+from corpus.fingerprints import content_fingerprint
 from corpus.inputs import download, part_name
 from corpus.progress import Progress
 from corpus.sources import reader
@@ -104,6 +105,7 @@ def _length_plot(path: Location, min_chars: Optional[int]) -> Optional[str]:
     kinds={"python", "parquet"},
     tags={"source": SOURCE},
 )
+@unreachable_host_fails_the_step()
 def commoncrawl_wet_file(context: dg.AssetExecutionContext, config: WetFileConfig, corpus_storage: CorpusStorage,
                          raw_inputs: RawInputs, commoncrawl_remote: CommonCrawlRemote) -> dg.MaterializeResult:
     """One Common Crawl WET/WARC file -> documents, in the part ``commoncrawl_documents`` uses for it."""
@@ -132,7 +134,8 @@ def commoncrawl_wet_file(context: dg.AssetExecutionContext, config: WetFileConfi
     def build(writer, progress) -> None:
         ingest_part(writer, module.read_documents(path, key, **options), progress)
 
-    unit = Unit(key, fingerprint(key, content_fingerprint(path), settings, code), build)
+    with fingerprint_cache(layout) as cache:
+        unit = Unit(key, fingerprint(key, content_fingerprint(path, cache), settings, code), build)
     stats = _ingest_one(context, layout, unit)
     md = stage_metadata(stats, started, partition=key, snapshot=snapshots.snapshot_of(relpath) or "",
                         file_bytes=path.stat().st_size, url=dg.MetadataValue.url(url),

@@ -1,5 +1,13 @@
 """The base of every asset Config: a bad value fails the step at once, naming the field and the value,
-before any work starts and without retries (a retry policy would otherwise repeat a config error)."""
+before any work starts and without retries (a retry policy would otherwise repeat a config error).
+
+A Config that mirrors settings defined elsewhere (a dataclass, a reader's keyword arguments) is built from
+them (``config_class``), with the same names, types and defaults, so the two cannot drift apart."""
+
+import dataclasses
+import inspect
+import typing
+from typing import Any, Callable, Mapping
 
 import dagster as dg
 import pydantic
@@ -15,3 +23,32 @@ class ValidatedConfig(dg.Config):
             return handler(data)
         except pydantic.ValidationError as exc:
             raise dg.Failure(description=describe(exc, f"{cls.__name__} (run config)"), allow_retries=False) from exc
+
+
+Fields = dict[str, tuple[Any, Any]]  # name -> (type, default)
+
+
+def dataclass_fields(cls: type) -> Fields:
+    """Every field of a dataclass with its resolved type and its default."""
+    hints = typing.get_type_hints(cls)
+    out: Fields = {}
+    for f in dataclasses.fields(cls):
+        if f.default is dataclasses.MISSING:
+            raise TypeError(f"{cls.__name__}.{f.name} has no plain default; a run config field needs one")
+        out[f.name] = (hints[f.name], f.default)
+    return out
+
+
+def keyword_fields(fn: Callable, skip: tuple[str, ...] = ()) -> Fields:
+    """Every argument of ``fn`` that has a default (minus ``skip``), with its annotated type."""
+    hints = typing.get_type_hints(fn)
+    return {p.name: (hints[p.name], p.default) for p in inspect.signature(fn).parameters.values()
+            if p.default is not inspect.Parameter.empty and p.name not in skip}
+
+
+def config_class(name: str, module: str, fields: Fields, base: type[dg.Config] = dg.Config, doc: str | None = None,
+                 bounds: Mapping[str, Mapping[str, Any]] = {}) -> type[dg.Config]:
+    """A ``base`` subclass named ``name`` in ``module``, with one field per entry of ``fields`` (pydantic
+    constraints from ``bounds``)."""
+    declared = {n: (t, pydantic.Field(default=d, **bounds.get(n, {}))) for n, (t, d) in fields.items()}
+    return pydantic.create_model(name, __base__=base, __doc__=doc, __module__=module, **declared)

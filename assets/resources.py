@@ -1,12 +1,13 @@
 """Resources: the seam between the assets and where data lives (local here, elsewhere in production)."""
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import dagster as dg
 
 from corpus import storage
-from corpus.inputs import DEFAULT_MANIFEST, part_name, source_root
+from corpus.inputs import DEFAULT_MANIFEST, HostUnreachable, part_name, source_root
 from corpus.sources import reader
 
 
@@ -35,3 +36,14 @@ class RawInputs(dg.ConfigurableResource):
         """(part name, path) of every input unit of a source, sorted; empty when its folder is missing."""
         root = self.source_root(source, layout)
         return [(part_name(root, p), p) for p in reader(source).discover_inputs(root, **discovery)]
+
+
+@contextmanager
+def unreachable_host_fails_the_step() -> Iterator[None]:
+    """Around a step that downloads (or as its decorator): an unreachable host fails it at once, in the one
+    line that says how to run on local files, without the step's retry policy (offline, a retry only
+    repeats the failure)."""
+    try:
+        yield
+    except HostUnreachable as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None

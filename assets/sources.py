@@ -1,7 +1,8 @@
 """One ingest asset per source: raw files in their native format -> cleaned documents (stage ``ingest``).
 
 Each input unit (file, archive, repository or paper folder) becomes one part, so a rerun only
-recomputes new or changed inputs. A source's ``Config`` fields are its reader's keyword arguments.
+recomputes new or changed inputs. A source's ``Config`` fields are its reader's keyword arguments
+(built from the reader's signature, so they cannot drift), and ``inputs``.
 """
 
 import inspect
@@ -14,10 +15,11 @@ from typing import ClassVar
 import dagster as dg
 import pydantic
 
-from assets.config_base import ValidatedConfig
-from assets.resources import CorpusStorage, RawInputs
-from assets.stages import Unit, code_fingerprint, content_fingerprint, run_units, stage_metadata
+from assets.config_base import ValidatedConfig, config_class, keyword_fields
+from assets.resources import CorpusStorage, RawInputs, unreachable_host_fails_the_step
+from assets.stages import Unit, code_fingerprint, fingerprint_cache, run_units, stage_metadata
 from corpus import recipe
+from corpus.fingerprints import FingerprintCache, content_fingerprint
 from corpus.inputs import expand_paths, part_name
 from corpus.sources import reader
 from corpus.stage import ingest_part
@@ -29,14 +31,11 @@ DOWNLOAD_RETRY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPON
 
 
 class IngestConfig(ValidatedConfig):
-    """Reader settings; ``inputs`` (paths, globs or URLs) replaces the resource's folder when given.
-
-    Fields are the reader's keyword arguments, except those named in ``discovery_fields``, which go to
-    its ``discover_inputs``."""
+    """``inputs`` (paths, globs or URLs) replaces the resource's folder when given; a source's own config
+    (``source_config``) adds its reader's settings."""
 
     discovery_fields: ClassVar[tuple[str, ...]] = ()
     inputs: list[str] = []
-    max_doc_bytes: int = pydantic.Field(default=recipe.INGEST_MAX_DOC_BYTES, gt=0)
 
     @pydantic.field_validator("inputs")
     @classmethod
@@ -49,12 +48,26 @@ class IngestConfig(ValidatedConfig):
         return inputs
 
 
-class StackExchangeConfig(IngestConfig):
-    discovery_fields: ClassVar[tuple[str, ...]] = ("top_sites",)
-    top_sites: int = pydantic.Field(default=recipe.STACKEXCHANGE_TOP_SITES, gt=0)
+# reader arguments that are scratch space given by the asset, not settings
+SCRATCH_OPTIONS = ("spill_dir",)
+# ranges of reader settings (the readers' signatures give names, types and defaults)
+OPTION_BOUNDS = {"max_doc_bytes": {"gt": 0}, "top_sites": {"gt": 0}, "min_doc_chars": {"ge": 0},
+                 "max_include_depth": {"ge": 0}, "max_macro_depth": {"ge": 0}}
 
 
-SOURCE_CONFIGS: dict[str, type[IngestConfig]] = {"stackexchange": StackExchangeConfig}
+def _source_config(source: str) -> type[IngestConfig]:
+    module = reader(source)
+    discovery = keyword_fields(module.discover_inputs)
+    options = keyword_fields(module.read_documents, skip=SCRATCH_OPTIONS)
+    cls = config_class(f"IngestConfig_{source}", __name__, {**options, **discovery}, base=IngestConfig,
+                       bounds=OPTION_BOUNDS,
+                       doc=f"``inputs``, every keyword argument of corpus.sources.{source}.read_documents and of its "
+                           "discover_inputs (``discovery_fields``), with their types and defaults.")
+    cls.discovery_fields = tuple(discovery)
+    return cls
+
+
+SOURCE_CONFIGS: dict[str, type[IngestConfig]] = {source: _source_config(source) for source in recipe.SOURCES}
 
 
 def reader_code_fingerprint(module: ModuleType) -> str:
@@ -67,8 +80,9 @@ def reader_code_fingerprint(module: ModuleType) -> str:
     return code_fingerprint(*sorted((Path(m.__file__) for m in used), key=str))
 
 
-def ingest_asset(source: str, config_cls: type[IngestConfig] = IngestConfig) -> dg.AssetsDefinition:
+def ingest_asset(source: str) -> dg.AssetsDefinition:
     module = reader(source)
+    config_cls = source_config(source)
 
     @dg.asset(
         name=f"{source}_documents",
@@ -78,6 +92,7 @@ def ingest_asset(source: str, config_cls: type[IngestConfig] = IngestConfig) -> 
         kinds={"python", "parquet"},
         tags={"source": source},
     )
+    @unreachable_host_fails_the_step()
     def _ingest(context: dg.AssetExecutionContext, config: config_cls, corpus_storage: CorpusStorage,
                 raw_inputs: RawInputs) -> dg.MaterializeResult:
         started = time.monotonic()
@@ -94,21 +109,23 @@ def ingest_asset(source: str, config_cls: type[IngestConfig] = IngestConfig) -> 
             options["spill_dir"] = str(layout.work / "tmp" / source)  # scratch space, outside the fingerprint
         code = reader_code_fingerprint(module)
 
-        def unit(part: str, path: Path) -> Unit:
+        def unit(part: str, path: Path, cache: FingerprintCache) -> Unit:
             def build(writer, progress) -> None:
                 ingest_part(writer, module.read_documents(path, part, **options), progress)
 
             settings = {k: v for k, v in options.items() if k != "spill_dir"}
-            return Unit(part, fingerprint(part, content_fingerprint(path), settings, code), build)
+            return Unit(part, fingerprint(part, content_fingerprint(path, cache), settings, code), build)
 
-        stats = run_units(context, layout, STAGE, source, [unit(part, path) for part, path in units])
+        with fingerprint_cache(layout) as cache:
+            planned = [unit(part, path, cache) for part, path in units]
+        stats = run_units(context, layout, STAGE, source, planned)
         return dg.MaterializeResult(metadata=stage_metadata(stats, started, input_units=len(units)))
 
     return _ingest
 
 
 def source_config(source: str) -> type[IngestConfig]:
-    return SOURCE_CONFIGS.get(source, IngestConfig)
+    return SOURCE_CONFIGS[source]
 
 
-ingest_assets = [ingest_asset(s, source_config(s)) for s in recipe.SOURCES]
+ingest_assets = [ingest_asset(s) for s in recipe.SOURCES]

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import dagster as dg
-import xxhash
 
+from corpus.fingerprints import FingerprintCache
 from corpus.progress import Progress
 from corpus.stage import BatchFilter, filter_part
 from corpus.storage import (FINGERPRINT_KEY, Layout, Location, PartStats, PartWriter, fingerprint, iter_batches,
@@ -25,16 +25,9 @@ class Unit:
     build: Callable[[PartWriter, Progress], None]
 
 
-def content_fingerprint(path: Path) -> str:
-    """xxh3 of a file's bytes, or of every file under a folder (relative path + bytes)."""
-    h = xxhash.xxh3_128()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
-    for f in files:
-        h.update(f.relative_to(path).as_posix().encode() if f != path else b"")
-        with open(f, "rb") as fh:
-            while block := fh.read(1 << 22):
-                h.update(block)
-    return h.hexdigest()
+def fingerprint_cache(layout: Layout) -> FingerprintCache:
+    """The content fingerprints of raw inputs, kept between runs (a no-op rerun reads no raw byte)."""
+    return FingerprintCache(layout.work / "content_fingerprints.sqlite")
 
 
 def code_fingerprint(*modules_or_paths: Any) -> str:

@@ -1,23 +1,29 @@
 """Where each source's raw files come from: ``CORPUS_RAW_DIR``, explicit paths/globs/URLs, or the
 default manifest of small real public files, downloaded into a cache under the data root.
 
-Downloads resume (HTTP Range) from a ``.part`` file, retry with backoff, and are checked against the
-manifest's size and sha256 before they are renamed into place.
+Downloads resume (HTTP Range) from a ``.part`` file, retry transient failures (5xx, a timeout or a
+dropped connection) with bounded backoff, and are checked against the manifest's size and sha256 before
+they are renamed into place. A host that cannot be reached (its name does not resolve, it refuses the
+connection, no route to it) fails at once with ``HostUnreachable``: offline, no retry can help, and its
+message says how to run on local files instead.
 """
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import json
 import logging
 import os
 import re
+import socket
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
+from urllib.parse import urlsplit
 
 from corpus.recipe import SOURCES
 
@@ -27,6 +33,34 @@ log = logging.getLogger(__name__)
 
 class DownloadError(RuntimeError):
     pass
+
+
+class HostUnreachable(DownloadError):
+    """The host of a download cannot be reached at all; retrying cannot help."""
+
+    def __init__(self, url: str, why: str):
+        host = urlsplit(url).hostname or url
+        super().__init__(
+            f"cannot download {url}: host {host} is unreachable ({why}). To run on local files, set "
+            "CORPUS_RAW_DIR=/path/to/raw (one folder per source: " + ", ".join(f"{s}/" for s in SOURCES) + ")"
+            " or give the ingest asset local paths as `inputs`")
+        self.host = host
+
+
+_UNREACHABLE_ERRNOS = {errno.ENETUNREACH: "network unreachable", errno.EHOSTUNREACH: "no route to host",
+                       errno.ECONNREFUSED: "connection refused"}
+
+
+def _unreachable_reason(exc: BaseException) -> str | None:
+    """Why a failed request can never succeed from here, or None for a failure worth a retry."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return None
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, socket.gaierror):
+        return f"its name does not resolve: {reason.strerror or reason}"
+    if isinstance(reason, OSError) and reason.errno in _UNREACHABLE_ERRNOS:
+        return _UNREACHABLE_ERRNOS[reason.errno]
+    return None
 
 
 @dataclass(frozen=True)
@@ -58,7 +92,10 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 def download(url: str, dest: Path, size: int | None = None, sha256: str | None = None, *,
              max_bytes: int = 50 << 30, retries: int = 5, backoff_s: float = 1.0, timeout_s: float = 60.0) -> Path:
-    """Fetch ``url`` to ``dest`` with resume, retries and size/checksum checks; idempotent."""
+    """Fetch ``url`` to ``dest`` with resume, retries and size/checksum checks; idempotent.
+
+    At most ``retries`` retries, ``backoff_s * (2**retries - 1)`` seconds of waiting in all; an unreachable
+    host raises ``HostUnreachable`` on the first attempt."""
     if dest.exists() and (size is None or dest.stat().st_size == size) and (sha256 is None or sha256_file(dest) == sha256):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -76,6 +113,8 @@ def download(url: str, dest: Path, size: int | None = None, sha256: str | None =
             os.replace(part, dest)
             return dest
         except (urllib.error.URLError, OSError, DownloadError) as exc:
+            if (why := _unreachable_reason(exc)) is not None:
+                raise HostUnreachable(url, why) from None
             if isinstance(exc, urllib.error.HTTPError) and 400 <= exc.code < 500 and exc.code != 416:
                 raise DownloadError(f"{url}: HTTP {exc.code}") from exc
             if attempt == retries:
@@ -111,6 +150,30 @@ def fetch_manifest(entries: Iterable[ManifestEntry], cache: Path, sources: Itera
     for e in entries:
         if wanted is None or e.source in wanted:
             download(e.url, cache / e.source / e.relpath, e.size, e.sha256)
+
+
+def missing_from_cache(entries: Iterable[ManifestEntry], cache: Path) -> list[ManifestEntry]:
+    """The entries a run would still have to download (absent, or not of the manifest's size)."""
+    def cached(e: ManifestEntry) -> bool:
+        path = cache / e.source / e.relpath
+        return path.is_file() and (e.size is None or path.stat().st_size == e.size)
+    return [e for e in entries if not cached(e)]
+
+
+def check_hosts_reachable(urls: Iterable[str], timeout_s: float = 10.0) -> None:
+    """One HEAD request per host (to its first URL): ``HostUnreachable`` for a host that cannot be reached.
+    Any other outcome (an answer, an error status, a timeout) is left to the downloads and their retries."""
+    seen: set[str | None] = set()
+    for url in urls:
+        host = urlsplit(url).hostname
+        if host in seen:
+            continue
+        seen.add(host)
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout_s).close()
+        except (urllib.error.URLError, OSError) as exc:
+            if (why := _unreachable_reason(exc)) is not None:
+                raise HostUnreachable(url, why) from None
 
 
 def source_root(source: str, raw: Path | None, cache: Path, manifest: Path = DEFAULT_MANIFEST) -> Path:

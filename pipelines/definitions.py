@@ -9,6 +9,7 @@ from assets import checks, commoncrawl_snapshot
 from assets.commoncrawl_snapshot import CommonCrawlRemote
 from assets.resources import CorpusStorage, RawInputs
 from pipelines import partitions, schedules, sensors
+from pipelines.executor import inputs_checked_executor
 from quality_models import langid_assets, perplexity_assets, wikiref_assets
 from training import assets as training_assets
 
@@ -31,6 +32,7 @@ build_corpus = dg.define_asset_job(
     selection=dg.AssetSelection.all() - dg.AssetSelection.groups(TRAINING_GROUP) - SCALE_OUT,
     description="Ingest -> clean -> filter -> dedup -> mixture -> token shards, with the catalog refreshed.",
     tags={"corpus/stage": "corpus-wide"},
+    executor_def=inputs_checked_executor,
 )
 near_dedup_scale_out = dg.define_asset_job(
     "near_dedup_scale_out",

@@ -9,6 +9,11 @@ VENV=.venv
 PY="$VENV/bin/python"
 MODELS="$VENV/share/corpus-models"
 log() { printf '[setup] %s\n' "$*" >&2; }
+apt_install() {  # Debian packages, as root or through sudo
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
 
 if [ ! -x "$PY" ]; then
   log "creating $VENV"
@@ -37,9 +42,7 @@ if [ ! -x "$VENV/bin/lmplz" ] || [ ! -x "$VENV/bin/build_binary" ]; then
   done
   if [ -n "$need_apt" ]; then
     log "installing build packages:$need_apt"
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need_apt >/dev/null
+    apt_install $need_apt
   fi
   work=$(mktemp -d)
   log "building lmplz/build_binary from the kenlm source distribution"
@@ -77,16 +80,18 @@ fi
 # Headless Chromium for the browser test of the web UI (tests/e2e/test_ui_browser.py).
 if ! command -v chromium >/dev/null 2>&1 && ! dpkg -s chromium >/dev/null 2>&1; then
   log "installing chromium (headless browser for the UI test)"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  apt_install chromium
 fi
 # GLib's and GTK 3's translated messages: the off-distribution bs/hr/sr (both scripts)/da/nb text of the
 # language-ID tests (quality_models/langid_sets.py); an image that strips /usr/share/locale lacks them.
 if [ ! -f /usr/share/locale/sr@latin/LC_MESSAGES/glib20.mo ] || [ ! -f /usr/share/locale/nb/LC_MESSAGES/gtk30.mo ]; then
   log "installing libglib2.0-data and libgtk-3-common (gettext catalogs for the language-ID tests)"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --reinstall libglib2.0-data libgtk-3-common >/dev/null
+  apt_install --reinstall libglib2.0-data libgtk-3-common
+fi
+# PostgreSQL server binaries for the production instance storage test (tests/deploy/test_instance_yamls.py
+# starts a throwaway server on the loopback; the package's own cluster service is not needed).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  log "installing postgresql (server for the instance storage test)"
+  apt_install postgresql
 fi
 log "ready: $("$PY" -c 'import dagster, torch; print("dagster", dagster.__version__, "torch", torch.__version__)')"

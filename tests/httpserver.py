@@ -10,7 +10,7 @@ from typing import Iterator
 
 class _Handler(BaseHTTPRequestHandler):
     root: Path
-    faults: dict  # path -> "drop_once" | "corrupt"
+    faults: dict  # path -> "drop_once" | "corrupt" | "error_503"
     hits: list
 
     def log_message(self, *args) -> None:  # keep test output quiet
@@ -25,6 +25,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         data = target.read_bytes()
         fault = self.faults.get(rel)
+        if fault == "error_503":
+            self.send_error(503)
+            return
         if fault == "corrupt":
             data = data[:100] + bytes(b ^ 0xFF for b in data[100:200]) + data[200:]
         start, end, partial = 0, len(data) - 1, False

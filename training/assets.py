@@ -1,41 +1,21 @@
 """The ``pretrained_model`` asset: a tiny LLaMA-style model trained on the token shards (logic in training/train.py)."""
 
-from dataclasses import fields
-
 import dagster as dg
 
+from assets.config_base import config_class, dataclass_fields
 from assets.resources import CorpusStorage
 from assets.tokens import token_shards
 from training.train import TrainConfig, loss_curve_png, png_markdown, train
 
-_DEFAULTS = TrainConfig()
-
-
-class PretrainConfig(dg.Config):
-    run_name: str = _DEFAULTS.run_name
-    max_steps: int = _DEFAULTS.max_steps
-    batch_size: int = _DEFAULTS.batch_size
-    block_size: int = _DEFAULTS.block_size
-    n_layer: int = _DEFAULTS.n_layer
-    n_head: int = _DEFAULTS.n_head
-    n_kv_head: int = _DEFAULTS.n_kv_head
-    d_model: int = _DEFAULTS.d_model
-    lr: float = _DEFAULTS.lr
-    warmup_steps: int = _DEFAULTS.warmup_steps
-    seed: int = _DEFAULTS.seed
-    checkpoint_every: int = _DEFAULTS.checkpoint_every
-    eval_batches: int = _DEFAULTS.eval_batches
-    device: str = _DEFAULTS.device
-    threads: int = _DEFAULTS.threads  # torch CPU threads; 0 = torch's default (1 is fastest on a busy machine)
-    unigram_logit_bias: bool = _DEFAULTS.unigram_logit_bias  # output bias initialised to log unigram frequencies
+PretrainConfig = config_class("PretrainConfig", __name__, dataclass_fields(TrainConfig),
+                              doc="The training settings: every TrainConfig field, with its type and default.")
 
 
 @dg.asset(group_name="training", deps=[token_shards], kinds={"pytorch"})
 def pretrained_model(context: dg.AssetExecutionContext, config: PretrainConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """``checkpoints/<run>-<hash>/ckpt.pt``: resumes from its last checkpoint if a previous run was interrupted."""
     layout = corpus_storage.layout()
-    names = {f.name for f in fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in config.model_dump().items() if k in names})
+    cfg = TrainConfig(**config.model_dump())
     result = train(cfg, layout.shards, layout.checkpoints, log=context.log.info)
     png = loss_curve_png(result)
     every = max(1, len(result.losses) // 100)

@@ -4,7 +4,8 @@ A matcher on normalised text: each license is recognised by the clauses that set
 neighbours (BSD-3's endorsement clause vs BSD-2, MIT's "shall be included" condition vs MIT-0/ISC,
 X11's advertising clause, the GNU licenses' title and date lines), so no license text is shipped.
 Every license found in a text is reported (a file that bundles BSD-3 and GPL-3 gives both); a
-repository is kept only when everything found is in ``GITHUB_PERMISSIVE_LICENSES``. Unknown or
+declared SPDX expression is parsed (AND, OR, WITH, parentheses) and a repository is kept when some
+alternative of its expression has only licenses in ``GITHUB_PERMISSIVE_LICENSES``. Unknown or
 missing evidence excludes a repository: it is never assumed permissive.
 """
 from __future__ import annotations
@@ -182,24 +183,103 @@ def normalize_license_name(name: str) -> str | None:
 _EXPRESSION_OPERATORS = {"AND", "OR", "WITH", "(", ")"}
 
 
+class LicenseExpressionError(ValueError):
+    """An SPDX expression that does not parse (unbalanced parentheses, a missing operand, ...)."""
+
+
+def _tokens(expression: str) -> list[str]:
+    return [t.upper() if t.upper() in _EXPRESSION_OPERATORS else t for t in re.findall(r"[()]|[^\s()]+", expression)]
+
+
+def parse_license_expression(expression: str) -> list[tuple[str, ...]]:
+    """An SPDX expression as its alternatives: a list of OR-branches, each the tuple of licenses that must
+    all hold (``ID`` or ``ID WITH exception``). Precedence as in SPDX annex D: WITH, then AND, then OR;
+    parentheses group. 'MIT AND (Apache-2.0 OR GPL-3.0)' -> [('MIT', 'Apache-2.0'), ('MIT', 'GPL-3.0')]."""
+    tokens = _tokens(expression)
+    at = 0
+
+    def peek() -> str | None:
+        return tokens[at] if at < len(tokens) else None
+
+    def take() -> str:
+        nonlocal at
+        if at == len(tokens):
+            raise LicenseExpressionError(f"{expression!r}: ends where a license or '(' is expected")
+        at += 1
+        return tokens[at - 1]
+
+    def any_of() -> list[tuple[str, ...]]:
+        branches = all_of()
+        while peek() == "OR":
+            take()
+            branches += all_of()
+        return branches
+
+    def all_of() -> list[tuple[str, ...]]:
+        branches = operand()
+        while peek() == "AND":
+            take()
+            right = operand()
+            branches = [left + more for left in branches for more in right]
+        return branches
+
+    def operand() -> list[tuple[str, ...]]:
+        token = take()
+        if token == "(":
+            inner = any_of()
+            if take() != ")":
+                raise LicenseExpressionError(f"{expression!r}: '(' without its ')'")
+            return inner
+        if token in _EXPRESSION_OPERATORS:
+            raise LicenseExpressionError(f"{expression!r}: {token!r} where a license is expected")
+        if peek() == "WITH":
+            take()
+            exception = take()
+            if exception in _EXPRESSION_OPERATORS:
+                raise LicenseExpressionError(f"{expression!r}: WITH needs an exception id, not {exception!r}")
+            return [(f"{token} WITH {exception}",)]
+        return [(token,)]
+
+    branches = any_of()
+    if at != len(tokens):
+        raise LicenseExpressionError(f"{expression!r}: unexpected {tokens[at]!r}")
+    return branches
+
+
 def _expression_ids(expression: str) -> list[str]:
-    return [t for t in re.findall(r"[()]|[^\s()]+", expression) if t.upper() not in _EXPRESSION_OPERATORS]
+    return [t for t in _tokens(expression) if t not in _EXPRESSION_OPERATORS]
 
 
 def _canonical_expression(expression: str) -> str | None:
-    """'mit OR apache-2.0' -> 'MIT OR Apache-2.0'; None if any id is unknown."""
-    tokens = re.findall(r"[()]|[^\s()]+", expression)
-    canonical = [t.upper() if t.upper() in _EXPRESSION_OPERATORS else normalize_license_name(t) for t in tokens]
+    """'mit OR apache-2.0' -> 'MIT OR Apache-2.0'; None if any id is unknown or it does not parse."""
+    canonical = [t if t in _EXPRESSION_OPERATORS else normalize_license_name(t) for t in _tokens(expression)]
     if not canonical or not all(canonical):
         return None
-    return re.sub(r"\( | \)", lambda m: m.group(0).strip(), " ".join(canonical))
+    text = re.sub(r"\( | \)", lambda m: m.group(0).strip(), " ".join(canonical))
+    try:
+        parse_license_expression(text)
+    except LicenseExpressionError:
+        return None
+    return text
+
+
+def _refused_terms(expression: str) -> list[tuple[str, ...]]:
+    """Per OR-branch, its licenses that are not allowed (a ``WITH`` exception is not allowed: it is not one
+    of the recipe's licenses); an empty tuple is a branch the data may be used under. A malformed
+    expression is one branch that refuses everything in it."""
+    try:
+        branches = parse_license_expression(expression)
+    except LicenseExpressionError:
+        return [(expression,)]
+    return [tuple(term for term in branch if term not in GITHUB_PERMISSIVE_LICENSES) for branch in branches]
 
 
 def is_permissive(expression: str | None) -> bool:
-    """True when every license in an SPDX expression is allowed (a ``WITH`` exception is not)."""
+    """True when some alternative of an SPDX expression has only allowed licenses: 'MIT OR GPL-3.0' may be
+    used under MIT (LLaMA-1 kept permissively licensed code), 'MIT AND GPL-3.0' may not."""
     if not expression:
         return False
-    return all(spdx in GITHUB_PERMISSIVE_LICENSES for spdx in _expression_ids(expression))
+    return any(not refused for refused in _refused_terms(expression))
 
 
 def license_from_metadata(metadata: str) -> str | None:
@@ -251,11 +331,17 @@ class LicenseVerdict:
     @property
     def drop_reason(self) -> str:
         """``license:none`` (nothing to read), ``license:unknown`` (unrecognised), or
-        ``license:<the ids that are not allowed>``."""
+        ``license:<what is not allowed>``: per alternative, its licenses that are not allowed
+        ('MIT AND GPL-2.0' -> 'GPL-2.0', '(MIT AND GPL-2.0) OR AGPL-3.0' -> 'GPL-2.0 OR AGPL-3.0')."""
         if self.license is None:
             return "license:unknown" if self.had_evidence else "license:none"
-        refused = [spdx for spdx in _expression_ids(self.license) if spdx not in GITHUB_PERMISSIVE_LICENSES]
-        return "license:" + " AND ".join(refused or [self.license])
+        if self.permitted:
+            return f"license:{self.license}"
+        branches = _refused_terms(self.license)
+        if len(branches) == 1:
+            return "license:" + " AND ".join(branches[0])
+        return "license:" + " OR ".join(
+            f"({' AND '.join(refused)})" if len(refused) > 1 else refused[0] for refused in branches)
 
 
 def repository_license(license_files: Mapping[str, str], metadata_files: Mapping[str, str] = {}) -> LicenseVerdict:

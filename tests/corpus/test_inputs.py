@@ -1,10 +1,12 @@
 import json
+import socket
+import time
 from pathlib import Path
 
 import pytest
 
 from corpus import inputs
-from corpus.inputs import DownloadError, download, load_manifest, source_root
+from corpus.inputs import DownloadError, HostUnreachable, download, load_manifest, source_root
 from tests.httpserver import serve
 
 
@@ -66,3 +68,45 @@ def test_manifest_rejects_paths_escaping_the_cache(tmp_path):
     bad.write_text(json.dumps({"files": [{"source": "c4", "relpath": "../../etc/x", "url": "http://127.0.0.1/x"}]}))
     with pytest.raises(ValueError, match="inside the cache"):
         load_manifest(bad)
+
+
+def _refused_url() -> str:
+    """A loopback port nothing listens on: connecting to it is refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/c4/c4-sample.01.json.gz"
+
+
+@pytest.mark.parametrize(("url", "host", "why"), [
+    (_refused_url(), "127.0.0.1", "connection refused"),
+    ("http://nonexistent.invalid/c4/c4-sample.01.json.gz", "nonexistent.invalid", "its name does not resolve"),
+])
+def test_an_unreachable_host_fails_at_once_with_one_line_naming_it_and_corpus_raw_dir(tmp_path, url, host, why):
+    started = time.monotonic()
+    with pytest.raises(HostUnreachable) as failed:
+        download(url, tmp_path / "x.gz")  # the default retries and backoff: 31 s of waiting if they applied
+    assert time.monotonic() - started < 10
+    message = str(failed.value)
+    assert "\n" not in message and failed.value.host == host
+    assert f"host {host} is unreachable ({why}" in message and "CORPUS_RAW_DIR=" in message
+    assert failed.value.__cause__ is None and failed.value.__suppress_context__  # the line, not a chained trace
+    assert not (tmp_path / "x.gz").exists() and not (tmp_path / "x.gz.part").exists()
+
+
+def test_the_default_manifest_offline_names_the_host_and_corpus_raw_dir(tmp_path):
+    offline = [dict(e.__dict__, url=e.url.replace("://", "://nonexistent.invalid/", 1)) for e in load_manifest()]
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"files": offline}))
+    with pytest.raises(HostUnreachable, match=r"host nonexistent\.invalid is unreachable .*CORPUS_RAW_DIR="):
+        source_root("c4", None, tmp_path / "cache", manifest)
+
+
+def test_server_errors_are_retried_a_bounded_number_of_times(samples_dir, tmp_path):
+    rel = "c4/c4-sample.01.json.gz"
+    with serve(samples_dir, faults={rel: "error_503"}) as (base, hits):
+        started = time.monotonic()
+        with pytest.raises(DownloadError, match="failed after 3 attempts: HTTP Error 503") as failed:
+            download(f"{base}/{rel}", tmp_path / "x.gz", retries=2, backoff_s=0.01)
+    assert not isinstance(failed.value, HostUnreachable)
+    assert [h[0] for h in hits] == [rel] * 3 and time.monotonic() - started < 10

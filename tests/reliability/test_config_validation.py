@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 
 from assets.resources import CorpusStorage, RawInputs
-from assets.sources import IngestConfig, StackExchangeConfig, ingest_assets
+from assets.sources import IngestConfig, ingest_assets, source_config
 from corpus.inputs import expand_paths, load_manifest
 from corpus.sources import reader
 
@@ -88,9 +88,9 @@ def test_expand_paths_names_every_missing_input(tmp_path):
 
 
 def test_python_construction_gives_the_same_message():
-    with pytest.raises(dg.Failure, match=r"StackExchangeConfig.*top_sites: Input should be greater than 0 \(got -3\)"):
-        StackExchangeConfig(top_sites=-3)
-    assert IngestConfig().max_doc_bytes > 0 and StackExchangeConfig().top_sites > 0
+    with pytest.raises(dg.Failure, match=r"IngestConfig_stackexchange.*top_sites: Input should be greater than 0 \(got -3\)"):
+        source_config("stackexchange")(top_sites=-3)
+    assert source_config("c4")().max_doc_bytes > 0 and source_config("stackexchange")().top_sites > 0
 
 
 def test_manifest_with_an_unknown_source_fails_naming_it(tmp_path):

@@ -7,12 +7,14 @@ from importlib.metadata import distribution
 import pytest
 
 from corpus.filters.license import (
+    LicenseExpressionError,
     LicenseVerdict,
     detect_license_text,
     is_license_file_name,
     is_permissive,
     license_from_metadata,
     normalize_license_name,
+    parse_license_expression,
     repository_license,
 )
 
@@ -177,3 +179,62 @@ def test_metadata_is_only_secondary_evidence():
     assert vague.drop_reason == "license:unknown"
     silent = repository_license({}, {"METADATA": "Metadata-Version: 2.1\nName: x\n"})
     assert silent.drop_reason == "license:none"
+
+
+@pytest.mark.parametrize(
+    ("expression", "branches"),
+    [
+        ("MIT", [("MIT",)]),
+        ("MIT OR GPL-3.0", [("MIT",), ("GPL-3.0",)]),
+        ("MIT AND GPL-3.0", [("MIT", "GPL-3.0")]),
+        # AND binds tighter than OR
+        ("MIT AND Apache-2.0 OR GPL-3.0", [("MIT", "Apache-2.0"), ("GPL-3.0",)]),
+        ("GPL-3.0 OR MIT AND Apache-2.0", [("GPL-3.0",), ("MIT", "Apache-2.0")]),
+        # parentheses override it, and AND distributes over the alternatives inside them
+        ("MIT AND (Apache-2.0 OR GPL-3.0)", [("MIT", "Apache-2.0"), ("MIT", "GPL-3.0")]),
+        ("(MIT OR GPL-2.0) AND (BSD-3-Clause OR LGPL-2.1)",
+         [("MIT", "BSD-3-Clause"), ("MIT", "LGPL-2.1"), ("GPL-2.0", "BSD-3-Clause"), ("GPL-2.0", "LGPL-2.1")]),
+        ("((MIT))", [("MIT",)]),
+        # WITH binds tightest: an exception belongs to the license before it
+        ("GPL-2.0 WITH Classpath-exception-2.0 OR MIT", [("GPL-2.0 WITH Classpath-exception-2.0",), ("MIT",)]),
+        ("mit or apache-2.0", [("mit",), ("apache-2.0",)]),  # operators in any case
+    ],
+)
+def test_spdx_expressions_parse_into_their_alternatives(expression, branches):
+    assert parse_license_expression(expression) == branches
+
+
+@pytest.mark.parametrize("malformed", ["", "MIT OR", "AND MIT", "(MIT", "MIT)", "MIT GPL-3.0", "MIT WITH", "()",
+                                       "MIT WITH OR"])
+def test_malformed_spdx_expressions_are_errors_and_refused(malformed):
+    with pytest.raises(LicenseExpressionError):
+        parse_license_expression(malformed)
+    assert not is_permissive(malformed)
+
+
+@pytest.mark.parametrize(
+    ("expression", "permitted", "reason"),
+    [
+        ("MIT OR GPL-3.0", True, "license:MIT OR GPL-3.0"),  # usable under MIT
+        ("GPL-3.0 OR MIT", True, "license:GPL-3.0 OR MIT"),
+        ("MIT AND GPL-3.0", False, "license:GPL-3.0"),
+        ("GPL-3.0 OR AGPL-3.0", False, "license:GPL-3.0 OR AGPL-3.0"),
+        ("MIT AND Apache-2.0 OR GPL-3.0", True, "license:MIT AND Apache-2.0 OR GPL-3.0"),
+        ("MIT AND (Apache-2.0 OR GPL-3.0)", True, "license:MIT AND (Apache-2.0 OR GPL-3.0)"),
+        ("MIT AND (GPL-2.0 OR LGPL-2.1)", False, "license:GPL-2.0 OR LGPL-2.1"),
+        ("(MIT AND GPL-2.0 AND LGPL-2.1) OR AGPL-3.0", False, "license:(GPL-2.0 AND LGPL-2.1) OR AGPL-3.0"),
+        ("GPL-2.0 WITH Classpath-exception-2.0 OR BSD-2-Clause", True,
+         "license:GPL-2.0 WITH Classpath-exception-2.0 OR BSD-2-Clause"),
+        ("Apache-2.0 WITH LLVM-exception", False, "license:Apache-2.0 WITH LLVM-exception"),
+        ("MIT OR", False, "license:MIT OR"),
+    ],
+)
+def test_a_repository_is_kept_when_some_alternative_is_all_permissive(expression, permitted, reason):
+    verdict = LicenseVerdict(expression, "crafted", True)
+    assert (verdict.permitted, verdict.drop_reason) == (permitted, reason)
+
+
+def test_declared_expressions_are_canonical_only_when_they_parse():
+    assert license_from_metadata("Metadata-Version: 2.1\nLicense-Expression: mit or (gpl-3.0 and bsd-3-clause)\n") \
+        == "MIT OR (GPL-3.0 AND BSD-3-Clause)"
+    assert license_from_metadata("Metadata-Version: 2.1\nLicense-Expression: MIT OR\n") is None

@@ -1,0 +1,84 @@
+"""Configs that mirror settings defined elsewhere are built from them, so they cannot drift: every field of
+TrainConfig is a PretrainConfig field, and every keyword argument of a source's reader (and of its input
+discovery) is a field of that source's ingest config, with the same type and default; run config reaches them."""
+import inspect
+import typing
+from dataclasses import fields
+
+import dagster as dg
+import pytest
+
+from assets.sources import SCRATCH_OPTIONS, ingest_assets, source_config
+from corpus.recipe import SOURCES
+from corpus.sources import reader
+from training.assets import PretrainConfig, pretrained_model
+from training.train import TrainConfig
+
+
+def _config_fields(cls: type[dg.Config]) -> dict:
+    return {name: (f.annotation, f.default) for name, f in cls.model_fields.items()}
+
+
+def _run_config_fields(asset: dg.AssetsDefinition) -> set[str]:
+    return set(asset.op.config_schema.as_field().config_type.fields)
+
+
+def test_every_train_config_field_is_a_pretrain_config_field_with_its_type_and_default():
+    hints = typing.get_type_hints(TrainConfig)
+    expected = {f.name: (hints[f.name], f.default) for f in fields(TrainConfig)}
+    assert _config_fields(PretrainConfig) == expected
+    # the five that the hand-written copy had lost
+    assert {"min_lr_ratio", "weight_decay", "beta1", "beta2", "grad_clip"} <= _run_config_fields(pretrained_model)
+    assert _run_config_fields(pretrained_model) == set(expected)
+
+
+def test_pretrain_run_config_reaches_the_train_config():
+    config = PretrainConfig(weight_decay=0.0, beta2=0.99, unigram_logit_bias=False)
+    assert TrainConfig(**config.model_dump()) == TrainConfig(weight_decay=0.0, beta2=0.99, unigram_logit_bias=False)
+
+
+def _keyword_arguments(fn, skip=()) -> dict:
+    hints = typing.get_type_hints(fn)
+    return {p.name: (hints[p.name], p.default) for p in inspect.signature(fn).parameters.values()
+            if p.default is not inspect.Parameter.empty and p.name not in skip}
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_every_reader_argument_is_an_ingest_config_field_with_its_type_and_default(source):
+    module = reader(source)
+    options = _keyword_arguments(module.read_documents, SCRATCH_OPTIONS)
+    discovery = _keyword_arguments(module.discover_inputs)
+    config = source_config(source)
+    assert _config_fields(config) == {"inputs": (list[str], []), **options, **discovery}
+    assert config.discovery_fields == tuple(discovery)
+    asset = next(a for a in ingest_assets if a.key.path == [f"{source}_documents"])
+    assert _run_config_fields(asset) == {"inputs", *options, *discovery}
+
+
+def test_the_readers_settings_beyond_max_doc_bytes_are_exposed():
+    assert {"min_doc_chars", "main_content"} <= set(source_config("commoncrawl").model_fields)
+    assert {"max_include_depth", "max_macro_depth"} <= set(source_config("arxiv").model_fields)
+    assert "top_sites" in source_config("stackexchange").model_fields
+
+
+KEPT_WITHOUT_LENGTH_FLOOR = 16  # documents of the sample WARC with min_doc_chars 0
+
+
+def test_a_reader_setting_in_run_config_reaches_the_reader(samples_dir, tmp_path):
+    """``min_doc_chars`` was not a config field: now a run config value changes what commoncrawl keeps."""
+    from assets.resources import CorpusStorage, RawInputs
+    from corpus.storage import Layout, read_part_stats
+
+    cc = next(a for a in ingest_assets if a.key.path == ["commoncrawl_documents"])
+    warc = samples_dir / "commoncrawl" / "cc-main-2020-34_resiliparse" / "warcfile.warc.gz"
+    kept = {}
+    for min_chars in (0, 1_000_000):
+        data = tmp_path / str(min_chars)
+        result = dg.materialize([cc], resources={"corpus_storage": CorpusStorage(data_root=str(data)),
+                                                 "raw_inputs": RawInputs(raw_dir=str(tmp_path / "raw"))},
+                                run_config={"ops": {"commoncrawl_documents": {"config": {
+                                    "inputs": [str(warc)], "min_doc_chars": min_chars}}}})
+        assert result.success
+        (part,) = Layout(data).parts("docs", "ingest", "commoncrawl")
+        kept[min_chars] = read_part_stats(Layout(data), "ingest", "commoncrawl", part.stem).docs_out
+    assert kept == {0: KEPT_WITHOUT_LENGTH_FLOOR, 1_000_000: 0}

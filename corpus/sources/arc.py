@@ -9,8 +9,10 @@ already covers the newline warcio expects after it, so warcio takes the next hea
 
 Damage is bounded the way it is for uncompressed WARC: a record is held until the line after it parses
 as a header, which proves its length. Otherwise the next header line is searched for, from the record's
-own block first (a length too long swallowed it: the record is the damage), else from the record's end
-(bytes that are no record); either way one ``ArcDamage`` stretch with byte offsets, and reading goes on.
+own block first (a length too long swallowed it), else from the record's end; the record is the damage
+when its length proved wrong (a header inside its block, the file ending inside it, or other bytes right
+after its last byte, with no newline between), else the bytes up to that header are. Either way one
+``ArcDamage`` stretch with byte offsets, and reading goes on at the header.
 """
 from __future__ import annotations
 
@@ -96,10 +98,15 @@ def read_records(stream: BinaryIO, cap: int) -> Iterator[ArcRecord | ArcDamage]:
     position, pending = 0, None
     while True:
         stream.seek(position)
-        offset, line = _next_line(stream)
+        try:
+            offset, line = _next_line(stream)
+        except EOFError:  # a gzip stream cut right after the pending record: its block came out whole
+            if pending is not None:
+                yield pending
+            raise
         header = parse_header_line(line, offset) if line else None
         if line and header is None:
-            damage = _recover(stream, pending, offset)
+            damage = _recover(stream, pending, offset, offset == position)
             if pending is not None and damage.record is None:
                 yield pending  # the bytes after it are the damage: its length held
             yield damage
@@ -116,7 +123,7 @@ def read_records(stream: BinaryIO, cap: int) -> Iterator[ArcRecord | ArcDamage]:
         record = ArcRecord(header, block_start, stream.read(min(header.length, cap)))
         end = block_start + header.length
         if len(record.block) < min(header.length, cap) or not _reaches(stream, end):
-            damage = _recover(stream, record, None)
+            damage = _recover(stream, record, None, True)
             yield damage
             if not damage.resumes:
                 return
@@ -125,9 +132,11 @@ def read_records(stream: BinaryIO, cap: int) -> Iterator[ArcRecord | ArcDamage]:
         pending, position = record, end
 
 
-def _recover(stream: BinaryIO, record: ArcRecord | None, failed_at: int | None) -> ArcDamage:
-    """The damaged stretch: ``record`` when a header hides in its block (its length is too long) or the file
-    ends inside it (``failed_at`` None), else the bytes from ``failed_at`` to the next header."""
+def _recover(stream: BinaryIO, record: ArcRecord | None, failed_at: int | None, adjoins: bool) -> ArcDamage:
+    """The damaged stretch. ``record`` is the damage when a header hides in its block (its length is too long),
+    when the file ends inside it (``failed_at`` None), or when what follows it adjoins its last byte with no
+    newline between (its length is too short); otherwise the damage is the bytes from ``failed_at`` to the
+    next header."""
     if record is not None:
         inside = _find_header(stream, record.block_start, record.block_start + record.header.length)
         if inside is not None:
@@ -136,7 +145,10 @@ def _recover(stream: BinaryIO, record: ArcRecord | None, failed_at: int | None) 
             return ArcDamage(record.header.offset, stream.seek(0, 2), "truncated", record.header, False)
     assert failed_at is not None
     found = _find_header(stream, failed_at, None)
-    return ArcDamage(failed_at, stream.seek(0, 2) if found is None else found, "bad_arc_header", None, found is not None)
+    stop = stream.seek(0, 2) if found is None else found
+    if record is not None and adjoins:
+        return ArcDamage(record.header.offset, stop, "bad_content_length", record.header, found is not None)
+    return ArcDamage(failed_at, stop, "bad_arc_header", None, found is not None)
 
 
 def _next_line(stream: BinaryIO) -> tuple[int, bytes]:

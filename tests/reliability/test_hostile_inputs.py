@@ -16,6 +16,7 @@ import json
 import os
 import re
 import tarfile
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -820,6 +821,25 @@ def test_ingest_asset_commoncrawl_bad_content_length(samples_dir, tmp_path):
     assert len(docs) == len([d for d in full if json.loads(d["meta"])["warc_record_id"] != victim_id])
     bad = [r for r in dropped if r["reason"] == "bad_content_length"]
     assert len(bad) == 1 and victim_id in bad[0]["detail"]
+
+
+def test_ingest_asset_commoncrawl_every_sample_file_is_a_part_or_a_counted_drop(samples_dir, tmp_path):
+    from corpus.inputs import part_name
+
+    root = samples_dir / "commoncrawl"
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+
+    docs, dropped = _materialize("commoncrawl", samples_dir, tmp_path / "data")
+
+    parts = sorted(p.stem for p in (tmp_path / "data" / "docs" / "ingest" / "commoncrawl").glob("*.parquet"))
+    assert parts == sorted(part_name(root, f) for f in files) and len(parts) == 18
+    by_part = {part: sum(d["path"] == part_name(root, f) for d in docs) for f in files for part in [part_name(root, f)]}
+    for f in files:  # a file that gives no document says why in at least one dropped row naming it
+        assert by_part[part_name(root, f)] > 0 or any(str(f) in r["detail"] for r in dropped), f
+    assert len(docs) == 318
+    assert Counter(r["reason"] for r in dropped) == {
+        "http_status": 81, "not_html": 440, "not_http": 177, "revisit_duplicate": 27, "too_short": 42,
+        "truncated_gzip": 1, "unsupported_format": 1, "wat_metadata": 1}
 
 
 def _write(path: Path, data: bytes) -> Path:

@@ -32,9 +32,9 @@ def real_html(samples_dir: Path, url_part: str) -> bytes:
 
 
 def warc_record(n: int, payload: bytes, content_type: str | None = "text/html; charset=utf-8", status: str = "200 OK",
-                content_length: int | str | None = None) -> bytes:
+                content_length: int | str | None = None, http_headers: str = "") -> bytes:
     type_line = "" if content_type is None else f"Content-Type: {content_type}\r\n"
-    block = f"HTTP/1.1 {status}\r\n{type_line}\r\n".encode() + payload
+    block = f"HTTP/1.1 {status}\r\n{type_line}{http_headers}\r\n".encode() + payload
     length = len(block) if content_length is None else content_length
     head = (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-{n:012d}>\r\n"
             f"WARC-Date: 2020-08-08T17:00:00Z\r\nWARC-Target-URI: http://example.nl/{n}\r\n"
@@ -211,6 +211,27 @@ def test_missing_or_unparseable_content_type_is_sniffed(samples_dir, tmp_path, c
     assert urls(docs) == ["http://example.nl/0"] and json.loads(docs[0]["meta"])["sniffed_type"] == "text/html"
     assert "Een hovenier kan de werkzaamheden voor u uitvoeren" in docs[0]["text"]
     assert [d.reason for d in drops] == ["not_html"] and "does not sniff as HTML" in drops[0].detail
+
+
+def test_gzip_content_coding_is_undone_and_a_broken_one_is_a_counted_drop(samples_dir, tmp_path):
+    html = real_html(samples_dir, "0900-hovenier.nl")
+    squeezed = gzip.compress(html)
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(squeezed), squeezed)
+    broken = bytearray(squeezed)
+    broken[30:80] = b"\xff" * 50
+    path = write_warc_gz(tmp_path / "coded.warc.gz", [
+        warc_record(0, html),
+        warc_record(1, squeezed, http_headers="Content-Encoding: gzip\r\n"),
+        warc_record(2, chunked, http_headers="Transfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n"),
+        warc_record(3, html, http_headers="Transfer-Encoding: chunked\r\nContent-Encoding: gzip\r\nContent-Length: -1\r\n"),
+        warc_record(4, bytes(broken), http_headers="Content-Encoding: gzip\r\n"),
+    ])
+    docs, drops = read(path)
+    assert urls(docs) == [f"http://example.nl/{n}" for n in range(4)]
+    assert len({d["text"] for d in docs}) == 1
+    assert [json.loads(d["meta"]).get("http_decoded") for d in docs] == [None, ["gzip"], ["chunked", "gzip"], None]
+    assert [d.reason for d in drops] == ["bad_content_encoding"]
+    assert "000000000004>: Content-Encoding gzip: content coding does not inflate" in drops[0].detail
 
 
 def test_revisits_are_counted_duplicates_of_originals_in_another_file(samples_dir):

@@ -313,7 +313,8 @@ class _CrawlFileReader:
         record_id, get = record.record_id or "", record.headers.get
         what = f"record {record_id}"
         if record.is_http:
-            verdict = self._http_verdict(record_id, what, record.http_headers.status_code,
+            status = record.http_headers.status_code
+            verdict = self._http_verdict(record_id, what, 200 if status == 304 else status,  # 304: "not modified"
                                          record.http_headers.get("Content-Type"), None)
             if isinstance(verdict, Drop):
                 return verdict

@@ -234,6 +234,32 @@ def test_gzip_content_coding_is_undone_and_a_broken_one_is_a_counted_drop(sample
     assert "000000000004>: Content-Encoding gzip: content coding does not inflate" in drops[0].detail
 
 
+def revisit_record(n: int, profile: str, http: bytes) -> bytes:
+    head = (f"WARC/1.1\r\nWARC-Type: revisit\r\nWARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-{n:012d}>\r\n"
+            f"WARC-Date: 2020-08-09T17:00:00Z\r\nWARC-Target-URI: http://example.nl/{n}\r\n"
+            f"WARC-Profile: http://netpreserve.org/warc/1.1/revisit/{profile}\r\n"
+            f"WARC-Refers-To-Target-URI: http://example.nl/{n}\r\nWARC-Refers-To-Date: 2020-08-08T17:00:00Z\r\n"
+            f"WARC-Payload-Digest: sha1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA{n:02d}\r\n"
+            + ("Content-Type: application/http; msgtype=response\r\n" if http else "")
+            + f"Content-Length: {len(http)}\r\n\r\n").encode()
+    return head + http + b"\r\n\r\n"
+
+
+def test_revisit_of_a_page_is_a_duplicate_and_of_anything_else_is_not_a_page(tmp_path):
+    path = write_warc_gz(tmp_path / "revisits.warc.gz", [
+        revisit_record(0, "identical-payload-digest", b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n"),
+        revisit_record(1, "server-not-modified", b"HTTP/1.1 304 Not Modified\r\n\r\n"),
+        revisit_record(2, "identical-payload-digest", b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n\r\n"),
+        revisit_record(3, "identical-payload-digest", b""),  # no stored headers at all
+    ])
+    docs, drops = read(path)
+    assert docs == [] and [d.reason for d in drops] == ["revisit_duplicate", "revisit_duplicate", "not_html",
+                                                         "revisit_duplicate"]
+    assert ("000000000000>: duplicate of the capture of http://example.nl/0 (captured 2020-08-08T17:00:00Z, payload "
+            "sha1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA00, profile http://netpreserve.org/warc/1.1/revisit/identical-payload-digest)"
+            in drops[0].detail)
+
+
 def test_revisits_are_counted_duplicates_of_originals_in_another_file(samples_dir):
     originals = {}
     with open(samples_dir / DATA_GOV_UK.format("121225068"), "rb") as stream:

@@ -12,9 +12,11 @@ Two passes, so memory never holds the group's lines:
    ``LineDedupFilter`` then rewrites each part's text from its hash file, keeping a line when it is the
    first in its document, not blank, and not in that array (a binary search, numpy).
 
-Normalisation (CCNet ``normalize_for_dedup``): remove control characters 0-31 and 127-159 and CCNet's
-fixed set of Unicode punctuation, strip, lowercase, every Unicode digit -> 0. One deliberate change of
-order: CCNet strips before removing, we remove before stripping, so ``« title »`` and ``title`` agree.
+Normalisation (CCNet ``normalize_for_dedup``, in its order): lowercase, every Unicode digit -> 0, then
+remove control characters 0-31 and 127-159 and CCNet's fixed set of Unicode punctuation. The digit step
+comes before the removal as in CCNet, so the fullwidth ``１`` (also a key of that punctuation set) becomes
+0 and ``１０ years`` is a duplicate of ``10 years``. One deliberate change of order: CCNet strips before
+removing, we strip last, so ``« title »`` and ``title`` agree.
 Lines that normalise to nothing (blank, or made only of removed characters) are removed: CCNet removes
 them too, as the most duplicated line of all. Splitting, normalisation and the list rebuild run in Arrow
 compute; only the hash is a Python call per line.
@@ -57,10 +59,10 @@ def split_lines(texts: pa.Array | pa.ChunkedArray) -> pa.ListArray:
 
 def normalize_lines(lines: pa.Array) -> pa.Array:
     """CCNet's dedup normalisation of every line, vectorized (see the module docstring)."""
-    out = pc.replace_substring_regex(lines, _REMOVE_RE, "")
-    out = pc.utf8_trim_whitespace(out)
-    out = pc.utf8_lower(out)
-    return pc.replace_substring_regex(out, r"\p{Nd}", "0")
+    out = pc.utf8_lower(lines)
+    out = pc.replace_substring_regex(out, r"\p{Nd}", "0")
+    out = pc.replace_substring_regex(out, _REMOVE_RE, "")
+    return pc.utf8_trim_whitespace(out)
 
 
 def normalize_line(line: str) -> str:

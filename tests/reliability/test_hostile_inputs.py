@@ -16,6 +16,7 @@ import json
 import os
 import re
 import tarfile
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -202,6 +203,93 @@ def test_warc_non_html_payloads_are_counted_not_parsed(samples_dir, tmp_path):
     for rid, ctype in swapped.items():
         assert ctype in not_html[rid]
     assert _texts(docs) == [(d["id"], d["text"]) for d in full if json.loads(d["meta"])["warc_record_id"] not in swapped]
+
+
+# --- ARC (Common Crawl 2008) --------------------------------------------------------------------
+
+ARC_SAMPLE = "commoncrawl/commoncrawl-2008-arc_copycat/small-sample-1213893279526_0.arc"
+
+
+def _arc_records(samples_dir: Path, n: int = 40) -> list[bytes]:
+    """The first ``n`` records of the real ARC, each with its trailing newline, split by the lengths in their
+    header lines (an oracle independent of the reader's damage handling)."""
+    data, records, pos = (samples_dir / ARC_SAMPLE).read_bytes(), [], 0
+    while len(records) < n:
+        line_end = data.index(b"\n", pos) + 1
+        end = line_end + int(data[pos:line_end].split()[-1])
+        end += data.startswith(b"\n", end)  # the filedesc's length already covers its blank line
+        records.append(data[pos:end])
+        pos = end
+    return records
+
+
+def _arc_docs(path: Path) -> tuple[list[dict], list]:
+    return split(commoncrawl.read_documents(path, "sample.arc"))  # one name: comparable ids
+
+
+def _arc_url(record: bytes) -> str:
+    return record.split(b" ", 1)[0].decode()
+
+
+@pytest.mark.parametrize("delta", [-100, +100, +10**7])
+def test_arc_bad_length_loses_only_that_record(samples_dir, tmp_path, delta):
+    records = _arc_records(samples_dir)
+    full, _ = _arc_docs(_write(tmp_path / "full.arc", b"".join(records)))
+    victim = next(i for i, r in enumerate(records) if _arc_url(r) in {d["url"] for d in full} and i > 10)
+    head, rest = records[victim].split(b"\n", 1)
+    length = int(head.split()[-1])
+    records[victim] = head.rsplit(b" ", 1)[0] + b" %d\n" % (length + delta) + rest
+    path = _write(tmp_path / "bad.arc", b"".join(records))
+
+    docs, drops = _arc_docs(path)
+
+    # offsets after the victim's header line move by the digits its new length adds: compare by URL
+    victim_url = _arc_url(records[victim])
+    assert [(d["url"], d["text"]) for d in docs] == [(d["url"], d["text"]) for d in full if d["url"] != victim_url]
+    start = sum(map(len, records[:victim]))
+    bad = [d for d in drops if d.reason == "bad_content_length"]
+    assert len(bad) == 1 and victim_url in bad[0].detail and str(path) in bad[0].detail
+    assert f"bytes {start}-{start + len(records[victim])}:" in bad[0].detail
+    assert f"reading resumes at the next record, byte {start + len(records[victim])}" in bad[0].detail
+
+
+def test_arc_garbage_between_records_loses_nothing(samples_dir, tmp_path):
+    records = _arc_records(samples_dir)
+    full, full_drops = _arc_docs(_write(tmp_path / "full.arc", b"".join(records)))
+    garbage = b"\x00\xff not an ARC header line\r\nHTTP/1.1 200 OK\r\n" * 30
+    at = 12
+    path = _write(tmp_path / "bad.arc", b"".join(records[:at]) + garbage + b"".join(records[at:]))
+
+    docs, drops = _arc_docs(path)
+
+    assert [(d["url"], d["text"]) for d in docs] == [(d["url"], d["text"]) for d in full]
+    assert reasons(drops) == sorted(reasons(full_drops) + ["bad_arc_header"])
+    start = sum(map(len, records[:at]))
+    bad = [d for d in drops if d.reason == "bad_arc_header"]
+    assert f"bytes {start}-{start + len(garbage)}: not an ARC record" in bad[0].detail
+
+
+@pytest.mark.parametrize("cut", ["plain inside a record", "gzip inside a record", "gzip trailer after a record"])
+def test_arc_cut_short_keeps_every_whole_record(samples_dir, tmp_path, cut):
+    records = _arc_records(samples_dir)
+    full, _ = _arc_docs(_write(tmp_path / "full.arc", b"".join(records)))
+    pages = {d["url"] for d in full}
+    victim = 1 + max(i for i, r in enumerate(records[:-1]) if _arc_url(r) in pages)  # the record before it is a page
+    whole = b"".join(records[:victim])
+    data = {"plain inside a record": whole + records[victim][:len(records[victim]) // 2],
+            "gzip inside a record": gzip.compress(whole + records[victim][:len(records[victim]) // 2])[:-20],
+            "gzip trailer after a record": gzip.compress(whole)[:-8]}[cut]  # the CRC and size are lost
+    path = _write(tmp_path / "cut.arc", data)
+
+    docs, drops = _arc_docs(path)
+
+    urls = {_arc_url(r) for r in records[:victim]}
+    assert [(d["url"], d["text"]) for d in docs] == [(d["url"], d["text"]) for d in full if d["url"] in urls]
+    bad = [d for d in drops if d.reason in ("truncated", "truncated_gzip")]
+    assert [d.reason for d in bad] == ["truncated" if cut.startswith("plain") else "truncated_gzip"]
+    assert str(path) in bad[0].detail
+    if cut.startswith("plain"):
+        assert _arc_url(records[victim]) in bad[0].detail and "cut short by the end of the file" in bad[0].detail
 
 
 # --- XML: entity bombs, external entities, malformed dumps ----------------------------------------
@@ -733,6 +821,25 @@ def test_ingest_asset_commoncrawl_bad_content_length(samples_dir, tmp_path):
     assert len(docs) == len([d for d in full if json.loads(d["meta"])["warc_record_id"] != victim_id])
     bad = [r for r in dropped if r["reason"] == "bad_content_length"]
     assert len(bad) == 1 and victim_id in bad[0]["detail"]
+
+
+def test_ingest_asset_commoncrawl_every_sample_file_is_a_part_or_a_counted_drop(samples_dir, tmp_path):
+    from corpus.inputs import part_name
+
+    root = samples_dir / "commoncrawl"
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+
+    docs, dropped = _materialize("commoncrawl", samples_dir, tmp_path / "data")
+
+    parts = sorted(p.stem for p in (tmp_path / "data" / "docs" / "ingest" / "commoncrawl").glob("*.parquet"))
+    assert parts == sorted(part_name(root, f) for f in files) and len(parts) == 18
+    by_part = {part: sum(d["path"] == part_name(root, f) for d in docs) for f in files for part in [part_name(root, f)]}
+    for f in files:  # a file that gives no document says why in at least one dropped row naming it
+        assert by_part[part_name(root, f)] > 0 or any(str(f) in r["detail"] for r in dropped), f
+    assert len(docs) == 318
+    assert Counter(r["reason"] for r in dropped) == {
+        "http_status": 81, "not_html": 440, "not_http": 177, "revisit_duplicate": 27, "too_short": 42,
+        "truncated_gzip": 1, "unsupported_format": 1, "wat_metadata": 1}
 
 
 def _write(path: Path, data: bytes) -> Path:

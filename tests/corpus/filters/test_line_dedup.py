@@ -32,6 +32,24 @@ def test_normalisation_follows_ccnet():
     assert line_dedup.normalize_line(" \x01 ，。 ") == ""
 
 
+def test_fullwidth_digits_become_0_before_the_punctuation_is_removed():
+    # cc_net's order: digits -> 0, then remove; "１" is also a key of its punctuation set, so the other order loses it
+    assert line_dedup.normalize_line("１０ years") == line_dedup.normalize_line("10 years") == "00 years"
+    assert line_dedup.normalize_line("«１９５９»") == "0000"
+
+
+def test_a_line_with_fullwidth_digits_is_a_duplicate_of_its_ascii_twin(samples_dir, tmp_path):
+    en = _sentences(samples_dir, "en", 12)
+    dated = next(s for s in en if "1959" in s)  # a real line with a year in it
+    fullwidth = dated.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    assert fullwidth != dated
+    docs = [new_document("commoncrawl", "w:1", "\n".join(en[:3] + [dated])),
+            new_document("commoncrawl", "w:2", "\n".join([fullwidth] + en[3:6]))]
+    [(kept, drops)], _ = _run([documents_to_batch(docs)], tmp_path)
+    assert kept.column("text").to_pylist() == ["\n".join(en[:3]), "\n".join(en[3:6])]
+    assert drops.num_rows == 0
+
+
 def test_hash_is_the_sha1_prefix_as_little_endian_uint64(samples_dir):
     lines = _sentences(samples_dir, "de", 5)
     batch = documents_to_batch([new_document("commoncrawl", "t:1", "\n".join(lines))])

@@ -1,24 +1,25 @@
 """KenLM perplexity per language: head/middle/tail buckets (CCNet), tail dropped.
 
-Two passes: every part is scored first (``work/perplexity/scores/``), the per-language cut-offs
-come from all scores, then each part is written with ``perplexity`` and ``bucket`` filled.
-A document in a language with no model is kept with ``bucket`` null and counted as
-``no_lm_for_lang`` (``no_model: drop`` drops it with that reason instead).
+Two passes: every part is scored first (``work/perplexity/scores/``) and the scores pooled per language
+in a bounded sample; the per-language cut-offs are chosen (``corpus.filters.perplexity.choose_cutoffs``)
+and persisted as the snapshot's cut-off table (``models/perplexity_cutoffs/<snapshot>/<key>.json``, reused
+by later runs), then each part is written with ``perplexity`` and ``bucket`` filled. A document in a
+language with no model (or no cut-offs) is kept with ``bucket`` null and counted as ``no_lm_for_lang``
+(``no_model: drop`` drops it with that reason instead).
 """
 
 import base64
 import io
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import dagster as dg
 import numpy as np
-import pyarrow.parquet as pq
 
 from assets.resources import CorpusStorage
 from assets.stages import Unit, code_fingerprint, run_units, stage_metadata, upstream_fingerprint
-from corpus import recipe
+from corpus import recipe, snapshots
 from corpus.filters import perplexity as ppl
 from corpus.stage import filter_part
 from corpus.storage import fingerprint, iter_batches
@@ -62,14 +63,25 @@ def histogram_markdown(values: Dict[str, np.ndarray], cutoffs: Dict[str, Tuple[f
 
 
 class PerplexityConfig(dg.Config):
-    """``cutoffs``: "percentile" (per-language percentiles of the data) or "ccnet" (CCNet's published
-    values where published, percentiles elsewhere); ``no_model``: "keep" or "drop"."""
+    """``cutoffs``: "auto" (CCNet's published values with CCNet's released models; otherwise the snapshot's
+    ``percentiles`` with at least ``min_docs_for_percentiles`` documents of the language, else the trained
+    model's reference distribution), "percentile" (never published values) or "ccnet" (published values,
+    refused for any model but CCNet's). ``snapshot``: the cut-off table's name (default: the Common Crawl
+    snapshot ids in the part names, or "local"). ``no_model``: "keep" or "drop"."""
 
-    cutoffs: str = "percentile"
+    cutoffs: str = "auto"
     percentiles: List[float] = list(recipe.PERPLEXITY_PERCENTILES)
     keep_buckets: List[str] = list(recipe.PERPLEXITY_KEEP_BUCKETS)
     no_model: str = "keep"
     min_docs_for_percentiles: int = recipe.PERPLEXITY_MIN_DOCS_FOR_PERCENTILES
+    sample_docs: int = recipe.PERPLEXITY_SAMPLE_DOCS
+    snapshot: str = ""
+
+
+def snapshot_label(parts: List[Path]) -> str:
+    """The Common Crawl snapshot ids of the parts (their first path component), "local" for the others."""
+    return "+".join(sorted({snapshots.snapshot_of(p.name.removesuffix(".parquet").replace("__", "/")) or "local"
+                            for p in parts})) or "local"
 
 
 @dg.asset(group_name="ccnet", deps=["cc_language_id", "perplexity_models"], kinds={"kenlm", "parquet"})
@@ -84,44 +96,49 @@ def cc_perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig,
     code = code_fingerprint(ppl)
     score_dir = layout.work / ppl.STAGE / "scores" / SOURCE
     upstream = layout.docs_parts(UPSTREAM, SOURCE)
-    scores = {}
+    scores: Dict[Path, Path] = {}
+    sample = ppl.ScoreSample(config.sample_docs)
     for path in upstream:  # pass 1
         fp = fingerprint(upstream_fingerprint(path), scorer.version, code)
         scores[path] = ppl.score_part(path, score_dir / path.name, scorer, fp)
+        sample.add(ppl.read_scores(scores[path]))
     for stale in set(score_dir.glob("*.parquet")) - set(scores.values()) if score_dir.exists() else ():
         stale.unlink()
-    all_scores = ppl.read_scores(scores.values())
-    cutoffs, origin = ppl.choose_cutoffs(all_scores, config.cutoffs, config.percentiles, recipe.CCNET_PERPLEXITY_CUTOFFS,
-                                         config.min_docs_for_percentiles)
+    chosen = ppl.choose_cutoffs(sample, scorer, config.cutoffs, config.percentiles, config.min_docs_for_percentiles,
+                                recipe.CCNET_PERPLEXITY_CUTOFFS, recipe.PERPLEXITY_WIKI_REFERENCE_PERCENTILES)
+    table_settings = dict(cutoffs=config.cutoffs, percentiles=list(config.percentiles),
+                          min_docs=config.min_docs_for_percentiles, sample_docs=config.sample_docs)
+    table = ppl.CutoffTable.resolve(layout.models / "perplexity_cutoffs", config.snapshot or snapshot_label(upstream),
+                                    scorer.version, table_settings, chosen)
+    cutoffs = table.pairs
     settings = dict(cutoffs=cutoffs, keep=sorted(config.keep_buckets), no_model=config.no_model, model=scorer.version)
 
     def unit(path: Path) -> Unit:
         def build(writer, progress) -> None:
-            process = ppl.bucket_filter(pq.read_table(scores[path]), cutoffs, config.keep_buckets,
+            process = ppl.bucket_filter(ppl.read_scores(scores[path]), cutoffs, config.keep_buckets,
                                         config.no_model == "drop", SOURCE)
             filter_part(writer, iter_batches([path]), process, progress)
 
         return Unit(path.name.removesuffix(".parquet"), fingerprint(upstream_fingerprint(path), settings, code), build)
 
     stats = run_units(context, layout, ppl.STAGE, SOURCE, [unit(p) for p in upstream])  # pass 2
-    langs = np.asarray(all_scores.column("lang").to_pylist(), dtype=object)
-    values = all_scores.column("perplexity").to_numpy(zero_copy_only=False)
-    by_lang = {lang: values[langs == lang] for lang in sorted({x for x in langs if x})}
-    buckets = {lang: dict(zip(ppl.BUCKETS, np.bincount(
-        [ppl.BUCKETS.index(b) for b in ppl.assign_buckets(v, [lang] * len(v), cutoffs) if b], minlength=3).tolist()))
-        for lang, v in by_lang.items() if lang in cutoffs}
-    no_model = int(sum(np.isnan(v).sum() for v in by_lang.values()) + (~np.isin(langs, list(by_lang))).sum())
-    rows = "\n".join(f"| {lang} | {origin[lang]} | {cutoffs[lang][0]:.1f} | {cutoffs[lang][1]:.1f} | "
-                     f"{b['head']} | {b['middle']} | {b['tail']} |" for lang, b in buckets.items())
+    buckets, no_model = ppl.bucket_counts(scores.values(), cutoffs)
+    rows = "\n".join(f"| {lang} | {c.origin} | {c.docs} | {c.lo:.1f} | {c.hi:.1f} | {buckets[lang]['head']} | "
+                     f"{buckets[lang]['middle']} | {buckets[lang]['tail']} |" for lang, c in table.languages.items())
     return dg.MaterializeResult(metadata=stage_metadata(
         stats, started,
         model_version=scorer.version,
+        model_kind=scorer.kind,
         cutoffs_mode=config.cutoffs,
-        no_lm_for_lang=no_model,
-        buckets=dg.MetadataValue.md("| lang | cut-offs from | head/middle | middle/tail | head | middle | tail |\n"
-                                    "|---|---|---|---|---|---|---|\n" + rows),
+        cutoff_table=dg.MetadataValue.path(str(table.path)),
+        cutoffs_reused=dg.MetadataValue.json(table.reused),
+        cutoff_origin=dg.MetadataValue.json({lang: {"origin": c.origin, "docs": c.docs, "cutoffs": [c.lo, c.hi]}
+                                             for lang, c in table.languages.items()}),
+        no_lm_for_lang=int(no_model),
+        buckets=dg.MetadataValue.md("| lang | cut-offs from | from docs | head/middle | middle/tail | head | middle | tail |\n"
+                                    "|---|---|---|---|---|---|---|---|\n" + rows),
         bucket_counts=dg.MetadataValue.json(buckets),
         perplexity_histogram=dg.MetadataValue.md(histogram_markdown(
-            {lang: v[~np.isnan(v)] for lang, v in by_lang.items()}, cutoffs, "perplexity",
+            {lang: sample.values(lang) for lang in sample.languages}, cutoffs, "perplexity",
             layout.work / ppl.STAGE / "histograms", log_x=True)),
     ))

@@ -35,7 +35,7 @@ def _timed(fn, repeat: int = 1):
 
 
 def _train_models(work: Path) -> tuple[object, object]:
-    """A KenLM model and a BPE tokenizer trained on the English sample books (seconds, not minutes)."""
+    """A SentencePiece + KenLM model and a BPE tokenizer trained on the English sample books (seconds, not minutes)."""
     from corpus import tokens
     from corpus.filters.perplexity import LanguageModel, normalized_lines
     from quality_models import kenlm_model
@@ -45,10 +45,12 @@ def _train_models(work: Path) -> tuple[object, object]:
     lines = [line for t in texts for line in normalized_lines(t)]
     train.write_text("\n".join(lines[: int(len(lines) * 0.95)]) + "\n", encoding="utf-8")
     heldout.write_text("\n".join(lines[int(len(lines) * 0.95):]) + "\n", encoding="utf-8")
-    params = kenlm_model.KenlmParams(order=5, vocab_size=8000, holdout_fraction=0.05, min_train_lines=10)
-    lt = SimpleNamespace(train=train, heldout=heldout, docs=len(texts), train_lines=len(lines), heldout_lines=0)
-    kenlm_model.train_language("en", lt, params, work)
-    lm = LanguageModel(work / "en.tokenizer.json", work / "en.kenlm.bin")
+    params = kenlm_model.KenlmParams(order=5, vocab_size=8000, holdout_fraction=0.05, min_train_lines=10,
+                                     reference_max_docs=0)
+    lt = SimpleNamespace(train=train, heldout=heldout, docs=len(texts), train_lines=len(lines), heldout_lines=0,
+                         heldout_docs=None)
+    files = kenlm_model.train_language("en", lt, params, work)
+    lm = LanguageModel(work / files["sp"], work / files["lm"])
     tok = tokens.new_tokenizer()
     from tokenizers import trainers
 

@@ -79,7 +79,8 @@ MINHASH_NUM_PERM = 128
 TOKENIZER_VOCAB_SIZE = 32_000
 
 # CCNet (cc_net/mine.py): the per-language SentencePiece unigram tokenizer before KenLM has 65,536 pieces
-# (our `tokenizers` Unigram trainer stops earlier when the training text is small).
+# (an upper bound for ours: the trainer stops earlier when the training text is small; 25,463 pieces and
+# ~10 s on 2 cores for the 2.9 MB English sample).
 KENLM_TOKENIZER_VOCAB = 65_536
 # Ours: share of Wikipedia lines held out (by hash) from the KenLM training text to report its perplexity.
 KENLM_HOLDOUT_FRACTION = 0.1
@@ -219,9 +220,24 @@ GOPHER_TOP_NGRAM_CHAR_FRAC: tuple[tuple[int, float], ...] = ((2, 0.20), (3, 0.18
 GOPHER_DUP_NGRAM_CHAR_FRAC: tuple[tuple[int, float], ...] = (
     (5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10))
 
-# Ours: a language's perplexity percentiles need this many scored documents; with fewer, CCNet's
-# published cut-offs are used where CCNet has them (percentiles of a handful of documents are noise).
+# Ours: a language's perplexity percentiles over the snapshot need this many scored documents; with fewer,
+# the trained model's reference distribution gives the cut-offs (percentiles of a handful of documents are
+# noise: the 60th percentile of three documents throws one away whatever it is).
 PERPLEXITY_MIN_DOCS_FOR_PERCENTILES = 100
+# cc_net/perplexity.py (perplexity_to_bin): the statistics behind its cut-offs keep at most 1,000,000
+# scores. Ours: the per-language hash-priority sample the snapshot percentiles are taken over (bounded memory).
+PERPLEXITY_SAMPLE_DOCS = 1_000_000
+# Ours: how many held-out Wikipedia documents and reference web pages a trained model scores for its
+# calibration (hash-priority samples).
+PERPLEXITY_REFERENCE_MAX_DOCS = 2_000
+# Ours: the web pages a trained model is calibrated on, per language: C4 (Raffel et al. 2020) is English
+# Common Crawl after C4's rules, not the snapshot being filtered.
+PERPLEXITY_WEB_REFERENCE_SOURCES: dict[str, tuple[str, ...]] = {"en": ("c4",)}
+# Ours: for a language with no reference web pages, the percentiles of the model's held-out Wikipedia
+# scores used as (head/middle, middle/tail) cut-offs: where the web reference's 30th/60th percentiles fall
+# on the Wikipedia reference in English, the one language of the samples with both (94.2 and 95.1, 103
+# Wikipedia documents: coarse; checked by tests/corpus/filters/test_perplexity.py).
+PERPLEXITY_WIKI_REFERENCE_PERCENTILES = (94.0, 95.0)
 # Ours: fastText's hash buckets for the wiki-ref classifier. fastText's default (2M x dim floats, ~800 MB
 # even with wordNgrams=1, where buckets are unused) made training fail with spurious "Encountered NaN" in
 # most runs here; 200k trains every time (measured 12/12 vs 4/12) at 1/10 the memory.

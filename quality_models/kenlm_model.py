@@ -1,22 +1,31 @@
-"""Per-language KenLM models for the CCNet perplexity filter, trained by the project on Wikipedia.
+"""Per-language perplexity models for the CCNet filter: trained by the project on Wikipedia, or CCNet's own.
 
-For each language: the text of that language's Wikipedia documents, normalised as CCNet does
-(``corpus.filters.perplexity.normalize_line``), one line per paragraph; a ``tokenizers`` BPE model
-over Metaspace words, applied word by word (``LanguageModel.tokenize``; CCNet uses a SentencePiece
-unigram model; the ``tokenizers`` Unigram trainer took ~2 minutes on the 3 MB English sample where
-BPE takes ~1 s, and either gives KenLM subword units with no out-of-vocabulary words); then KenLM's
-own trainer, ``lmplz -o 5 --discount_fallback`` and ``build_binary``, as subprocesses.
-A fixed share of lines (by hash of document id + line number) is held out from training and
-scored, so the manifest reports a held-out perplexity per language.
+Trained (``train_models``), as CCNet trained its models: per language, the text of that language's
+Wikipedia documents normalised as CCNet does (``corpus.filters.perplexity.normalize_line``), one line per
+paragraph; a SentencePiece unigram tokeniser on it (``sentencepiece`` trainer, ``vocab_size`` an upper
+bound: ``hard_vocab_limit=False`` lets a small text stop earlier); then KenLM's own trainer on the
+pieces, ``lmplz -o 5 --discount_fallback`` and ``build_binary``, as subprocesses. The files are named as
+CCNet's (``<lang>.sp.model``, ``<lang>.arpa.bin``), so one scoring path serves both kinds.
+A fixed share of lines (by hash of document id + line number) is held out from training. The model
+carries its calibration, scored exactly as the filter scores documents: its perplexities of held-out
+Wikipedia documents (their held-out paragraphs) and of reference web pages (e.g. C4, never the pages
+it will filter), each a hash-priority sample of at most ``reference_max_docs`` documents, so cut-offs
+exist for any input size (``corpus.filters.perplexity.choose_cutoffs``).
 
-A model set is versioned by a hash of its training text and parameters and written atomically to
+CCNet's released models (``fetch_ccnet_models``): ``<lang>.sp.model`` + ``<lang>.arpa.bin`` from a folder
+or an http(s) base URL, through ``corpus.inputs.download`` (cache, resume, optional sha256); they carry
+no calibration, and CCNet's published cut-offs may be used with them (and only with them).
+
+A model set is versioned by a hash of its data and parameters and written atomically to
 ``models/perplexity/<version>/`` (``manifest.json`` last); the same data and parameters reuse it.
 ``current.json`` beside the versions names the set the filter uses.
 """
 from __future__ import annotations
 
+import heapq
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,16 +33,18 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 import xxhash
 
-from corpus.filters.perplexity import LanguageModel, normalized_lines, pp
+from corpus.filters.perplexity import LM_SUFFIX, SP_SUFFIX, LanguageModel, language_files, normalize_line, pp
+from corpus.inputs import DownloadError, download, sha256_file
 from corpus.storage import fingerprint, iter_batches
 
 NAME = "perplexity"
-MODEL_FORMAT = 2  # bump when the files or the training procedure change meaning (2: held-out length = pieces)
-UNK = "⁇"
+# bump when the files or the training procedure change meaning (2: held-out length = pieces;
+# 3: SentencePiece unigram + CCNet file names + calibration)
+MODEL_FORMAT = 3
 
 
 # --- the model store: versioned folders written atomically, and a pointer to the current one ----
@@ -109,18 +120,40 @@ class KenlmParams:
     vocab_size: int
     holdout_fraction: float
     min_train_lines: int
+    reference_max_docs: int
     languages: tuple[str, ...] = ()  # empty: every language with enough text
     lmplz_memory: str = "256M"  # lmplz -S; not part of the version (does not change the model)
+    threads: int = 2  # SentencePiece trainer threads; not part of the version
 
     def versioned(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("lmplz_memory")
+        d.pop("threads")
         return d
 
 
 def is_heldout(key: str, fraction: float) -> bool:
     """Deterministic hold-out membership of a line, keyed by ``<doc id>:<line number>``."""
     return xxhash.xxh3_64_intdigest(key.encode()) % 1_000_000 < fraction * 1_000_000
+
+
+class BottomK:
+    """The ``k`` (id, text) pairs of smallest xxh3(id) seen so far: a deterministic, order-free sample in
+    bounded memory (a max-heap of the kept priorities)."""
+
+    def __init__(self, k: int):
+        self.k, self._heap = int(k), []
+
+    def add(self, doc_id: str, text: str) -> None:
+        item = (-xxhash.xxh3_64_intdigest(doc_id.encode()), doc_id, text)
+        if len(self._heap) < self.k:
+            heapq.heappush(self._heap, item)
+        elif item > self._heap[0]:
+            heapq.heapreplace(self._heap, item)
+
+    def items(self) -> list[tuple[str, str]]:
+        """(id, text) by increasing priority."""
+        return [(doc_id, text) for _, doc_id, text in sorted(self._heap, reverse=True)]
 
 
 @dataclass
@@ -131,10 +164,12 @@ class LanguageText:
     heldout_lines: int = 0
     docs: int = 0
     digest: Any = field(default_factory=xxhash.xxh3_128)
+    heldout_docs: BottomK | None = None  # raw held-out paragraphs of a document, joined by newlines
 
 
 def collect_text(parts: Iterable[Path], work_dir: Path, params: KenlmParams) -> dict[str, LanguageText]:
-    """Stream Wikipedia parts into one normalised text file per language (train and held-out)."""
+    """Stream Wikipedia parts into one normalised text file per language (train and held-out), and a
+    bounded sample of held-out documents (raw text) for the calibration."""
     work_dir.mkdir(parents=True, exist_ok=True)
     texts: dict[str, LanguageText] = {}
     handles: dict[str, tuple[Any, Any]] = {}
@@ -145,20 +180,27 @@ def collect_text(parts: Iterable[Path], work_dir: Path, params: KenlmParams) -> 
                 if not lang or (wanted and lang not in wanted):
                     continue
                 if lang not in texts:
-                    texts[lang] = LanguageText(work_dir / f"{lang}.train.txt", work_dir / f"{lang}.heldout.txt")
+                    texts[lang] = LanguageText(work_dir / f"{lang}.train.txt", work_dir / f"{lang}.heldout.txt",
+                                               heldout_docs=BottomK(params.reference_max_docs))
                     handles[lang] = (open(texts[lang].train, "w", encoding="utf-8"),
                                      open(texts[lang].heldout, "w", encoding="utf-8"))
                 lt, (train, heldout) = texts[lang], handles[lang]
                 lt.docs += 1
-                for i, line in enumerate(normalized_lines(text)):
+                held_raw = []
+                raw_lines = [raw for raw in text.split("\n") if normalize_line(raw)]
+                for i, raw in enumerate(raw_lines):
+                    line = normalize_line(raw)
                     held = is_heldout(f"{doc_id}:{i}", params.holdout_fraction)
                     (heldout if held else train).write(line + "\n")
                     lt.digest.update(b"H" if held else b"T")
                     lt.digest.update(line.encode("utf-8") + b"\n")
                     if held:
                         lt.heldout_lines += 1
+                        held_raw.append(raw)
                     else:
                         lt.train_lines += 1
+                if held_raw:
+                    lt.heldout_docs.add(doc_id, "\n".join(held_raw))
     finally:
         for train, heldout in handles.values():
             train.close()
@@ -166,29 +208,56 @@ def collect_text(parts: Iterable[Path], work_dir: Path, params: KenlmParams) -> 
     return texts
 
 
-def train_tokenizer(train_path: Path, vocab_size: int, out: Path) -> None:
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+def web_reference_docs(parts: Sequence[Path], max_docs: int) -> tuple[list[str], str]:
+    """A hash-priority sample of reference web pages (texts) and a digest of it, streamed from parts."""
+    sample = BottomK(max_docs)
+    for batch in iter_batches(sorted(parts), columns=["id", "text"]):
+        for doc_id, text in zip(batch.column("id").to_pylist(), batch.column("text").to_pylist()):
+            sample.add(doc_id, text)
+    digest = xxhash.xxh3_128()
+    for doc_id, text in sample.items():
+        digest.update(doc_id.encode() + b"\0" + text.encode("utf-8", "surrogatepass") + b"\0")
+    return [text for _, text in sample.items()], digest.hexdigest()
 
-    tok = Tokenizer(models.BPE(unk_token=UNK))
-    tok.pre_tokenizer = pre_tokenizers.Metaspace()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[UNK], show_progress=False)
-    tok.train([str(train_path)], trainer)
-    tok.save(str(out))
+
+def train_tokenizer(train_path: Path, vocab_size: int, out: Path, threads: int = 2) -> None:
+    """A SentencePiece unigram model (CCNet's tokeniser kind) at ``out`` (``<lang>.sp.model``)."""
+    import sentencepiece
+
+    prefix = out.with_name(out.name.removesuffix(".model"))
+    sentencepiece.SentencePieceTrainer.train(input=str(train_path), model_prefix=str(prefix), vocab_size=vocab_size,
+                                             model_type="unigram", hard_vocab_limit=False, num_threads=threads,
+                                             minloglevel=2)
+    prefix.with_name(prefix.name + ".vocab").unlink()
 
 
-def train_language(lang: str, text: LanguageText, params: KenlmParams, out_dir: Path) -> dict[str, Any]:
-    """Tokenizer + ``lmplz`` + ``build_binary`` for one language; returns its manifest entry."""
+def calibration(model: LanguageModel, wikipedia_docs: Sequence[str], web_docs: Sequence[str]) -> dict[str, Any]:
+    """The model's own document perplexities (scored as the filter scores) of held-out Wikipedia and of
+    reference web pages, sorted."""
+    def scores(texts: Sequence[str]) -> list[float]:
+        values = model.perplexities(texts) if texts else []
+        return sorted(float(v) for v in values if v == v and v != float("inf"))
+
+    return {"wikipedia": scores(wikipedia_docs), "web": scores(web_docs)}
+
+
+def train_language(lang: str, text: LanguageText, params: KenlmParams, out_dir: Path,
+                   web_docs: Sequence[str] = ()) -> dict[str, Any]:
+    """SentencePiece + ``lmplz`` + ``build_binary`` for one language, then its calibration; returns its
+    manifest entry."""
     started = time.monotonic()
-    tok_path, lm_path = out_dir / f"{lang}.tokenizer.json", out_dir / f"{lang}.kenlm.bin"
-    train_tokenizer(text.train, params.vocab_size, tok_path)
-    model = LanguageModel(tok_path, lm_path)  # its KenLM file is loaded on first use, once built below
+    files = language_files(lang)
+    sp_path, lm_path = out_dir / files["sp"], out_dir / files["lm"]
+    train_tokenizer(text.train, params.vocab_size, sp_path, params.threads)
+    sp_seconds = time.monotonic() - started
+    model = LanguageModel(sp_path, lm_path)  # its KenLM file is loaded on first use, once built below
     tokenized = out_dir / f"{lang}.tokenized.txt.tmp"
     arpa = out_dir / f"{lang}.arpa.tmp"
     tokens = 0
     with open(text.train, encoding="utf-8") as src, open(tokenized, "w", encoding="utf-8") as dst:
         while chunk := [line.rstrip("\n") for _, line in zip(range(4096), src)]:
             for line in model.tokenize(chunk):
-                tokens += line.count(" ") + 1
+                tokens += len(line.split())
                 dst.write(line + "\n")
     lmplz, build_binary = kenlm_bin("lmplz"), kenlm_bin("build_binary")
     with open(tokenized, "rb") as src, open(arpa, "wb") as dst:
@@ -199,38 +268,94 @@ def train_language(lang: str, text: LanguageText, params: KenlmParams, out_dir: 
     tokenized.unlink()
     heldout = [line.rstrip("\n") for line in open(text.heldout, encoding="utf-8")]
     logs, lengths = model.line_scores(model.tokenize(heldout))
+    wiki_docs = [t for _, t in text.heldout_docs.items()] if text.heldout_docs else []
     return {
-        "tokenizer": tok_path.name, "lm": lm_path.name, "docs": text.docs,
+        **files, "docs": text.docs,
         "train_lines": text.train_lines, "train_tokens": tokens,
-        "vocab_size": model.tokenizer.get_vocab_size(),
+        "vocab_size": model.sp.get_piece_size(),
         "heldout_lines": text.heldout_lines,
         "heldout_perplexity": round(pp(float(sum(logs)), int(sum(lengths))), 2) if heldout else None,
+        "calibration": calibration(model, wiki_docs, web_docs),
+        "tokenizer_seconds": round(sp_seconds, 2),
         "seconds": round(time.monotonic() - started, 2),
     }
 
 
-def train_models(parts: list[Path], models_root: Path, work_dir: Path, params: KenlmParams,
-                 log=None) -> tuple[Path, dict[str, Any], bool]:
-    """Train (or reuse) the model set for ``parts``; returns (folder, manifest, reused)."""
+def train_models(parts: list[Path], models_root: Path, work_dir: Path, params: KenlmParams, log=None,
+                 web_reference: Mapping[str, Sequence[Path]] | None = None) -> tuple[Path, dict[str, Any], bool]:
+    """Train (or reuse) the model set for Wikipedia ``parts``, calibrated on ``web_reference`` (language ->
+    parts of reference web pages in it); returns (folder, manifest, reused)."""
     parts = sorted(parts)
     texts = collect_text(parts, work_dir, params)
     enough = {lang: t for lang, t in sorted(texts.items()) if t.train_lines >= params.min_train_lines}
     skipped = {lang: t.train_lines for lang, t in sorted(texts.items()) if lang not in enough}
+    web = {lang: web_reference_docs(paths, params.reference_max_docs)
+           for lang, paths in sorted((web_reference or {}).items()) if lang in enough and paths}
     digests = {lang: t.digest.hexdigest() for lang, t in enough.items()}
-    version = fingerprint(NAME, MODEL_FORMAT, params.versioned(), digests)
+    version = fingerprint(NAME, MODEL_FORMAT, params.versioned(), digests, {lang: d for lang, (_, d) in web.items()})
 
     def build(tmp: Path) -> None:
         languages = {}
         for lang, text in enough.items():
             if log:
-                log(f"training KenLM {params.order}-gram for {lang!r} on {text.train_lines:,} lines")
-            languages[lang] = train_language(lang, text, params, tmp)
+                log(f"training SentencePiece + KenLM {params.order}-gram for {lang!r} on {text.train_lines:,} lines")
+            languages[lang] = train_language(lang, text, params, tmp, web.get(lang, ([], ""))[0])
             languages[lang]["data_digest"] = digests[lang]
-        manifest = {"name": NAME, "version": version, "format": MODEL_FORMAT, "params": params.versioned(),
-                    "languages": languages, "skipped_languages": skipped,
+            languages[lang]["web_reference_parts"] = sorted(p.name for p in (web_reference or {}).get(lang, ()))
+        manifest = {"name": NAME, "kind": "trained", "version": version, "format": MODEL_FORMAT,
+                    "params": params.versioned(), "languages": languages, "skipped_languages": skipped,
                     "training_parts": [p.name for p in parts]}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
     folder, reused = publish(models_root, NAME, version, build)
     shutil.rmtree(work_dir, ignore_errors=True)
+    return folder, json.loads((folder / "manifest.json").read_text()), reused
+
+
+# --- CCNet's released models ---------------------------------------------------------------------
+
+def _ccnet_file(source: str, name: str, cache: Path, sha256: str | None, retries: int) -> Path:
+    """One released file: a local folder's, or downloaded from an http(s) base URL into ``cache``."""
+    if not re.match(r"https?://", source):
+        path = Path(source) / name
+        if not path.is_file():
+            raise FileNotFoundError(f"CCNet model file {path} not found (a CCNet model folder holds "
+                                    f"<lang>{SP_SUFFIX} and <lang>{LM_SUFFIX} per language)")
+        if sha256 is not None and sha256_file(path) != sha256:
+            raise DownloadError(f"{path}: sha256 does not match the configured {sha256}")
+        return path
+    url = f"{source.rstrip('/')}/{name}"
+    try:
+        return download(url, cache / name, sha256=sha256, retries=retries, backoff_s=0.5)
+    except DownloadError as exc:
+        host = url.split("/")[2]
+        raise DownloadError(f"CCNet model {url} could not be fetched from {host} ({exc}); give a local folder "
+                            f"holding the released files instead, or leave it unset to train the project's own "
+                            f"models") from exc
+
+
+def fetch_ccnet_models(source: str, languages: Sequence[str], models_root: Path,
+                       sha256: Mapping[str, str] | None = None, retries: int = 1) -> tuple[Path, dict[str, Any], bool]:
+    """CCNet's released ``<lang>.sp.model`` + ``<lang>.arpa.bin`` as a model set of kind ``ccnet``
+    (files hard-linked, else copied, from the download cache into the version folder)."""
+    if not languages:
+        raise ValueError("fetch_ccnet_models needs at least one language")
+    cache = Path(models_root) / NAME / "ccnet-downloads" / fingerprint(source)[:16]
+    files = {lang: language_files(lang) for lang in sorted(languages)}
+    got = {name: _ccnet_file(source, name, cache, (sha256 or {}).get(name), retries)
+           for f in files.values() for name in f.values()}
+    digests = {name: sha256_file(path) for name, path in got.items()}
+    version = fingerprint(NAME, MODEL_FORMAT, "ccnet", digests)
+
+    def build(tmp: Path) -> None:
+        for name, path in got.items():
+            try:
+                os.link(path, tmp / name)
+            except OSError:
+                shutil.copyfile(path, tmp / name)
+        manifest = {"name": NAME, "kind": "ccnet", "version": version, "format": MODEL_FORMAT, "source": source,
+                    "languages": {lang: {**f, "sha256": {k: digests[v] for k, v in f.items()}} for lang, f in files.items()}}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+
+    folder, reused = publish(models_root, NAME, version, build)
     return folder, json.loads((folder / "manifest.json").read_text()), reused

@@ -10,8 +10,8 @@ and held-out Wikipedia paragraphs, all from ../shared/samples read with the proj
   their juxtaposition is not. ``split`` restricts both to one hash half of the real pages ("reference" or
   "evaluation"), so a model calibrated on one half is evaluated on pages it never saw.
 - ``boilerplate_pages``: pages of one kind of fragment each, >= 300 characters: navigation (short lines a
-  full-page extraction has and the main-content extraction drops), cookie notices (lines that name
-  cookies) and keyword lists (the navigation lines joined by ", " on one line, as tag clouds are).
+  full-page extraction has and the main-content extraction drops), cookie notices (short lines that
+  name cookies) and keyword lists (the navigation lines joined by ", " on one line, as tag clouds are).
 - ``heldout_wikipedia_paragraphs``: the raw paragraphs of the Wikipedia sample whose line index
   ``quality_models.kenlm_model.is_heldout`` holds out of KenLM training.
 - ``as_wet_file``: pages written as a real WET file (warcio), to go through ingest.
@@ -36,6 +36,7 @@ from corpus.sources import c4, commoncrawl, wikipedia
 
 MIN_PAGE_CHARS = recipe.CCNET_MIN_DOC_CHARS
 NAV_MAX_WORDS = 5  # a navigation item / link text: a short line
+COOKIE_MAX_WORDS = 12  # a cookie link, cookie-table row or notice; longer lines are cookie-policy prose
 COOKIE = re.compile(r"\bcookies?\b", re.IGNORECASE)
 SPLITS = ("reference", "evaluation")
 
@@ -117,8 +118,9 @@ def english_pages(samples_dir: Path | str, n: int, split: str | None = None, see
 @functools.lru_cache(maxsize=None)
 def _boilerplate_lines(samples_dir: Path | str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(navigation lines, cookie lines) of the real English Common Crawl pages' full-page extraction:
-    navigation = short lines the main-content extraction of the same page drops; cookie lines = every line
-    naming cookies (banners, cookie-policy links and cookie-table rows; few pages keep their banner)."""
+    navigation = short lines the main-content extraction of the same page drops; cookie lines = lines of at
+    most COOKIE_MAX_WORDS words naming cookies (cookie links, cookie-table rows, notices), wherever they are:
+    few archived pages kept their banner, and the longer cookie lines are a cookie-policy page's prose."""
     root = _samples(samples_dir) / "commoncrawl"
     english = {d["id"] for d in commoncrawl_english_pages(samples_dir)}
     nav: dict[str, None] = {}
@@ -133,7 +135,8 @@ def _boilerplate_lines(samples_dir: Path | str) -> tuple[tuple[str, ...], tuple[
                 if not normalize_line(line):
                     continue
                 if COOKIE.search(line):
-                    cookie[line] = None
+                    if len(line.split()) <= COOKIE_MAX_WORDS:
+                        cookie[line] = None
                 elif (line not in main.get(d["id"], ()) and len(line.split()) <= NAV_MAX_WORDS
                       and any(c.isalpha() for c in line)):
                     nav[line] = None

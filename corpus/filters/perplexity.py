@@ -1,19 +1,29 @@
-"""CCNet perplexity filter: normalise, tokenise, score with a per-language KenLM model, bucket.
+"""CCNet perplexity filter: normalise, tokenise with SentencePiece, score with a per-language KenLM model, bucket.
 
-Two passes, because the buckets are per-language percentiles of the data being filtered:
-1. ``score_part`` scores every document of a part (written to ``work/perplexity/scores/<part>``);
-2. ``percentile_cutoffs`` (or CCNet's published ``ccnet_cutoffs``) fixes the head/middle and
-   middle/tail cut-offs; ``bucket_filter`` then fills ``perplexity`` and ``bucket`` and drops the tail.
+Scoring is cc_net's (``mine.py``: ``MultiSentencePiece(normalize=True)`` then ``DocLM(normalize=False)``):
+the whole document is normalised at once, and since the normalisation drops non-printing characters,
+newlines included, it becomes one line; ``sp.encode_as_pieces`` cuts it into pieces, KenLM scores the
+space-joined pieces with ``<s>``/``</s>``, and the perplexity is ``round(10 ** (-log10 P / (words + 1)), 1)``
+with ``words = len(line.split())``. One difference: a document empty after normalisation gets +inf (tail),
+where cc_net leaves it unscored (bucket "all"). Both kinds of model set score this way: CCNet's released
+``<lang>.sp.model`` + ``<lang>.arpa.bin`` (``kind: ccnet``) and the ones the project trains in the same
+format (``kind: trained``, ``quality_models.kenlm_model``).
 
-Perplexity is CCNet's: 10 ** (-sum(log10 P(line)) / sum(words(line) + 1)) over the document's
-lines, each scored with ``<s>``/``</s>``. One difference from cc_net: lines empty after
-normalisation are not scored (cc_net scores them as a bare ``</s>``, which lowers the perplexity of
-documents with many blank lines). A document with no scorable line gets perplexity +inf (tail).
+Two passes, because buckets are per-language cut-offs over the data being filtered:
+1. ``score_part`` scores every document of a part (``work/perplexity/scores/<part>``), and a bounded
+   hash-priority ``ScoreSample`` pools the scores per language;
+2. ``choose_cutoffs`` fixes (head/middle, middle/tail) per language (``LanguageCutoffs.origin`` says from
+   what: CCNet's published values, only for CCNet's own models; the snapshot's percentiles with enough
+   documents; otherwise the reference distribution the trained model carries), ``CutoffTable`` persists
+   them per snapshot, and ``bucket_filter`` fills ``perplexity``/``bucket`` and drops the tail.
 """
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
+import uuid
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -21,9 +31,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import xxhash
 
 from corpus.stage import BatchFilter, drops_table
-from corpus.storage import FINGERPRINT_KEY, iter_batches, part_is_current, write_table_atomic
+from corpus.storage import FINGERPRINT_KEY, fingerprint, iter_batches, part_is_current, write_table_atomic
 
 STAGE = "perplexity"
 BUCKETS = ("head", "middle", "tail")
@@ -31,6 +42,12 @@ DROP_TAIL = "perplexity_tail"
 NO_MODEL = "no_lm_for_lang"
 SCORES_SCHEMA = pa.schema([pa.field("id", pa.string()), pa.field("lang", pa.string()),
                            pa.field("perplexity", pa.float64())])
+SP_SUFFIX, LM_SUFFIX = ".sp.model", ".arpa.bin"  # CCNet's released file names, per language
+KINDS = ("trained", "ccnet")
+# Where a language's cut-offs come from (CutoffTable); the first two are final for a snapshot.
+CCNET_PUBLISHED, SNAPSHOT_PERCENTILES = "ccnet_published", "snapshot_percentiles"
+WEB_REFERENCE, WIKIPEDIA_REFERENCE, NO_CUTOFFS = "model_web_reference", "model_wikipedia_reference", "none"
+FINAL_ORIGINS = (CCNET_PUBLISHED, SNAPSHOT_PERCENTILES)
 
 # cc_net/text_normalizer.py UNICODE_PUNCT (punct=1: replace by ASCII). cc_net's entry "１" -> '"' is
 # left out: digits are turned into 0 before this table is applied, so it could never fire.
@@ -68,7 +85,7 @@ def normalize_line(line: str) -> str:
 
 
 def normalized_lines(text: str) -> list[str]:
-    """The document's non-empty lines after normalisation (the units KenLM scores)."""
+    """The document's non-empty lines after normalisation (the paragraphs KenLM is trained on)."""
     return [n for n in map(normalize_line, text.split("\n")) if n]
 
 
@@ -76,103 +93,66 @@ def pp(log10_score: float, length: int) -> float:
     return 10.0 ** (-log10_score / length) if length else float("inf")
 
 
-def metaspace_words(line: str) -> list[str]:
-    """The words ``pre_tokenizers.Metaspace()`` (prepend_scheme "always", split) cuts a line into, less
-    their leading "▁": every space or "▁" starts a word, and one is prepended unless the line starts with one."""
-    spaced = line.replace("▁", " ")
-    return (spaced[1:] if spaced.startswith(" ") else spaced).split(" ")
-
-
-def check_metaspace_bpe(tokenizer) -> None:
-    """``LanguageModel.tokenize`` splits words itself: the tokenizer must be what ``train_tokenizer`` makes."""
-    from tokenizers import pre_tokenizers
-
-    pre = tokenizer.pre_tokenizer
-    if not (tokenizer.normalizer is None and isinstance(pre, pre_tokenizers.Metaspace) and pre.split
-            and pre.replacement == "▁" and pre.prepend_scheme == "always"):
-        raise ValueError(f"unsupported KenLM tokenizer (want no normaliser and the default Metaspace): {pre!r}")
-
-
-class WordPieces(dict):
-    """word -> its space-separated pieces, filled on first use: ``Tokenizer.encode`` spends most of its
-    time on per-character offsets KenLM never reads, while a language's words repeat (Zipf)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def __missing__(self, word: str) -> str:
-        self[word] = " ".join(t.value for t in self.model.tokenize("▁" + word))
-        return self[word]
-
-
 class LanguageModel:
-    """One language's tokenizer + KenLM model, loaded lazily (heavy state stays out of pickles)."""
+    """One language's SentencePiece + KenLM pair, loaded lazily (heavy state stays out of pickles)."""
 
-    WORD_CACHE = 1 << 18  # words whose pieces are memoised, per language (tens of MB at most)
-
-    def __init__(self, tokenizer_path: Path, lm_path: Path):
-        self.tokenizer_path, self.lm_path = Path(tokenizer_path), Path(lm_path)
-        self._tok = self._lm = self._pieces = None
+    def __init__(self, sp_path: Path, lm_path: Path):
+        self.sp_path, self.lm_path = Path(sp_path), Path(lm_path)
+        self._sp = self._lm = None
 
     @property
-    def tokenizer(self):
-        if self._tok is None:
-            from tokenizers import Tokenizer
+    def sp(self):
+        if self._sp is None:
+            import sentencepiece
 
-            tokenizer = Tokenizer.from_file(str(self.tokenizer_path))
-            check_metaspace_bpe(tokenizer)
-            self._tok = tokenizer
-        return self._tok
+            self._sp = sentencepiece.SentencePieceProcessor(model_file=str(self.sp_path))
+        return self._sp
 
     @property
-    def pieces(self) -> WordPieces:
-        if self._pieces is None:
-            self._pieces = WordPieces(self.tokenizer.model)
-        return self._pieces
-
-    def tokenize(self, lines: Sequence[str]) -> list[str]:
-        """Normalised lines -> space-separated pieces (the text KenLM was trained on); equal to
-        ``" ".join(tokenizer.encode(line).tokens)`` except that a "⁇" in the text is not the special token."""
-        if len(self.pieces) > self.WORD_CACHE:
-            self.pieces.clear()
-        pieces = self.pieces.__getitem__
-        return [" ".join(map(pieces, metaspace_words(line))) for line in lines]
-
-    def line_scores(self, tokenized: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(log10 P(line) with <s> and </s>, pieces + 1) per tokenized line. Pieces hold no space, so the
-        count is that of the pieces KenLM scored (``str.split`` would also cut at a "\\xa0" inside a piece)."""
+    def lm(self):
         if self._lm is None:
             import kenlm
 
             self._lm = kenlm.Model(str(self.lm_path))
-        score = self._lm.score
-        logs = np.fromiter((score(line, bos=True, eos=True) for line in tokenized), np.float64, len(tokenized))
-        spaces = np.fromiter((line.count(" ") for line in tokenized), np.int64, len(tokenized))
-        return logs, spaces + 2
+        return self._lm
+
+    def tokenize(self, lines: Sequence[str]) -> list[str]:
+        """Normalised lines -> space-joined SentencePiece pieces (``sp.encode_as_pieces``, batched)."""
+        return [" ".join(pieces) for pieces in self.sp.encode(list(lines), out_type=str)]
+
+    def line_scores(self, tokenized: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(log10 P(line) with <s> and </s>, ``len(line.split()) + 1``) per tokenized line, as ``DocLM``."""
+        score = self.lm.score
+        logs = np.fromiter((score(line) for line in tokenized), np.float64, len(tokenized))
+        lengths = np.fromiter((len(line.split()) + 1 for line in tokenized), np.int64, len(tokenized))
+        return logs, lengths
 
     def perplexities(self, texts: Sequence[str]) -> np.ndarray:
-        """CCNet document perplexity of each text (the lines of all texts scored in one pass, summed per text)."""
-        per_text = [normalized_lines(text) for text in texts]
-        owner = np.repeat(np.arange(len(texts)), [len(lines) for lines in per_text])
-        logs, lengths = self.line_scores(self.tokenize([line for lines in per_text for line in lines]))
-        doc_log = np.bincount(owner, weights=logs, minlength=len(texts))
-        doc_len = np.bincount(owner, weights=lengths, minlength=len(texts))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.power(10.0, -doc_log / doc_len)
-        out[doc_len == 0] = np.inf
+        """cc_net's document perplexity of each text: the whole normalised text as one line."""
+        docs = [normalize_line(text) for text in texts]
+        logs, lengths = self.line_scores(self.tokenize(docs))
+        out = np.array([round(pp(float(lg), int(n)), 1) for lg, n in zip(logs, lengths)], np.float64)
+        out[[not d for d in docs]] = np.inf
         return out
 
 
+def language_files(lang: str) -> dict[str, str]:
+    return {"sp": f"{lang}{SP_SUFFIX}", "lm": f"{lang}{LM_SUFFIX}"}
+
+
 class PerplexityScorer:
-    """Every language of a trained model set (``quality_models.kenlm_model`` manifest)."""
+    """Every language of a model set (a folder with ``manifest.json``: ``kind``, ``version``, ``languages``
+    naming each language's ``sp`` and ``lm`` files, and for trained sets their ``calibration``)."""
 
     def __init__(self, model_dir: Path):
         self.model_dir = Path(model_dir)
         manifest = json.loads((self.model_dir / "manifest.json").read_text())
-        self.version = manifest["version"]
-        self.models = {lang: LanguageModel(self.model_dir / m["tokenizer"], self.model_dir / m["lm"])
+        self.version, self.kind = manifest["version"], manifest.get("kind", "trained")
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.model_dir}: unknown perplexity model kind {self.kind!r} (known: {KINDS})")
+        self.models = {lang: LanguageModel(self.model_dir / m["sp"], self.model_dir / m["lm"])
                        for lang, m in sorted(manifest["languages"].items())}
+        self.calibration = {lang: m.get("calibration", {}) for lang, m in manifest["languages"].items()}
 
     @property
     def languages(self) -> list[str]:
@@ -204,55 +184,167 @@ def score_part(part: Path, out: Path, scorer: PerplexityScorer, part_fingerprint
     return out
 
 
-def read_scores(paths: Iterable[Path]) -> pa.Table:
-    tables = [pq.read_table(p).select(SCORES_SCHEMA.names).cast(SCORES_SCHEMA) for p in paths]
-    return pa.concat_tables(tables) if tables else SCORES_SCHEMA.empty_table()
+def read_scores(path: Path) -> pa.Table:
+    return pq.read_table(path).select(SCORES_SCHEMA.names).cast(SCORES_SCHEMA)
 
 
-def percentile_cutoffs(scores: pa.Table, percentiles: Sequence[float]) -> tuple[dict[str, tuple[float, float]], dict[str, int]]:
-    """Per-language (head/middle, middle/tail) cut-offs at the given percentiles of the data, and how
-    many documents each language's percentiles rest on."""
-    langs = np.asarray(scores.column("lang").to_pylist(), dtype=object)
-    ppl = scores.column("perplexity").to_numpy(zero_copy_only=False)
-    cutoffs, sizes = {}, {}
-    for lang in sorted({lang for lang in langs if lang}):
-        values = ppl[(langs == lang) & ~np.isnan(ppl)]
-        if values.size:
-            lo, hi = np.percentile(values, list(percentiles), method="linear")
-            cutoffs[lang], sizes[lang] = (float(lo), float(hi)), int(values.size)
-    return cutoffs, sizes
+def id_priorities(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A document's place in the hash-priority sample (xxh3 of its id): deterministic, order-free."""
+    return np.fromiter((xxhash.xxh3_64_intdigest(i.encode()) for i in ids.to_pylist()), np.uint64, len(ids))
 
 
-def choose_cutoffs(scores: pa.Table, mode: str, percentiles: Sequence[float],
-                   published: Mapping[str, tuple[float, float]],
-                   min_docs: int = 0) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
-    """Cut-offs per language and where each came from (``percentile``, ``ccnet`` or ``ccnet_small_sample``).
+class ScoreSample:
+    """Per language, the finite scores of the ``capacity`` documents of smallest id hash, and how many
+    documents were scored: memory stays bounded however large the snapshot (exact below ``capacity``)."""
 
-    ``mode="ccnet"`` uses CCNet's published values where CCNet published one for the language, and
-    the data's percentiles for the others (reported as such, never silently). In ``percentile`` mode a
-    language with fewer than ``min_docs`` scored documents also takes CCNet's published values when
-    there are some: the 60th percentile of three documents would throw one of them away whatever it is.
+    def __init__(self, capacity: int):
+        self.capacity = int(capacity)
+        self.counts: dict[str, int] = {}
+        self._keys: dict[str, np.ndarray] = {}
+        self._values: dict[str, np.ndarray] = {}
+
+    def add(self, scores: pa.Table) -> None:
+        ppl = scores.column("perplexity").to_numpy()
+        langs = scores.column("lang").fill_null("")
+        for lang in pc.unique(langs).to_pylist():
+            mine = pc.equal(langs, lang).to_numpy(zero_copy_only=False) & ~np.isnan(ppl)
+            if not lang or not mine.any():
+                continue
+            self.counts[lang] = self.counts.get(lang, 0) + int(mine.sum())
+            finite = mine & np.isfinite(ppl)
+            keys = np.concatenate([self._keys.get(lang, np.zeros(0, np.uint64)),
+                                   id_priorities(scores.column("id").filter(pa.array(finite)))])
+            values = np.concatenate([self._values.get(lang, np.zeros(0)), ppl[finite]])
+            if keys.size > self.capacity:
+                top = np.argpartition(keys, self.capacity - 1)[: self.capacity]
+                keys, values = keys[top], values[top]
+            self._keys[lang], self._values[lang] = keys, values
+
+    def values(self, lang: str) -> np.ndarray:
+        return np.sort(self._values.get(lang, np.zeros(0)))
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(self.counts)
+
+
+@dataclass(frozen=True)
+class LanguageCutoffs:
+    """(head/middle, middle/tail) of one language, where they came from and from how many documents."""
+
+    lo: float
+    hi: float
+    origin: str
+    docs: int
+
+    @property
+    def pair(self) -> tuple[float, float]:
+        return (self.lo, self.hi)
+
+
+def _percentiles(values: np.ndarray, percentiles: Sequence[float]) -> tuple[float, float]:
+    lo, hi = np.percentile(values, list(percentiles), method="linear")
+    return float(lo), float(hi)
+
+
+def choose_cutoffs(sample: ScoreSample, scorer: PerplexityScorer, mode: str, percentiles: Sequence[float],
+                   min_docs: int, published: Mapping[str, tuple[float, float]],
+                   reference_percentiles: Sequence[float]) -> dict[str, LanguageCutoffs]:
+    """Cut-offs for every language the sample scored, from data scored by the same model.
+
+    ``mode="auto"``: with CCNet's released models, CCNet's published values where CCNet published them
+    (they were measured with those very models); otherwise the snapshot's ``percentiles`` when the language
+    has ``min_docs`` scored documents, else the trained model's calibration: the same percentiles of its own
+    scores of reference web pages, or with none for the language, ``reference_percentiles`` of its scores of
+    held-out Wikipedia. ``mode="percentile"`` never uses published values. ``mode="ccnet"`` insists on them and
+    is refused for any other model: they mean nothing for another tokeniser, vocabulary and training text.
+    A language with none of these has no cut-offs (its documents are treated as having no model).
     """
-    if mode not in ("percentile", "ccnet"):
-        raise ValueError(f"cutoffs must be 'percentile' or 'ccnet', not {mode!r}")
-    cutoffs, sizes = percentile_cutoffs(scores, percentiles)
-    origin = dict.fromkeys(cutoffs, "percentile")
-    for lang in cutoffs:
-        if lang in published and (mode == "ccnet" or sizes[lang] < min_docs):
-            cutoffs[lang] = tuple(map(float, published[lang]))
-            origin[lang] = "ccnet" if mode == "ccnet" else "ccnet_small_sample"
-    return cutoffs, origin
+    if mode not in ("auto", "percentile", "ccnet"):
+        raise ValueError(f"cutoffs must be 'auto', 'percentile' or 'ccnet', not {mode!r}")
+    if mode == "ccnet" and scorer.kind != "ccnet":
+        raise ValueError(f"CCNet's published cut-offs belong to CCNet's released models; model set "
+                         f"{scorer.version} is {scorer.kind!r}: use cutoffs 'auto' or 'percentile'")
+    out = {}
+    for lang in sample.languages:
+        values, n = sample.values(lang), sample.counts[lang]
+        calibration = scorer.calibration.get(lang, {})
+        if scorer.kind == "ccnet" and mode != "percentile" and lang in published:
+            lo, hi = map(float, published[lang])
+            out[lang] = LanguageCutoffs(lo, hi, CCNET_PUBLISHED, 0)
+        elif n >= min_docs and values.size:
+            out[lang] = LanguageCutoffs(*_percentiles(values, percentiles), SNAPSHOT_PERCENTILES, n)
+        elif calibration.get("web"):
+            ref = np.asarray(calibration["web"])
+            out[lang] = LanguageCutoffs(*_percentiles(ref, percentiles), WEB_REFERENCE, int(ref.size))
+        elif calibration.get("wikipedia"):
+            ref = np.asarray(calibration["wikipedia"])
+            out[lang] = LanguageCutoffs(*_percentiles(ref, reference_percentiles), WIKIPEDIA_REFERENCE, int(ref.size))
+    return out
+
+
+@dataclass
+class CutoffTable:
+    """The cut-offs a snapshot was bucketed with, one JSON file per (snapshot, model set, settings) under
+    ``<root>/<snapshot>/<key>.json``. Later runs of the snapshot reuse every language whose cut-offs are
+    final (published, or the snapshot's own percentiles), so a late file or a one-file run is bucketed as
+    the rest was; cut-offs from a reference are recomputed until the snapshot has enough documents."""
+
+    path: Path
+    languages: dict[str, LanguageCutoffs]
+    reused: list[str]
+
+    @staticmethod
+    def key(model_version: str, settings: Mapping) -> str:
+        return fingerprint("perplexity-cutoffs", 1, model_version, dict(settings))
+
+    @classmethod
+    def resolve(cls, root: Path, snapshot: str, model_version: str, settings: Mapping,
+                chosen: Mapping[str, LanguageCutoffs]) -> "CutoffTable":
+        path = Path(root) / snapshot / f"{cls.key(model_version, settings)}.json"
+        stored = {}
+        if path.exists():
+            stored = {lang: LanguageCutoffs(**c) for lang, c in json.loads(path.read_text())["languages"].items()}
+        reused = sorted(lang for lang, c in stored.items() if c.origin in FINAL_ORIGINS)
+        languages = {**dict(chosen), **{lang: stored[lang] for lang in reused}}
+        if languages != stored:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+            tmp.write_text(json.dumps({"snapshot": snapshot, "model_version": model_version, "settings": dict(settings),
+                                       "languages": {lang: asdict(c) for lang, c in sorted(languages.items())}},
+                                      indent=2, sort_keys=True))
+            os.replace(tmp, path)
+        return cls(path, dict(sorted(languages.items())), reused)
+
+    @property
+    def pairs(self) -> dict[str, tuple[float, float]]:
+        return {lang: c.pair for lang, c in self.languages.items()}
 
 
 def assign_buckets(ppl: np.ndarray, langs: Sequence[str | None], cutoffs: Mapping[str, tuple[float, float]]) -> list[str | None]:
     """head < lo <= middle < hi <= tail; None where the language has no cut-offs or no score."""
-    out: list[str | None] = [None] * len(ppl)
-    for i, (value, lang) in enumerate(zip(ppl, langs)):
-        cut = cutoffs.get(lang or "")
-        if cut is None or np.isnan(value):
-            continue
-        out[i] = "head" if value < cut[0] else "middle" if value < cut[1] else "tail"
-    return out
+    langs_arr = np.asarray([lang or "" for lang in langs], dtype=object)
+    code = np.full(len(ppl), -1)
+    for lang, (lo, hi) in cutoffs.items():
+        mine = (langs_arr == lang) & ~np.isnan(ppl)
+        code[mine] = np.where(ppl[mine] < lo, 0, np.where(ppl[mine] < hi, 1, 2))
+    return [BUCKETS[c] if c >= 0 else None for c in code]
+
+
+def bucket_counts(score_paths: Iterable[Path], cutoffs: Mapping[str, tuple[float, float]]) -> tuple[dict[str, dict[str, int]], int]:
+    """Documents per language and bucket over every scored part (streamed part by part), and how many
+    documents got no bucket (no model or no cut-offs for their language)."""
+    counts: dict[str, dict[str, int]] = {lang: dict.fromkeys(BUCKETS, 0) for lang in cutoffs}
+    unbucketed = 0
+    for path in score_paths:
+        table = read_scores(path)
+        langs = table.column("lang").to_pylist()
+        for lang, bucket in zip(langs, assign_buckets(table.column("perplexity").to_numpy(), langs, cutoffs)):
+            if bucket is None:
+                unbucketed += 1
+            else:
+                counts[lang][bucket] += 1
+    return counts, unbucketed
 
 
 def bucket_filter(scores: pa.Table, cutoffs: Mapping[str, tuple[float, float]], keep_buckets: Sequence[str],

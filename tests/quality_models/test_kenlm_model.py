@@ -9,18 +9,24 @@ import bz2
 import functools
 import json
 import re
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from corpus import recipe
-from corpus.inputs import part_name
+from corpus.filters import perplexity as ppl
+from corpus.inputs import DownloadError, part_name, sha256_file
 from corpus.schema import Drop, new_document
 from corpus.sources import reader
 from corpus.stage import ingest_part
 from corpus.storage import Layout, PartWriter
 from quality_models import kenlm_model
 from quality_models.kenlm_model import KenlmParams, is_heldout
+from tests import web_pages
+from tests.httpserver import serve
 
 WIKI_LANG = re.compile(r"^([a-z]{2,3})wiki")
 
@@ -109,9 +115,18 @@ def write_parts(data_root: Path, stage: str, source: str, parts: dict[str, list[
 
 
 def small_params(**kw) -> KenlmParams:
-    defaults = dict(order=recipe.KENLM_ORDER, vocab_size=8000, holdout_fraction=recipe.KENLM_HOLDOUT_FRACTION,
-                    min_train_lines=recipe.KENLM_MIN_TRAIN_LINES)
+    defaults = dict(order=recipe.KENLM_ORDER, vocab_size=recipe.KENLM_TOKENIZER_VOCAB,
+                    holdout_fraction=recipe.KENLM_HOLDOUT_FRACTION, min_train_lines=recipe.KENLM_MIN_TRAIN_LINES,
+                    reference_max_docs=recipe.PERPLEXITY_REFERENCE_MAX_DOCS)
     return KenlmParams(**{**defaults, **kw})
+
+
+def web_reference_parts(root: Path, samples: str) -> dict[str, list[Path]]:
+    """The "reference" hash half of the real English pages (tests/web_pages.py) as c4 ingest parts: the
+    model is calibrated on them, and the tests evaluate it on the other half only."""
+    docs = [new_document("c4", f"reference:{p['id']}", p["text"], lang="en")
+            for p in web_pages.real_english_pages(samples, "reference")]
+    return {"en": write_parts(root, "ingest", "c4", {"reference-half": docs})}
 
 
 @functools.lru_cache(maxsize=None)
@@ -119,26 +134,73 @@ def trained_models(samples: str, root: str) -> tuple[Path, dict]:
     """Train once per test session on every Wikipedia sample (the filter tests reuse it)."""
     parts = write_parts(Path(root), "ingest", "wikipedia", sample_docs("wikipedia", samples))
     layout = Layout(Path(root))
-    folder, manifest, _ = kenlm_model.train_models(parts, layout.models, layout.work / "kenlm_text", small_params())
+    folder, manifest, _ = kenlm_model.train_models(parts, layout.models, layout.work / "kenlm_text", small_params(),
+                                                   web_reference=web_reference_parts(Path(root), samples))
     kenlm_model.set_current(layout.models, kenlm_model.NAME, manifest["version"])
     return folder, manifest
 
 
+def shared_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.getbasetemp() / "kenlm_shared" / "data"
+
+
 @pytest.fixture(scope="session")
 def kenlm_set(samples_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("kenlm") / "data"
+    root = shared_root(tmp_path_factory)
     folder, manifest = trained_models(str(samples_dir), str(root))
     return root, folder, manifest
+
+
+CCNET_FORMAT_VOCAB = 16_000
+
+
+@functools.lru_cache(maxsize=None)
+def ccnet_format_models(samples: str, out: str) -> Path:
+    """A model folder in the format of CCNet's releases, built here with the SentencePiece trainer and
+    KenLM's ``lmplz``/``build_binary`` (not with the project's trainer): ``en.sp.model`` + ``en.arpa.bin``
+    on the English Wikipedia sample's lines that training holds in (the held-out ones stay unseen), with a
+    smaller vocabulary than the project's models so that the two differ."""
+    import sentencepiece
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for doc in web_pages.wikipedia_documents(samples):
+        if doc["lang"] == "en":
+            lines += [line for i, line in enumerate(ppl.normalized_lines(doc["text"]))
+                      if not is_heldout(f"{doc['id']}:{i}", recipe.KENLM_HOLDOUT_FRACTION)]
+    (folder / "train.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sentencepiece.SentencePieceTrainer.train(input=str(folder / "train.txt"), model_prefix=str(folder / "en.sp"),
+                                             vocab_size=CCNET_FORMAT_VOCAB, model_type="unigram",
+                                             hard_vocab_limit=False, num_threads=2, minloglevel=2)
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(folder / "en.sp.model"))
+    tokenized = "\n".join(" ".join(sp.encode_as_pieces(line)) for line in lines) + "\n"
+    arpa = subprocess.run([str(kenlm_model.kenlm_bin("lmplz")), "-o", "5", "--discount_fallback", "-S", "256M",
+                           "-T", str(folder)], input=tokenized.encode(), capture_output=True, check=True).stdout
+    (folder / "en.arpa").write_bytes(arpa)
+    subprocess.run([str(kenlm_model.kenlm_bin("build_binary")), str(folder / "en.arpa"), str(folder / "en.arpa.bin")],
+                   capture_output=True, check=True)
+    for tmp in ("train.txt", "en.arpa", "en.sp.vocab"):
+        (folder / tmp).unlink()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def ccnet_release(samples_dir, tmp_path_factory) -> Path:
+    return ccnet_format_models(str(samples_dir), str(tmp_path_factory.getbasetemp() / "ccnet_release"))
 
 
 def test_trains_one_model_per_wikipedia_language_with_heldout_perplexity(kenlm_set):
     root, folder, manifest = kenlm_set
     assert folder == root / "models" / "perplexity" / manifest["version"]
     assert {"en", "de", "fr"} <= set(manifest["languages"])
+    assert manifest["kind"] == "trained"
     en = manifest["languages"]["en"]
     assert en["train_lines"] > 1000 and en["heldout_lines"] > 100 and en["train_tokens"] > en["train_lines"]
     for lang, m in manifest["languages"].items():
-        assert (folder / m["lm"]).stat().st_size > 0 and (folder / m["tokenizer"]).exists()
+        assert (m["sp"], m["lm"]) == (f"{lang}.sp.model", f"{lang}.arpa.bin")  # CCNet's released file names
+        assert (folder / m["lm"]).stat().st_size > 0 and (folder / m["sp"]).exists()
+        assert 0 < m["tokenizer_seconds"] <= m["seconds"] and m["vocab_size"] <= recipe.KENLM_TOKENIZER_VOCAB
         # a 5-gram model of its own language: held-out text is far from uniform over the vocabulary
         assert 1 < m["heldout_perplexity"] < m["vocab_size"], lang
     assert not list(folder.parent.glob("*.tmp-*"))  # written atomically
@@ -150,7 +212,9 @@ def test_same_data_and_params_reuse_the_model_and_other_params_make_a_new_versio
     layout = Layout(root)
     parts = layout.docs_parts("ingest", "wikipedia")
     mtime = (folder / "manifest.json").stat().st_mtime_ns
-    again, manifest2, reused = kenlm_model.train_models(parts, layout.models, layout.work / "t2", small_params())
+    web = web_reference_parts(root, str(samples_dir))
+    again, manifest2, reused = kenlm_model.train_models(parts, layout.models, layout.work / "t2", small_params(),
+                                                        web_reference=web)
     assert reused and again == folder and manifest2["version"] == manifest["version"]
     assert (folder / "manifest.json").stat().st_mtime_ns == mtime
     other, manifest3, reused3 = kenlm_model.train_models(parts, layout.models, layout.work / "t3",
@@ -169,6 +233,70 @@ def test_missing_kenlm_binaries_give_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("CORPUS_KENLM_BIN", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="lmplz.*scripts/setup.sh"):
         kenlm_model.kenlm_bin("lmplz")
+
+
+def test_calibration_is_the_models_own_scores_of_heldout_wikipedia_and_reference_web_pages(kenlm_set, samples_dir):
+    """Scored exactly as the filter scores documents; the web reference is the "reference" half only, and a
+    language without reference pages carries its Wikipedia reference alone."""
+    _, folder, manifest = kenlm_set
+    scorer = ppl.PerplexityScorer(folder)
+    reference = [p["text"] for p in web_pages.real_english_pages(str(samples_dir), "reference")]
+    cal = manifest["languages"]["en"]["calibration"]
+    assert cal["web"] == sorted(scorer.models["en"].perplexities(reference).tolist())
+    assert len(cal["web"]) == len(reference) == 110
+    assert len(cal["wikipedia"]) == 103 and cal["wikipedia"] == sorted(cal["wikipedia"])
+    assert manifest["languages"]["en"]["web_reference_parts"] == ["reference-half.parquet"]
+    de = manifest["languages"]["de"]["calibration"]
+    assert de["web"] == [] and len(de["wikipedia"]) == 2  # the dewiki minidump's 2 documents with held-out lines
+
+
+def test_bottom_k_sample_is_bounded_and_independent_of_order():
+    items = [(f"doc-{i}", f"text {i}") for i in range(5000)]
+    a, b = kenlm_model.BottomK(50), kenlm_model.BottomK(50)
+    for doc_id, text in items:
+        a.add(doc_id, text)
+    for doc_id, text in reversed(items):
+        b.add(doc_id, text)
+    assert a.items() == b.items() and len(a.items()) == 50
+    want = sorted(items, key=lambda it: kenlm_model.xxhash.xxh3_64_intdigest(it[0].encode()))[:50]
+    assert a.items() == want
+
+
+def test_ccnet_release_is_fetched_from_a_loopback_url_cached_and_versioned(ccnet_release, tmp_path):
+    models = tmp_path / "models"
+    with serve(ccnet_release) as (url, hits):
+        folder, manifest, reused = kenlm_model.fetch_ccnet_models(url, ["en"], models)
+        assert sorted(h[0] for h in hits) == ["en.arpa.bin", "en.sp.model"] and not reused
+        again, manifest2, reused2 = kenlm_model.fetch_ccnet_models(url, ["en"], models)
+        assert len(hits) == 2 and reused2 and again == folder  # the cache answers: no second download
+    assert manifest["kind"] == "ccnet" and manifest["source"] == url
+    assert manifest["languages"]["en"]["sha256"]["sp"] == sha256_file(ccnet_release / "en.sp.model")
+    assert (folder / "en.arpa.bin").read_bytes() == (ccnet_release / "en.arpa.bin").read_bytes()
+    scorer = ppl.PerplexityScorer(folder)
+    assert scorer.kind == "ccnet" and scorer.languages == ["en"] and scorer.calibration == {"en": {}}
+    # a local folder of released files is a source too, and gives the same version
+    local, manifest3, _ = kenlm_model.fetch_ccnet_models(str(ccnet_release), ["en"], tmp_path / "models2")
+    assert manifest3["version"] == manifest["version"]
+
+
+def test_ccnet_release_checksum_mismatch_and_missing_files_are_refused(ccnet_release, tmp_path):
+    with serve(ccnet_release) as (url, _):
+        with pytest.raises(DownloadError, match="sha256"):
+            kenlm_model.fetch_ccnet_models(url, ["en"], tmp_path / "m", sha256={"en.sp.model": "0" * 64})
+        with pytest.raises(DownloadError, match="HTTP 404"):
+            kenlm_model.fetch_ccnet_models(url, ["de"], tmp_path / "m")
+    with pytest.raises(FileNotFoundError, match="de.sp.model"):
+        kenlm_model.fetch_ccnet_models(str(ccnet_release), ["de"], tmp_path / "m")
+
+
+def test_unreachable_ccnet_url_fails_fast_with_a_clear_error(tmp_path):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match=r"from 127\.0\.0\.1:\d+ .*local folder"):
+        kenlm_model.fetch_ccnet_models(f"http://127.0.0.1:{port}/cc_net/lm", ["en"], tmp_path / "m")
+    assert time.monotonic() - started < 5
 
 
 def test_manifest_is_json_with_parameters(kenlm_set):

@@ -1,41 +1,54 @@
-"""CCNet perplexity: normalisation, document perplexity, buckets, and what the models say about real text."""
+"""CCNet perplexity: normalisation, cc_net's document scoring, cut-offs from data scored by the same model,
+and what the models say about real text (tests/web_pages.py), for the project's own models and for a
+model in CCNet's release format fetched from a loopback URL."""
 import re
 import unicodedata
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa
 import pytest
-from tokenizers import Tokenizer, models as tok_models, pre_tokenizers
 
 from corpus import recipe
 from corpus.filters import perplexity as ppl
 from corpus.schema import DOCUMENT_SCHEMA, new_document
-from corpus.sources import c4
-from quality_models.kenlm_model import is_heldout
-from tests.quality_models.test_kenlm_model import sample_docs, trained_models
-
-TLD_LANG = {".ch": "de", ".ru": "ru", ".nl": "nl"}  # the CC sample's pages, as its PROVENANCE lists them
+from quality_models import kenlm_model
+from tests import web_pages
+from tests.httpserver import serve
+from tests.quality_models.test_kenlm_model import ccnet_format_models, sample_docs, shared_root, trained_models
 
 
 @pytest.fixture(scope="session")
 def models(samples_dir, tmp_path_factory):
-    root = tmp_path_factory.getbasetemp() / "kenlm_shared" / "data"
-    folder, manifest = trained_models(str(samples_dir), str(root))
+    folder, manifest = trained_models(str(samples_dir), str(shared_root(tmp_path_factory)))
     return ppl.PerplexityScorer(folder), manifest
 
 
-def heldout_wiki_paragraphs(samples_dir: Path, lang: str, min_words: int = 10) -> list[str]:
-    """Wikipedia paragraphs the model never saw: the lines ``train_models`` held out."""
-    out = []
-    for docs in sample_docs("wikipedia", str(samples_dir)).values():
-        for doc in docs:
-            if doc["lang"] != lang:
-                continue
-            for i, line in enumerate(ppl.normalized_lines(doc["text"])):
-                if is_heldout(f"{doc['id']}:{i}", recipe.KENLM_HOLDOUT_FRACTION) and len(line.split()) >= min_words:
-                    out.append(line)
-    return out
+@pytest.fixture(scope="session")
+def ccnet_models(samples_dir, tmp_path_factory):
+    """CCNet's release format (built by the test, not by the project's trainer), fetched over loopback HTTP."""
+    release = ccnet_format_models(str(samples_dir), str(tmp_path_factory.getbasetemp() / "ccnet_release"))
+    with serve(release) as (url, hits):
+        folder, _, _ = kenlm_model.fetch_ccnet_models(url, ["en"], tmp_path_factory.mktemp("ccnet") / "models")
+    assert len(hits) == 2
+    return ppl.PerplexityScorer(folder)
+
+
+@pytest.fixture(scope="session")
+def texts(samples_dir):
+    """Held-out Wikipedia paragraphs, the C4 pages and all real pages of the evaluation half, boilerplate."""
+    evaluation = web_pages.real_english_pages(samples_dir, "evaluation")
+    return SimpleNamespace(wiki=web_pages.heldout_wikipedia_paragraphs(samples_dir),
+                           c4=[p["text"] for p in evaluation if p["source"] == "c4"],
+                           web=[p["text"] for p in evaluation],
+                           boilerplate=[t for _, t in web_pages.boilerplate_pages(samples_dir)])
+
+
+def auc(low, high) -> float:
+    """P(a score of ``low`` < a score of ``high``), ties counted half."""
+    a, b = np.asarray(low)[:, None], np.asarray(high)[None, :]
+    return float(np.mean(a < b) + 0.5 * np.mean(a == b))
 
 
 def test_normalisation_is_ccnets():
@@ -65,57 +78,116 @@ def test_one_table_normalisation_equals_ccnets_chain_on_real_text(samples_dir):
     assert [ppl.normalize_line(line) for line in lines] == [ccnet_normalize(line) for line in lines]
 
 
-def test_tokenize_equals_the_tokenizers_encode(models, samples_dir):
-    """The word-by-word tokenization gives the pieces ``Tokenizer.encode`` gives, on real lines of every
-    language and on the Metaspace corner cases: a leading space ("—" -> " - "), runs of spaces, "▁"."""
-    scorer, _ = models
-    edge = [ppl.normalize_line("— Hello"), "a  b   c ", " ", "x▁y ▁z", "▁", "ünknown ☃ chars \xa0 0000"]
-    for lang, lm in scorer.models.items():
-        lines = edge + [n for n in map(ppl.normalize_line, real_lines(samples_dir)[:5000]) if n]
-        want = [" ".join(e.tokens) for e in lm.tokenizer.encode_batch(lines, add_special_tokens=False)]
-        assert lm.tokenize(lines) == want, lang
+def ccnet_doc_perplexity(lm: ppl.LanguageModel, text: str) -> float:
+    """cc_net's mine.py, step by step: ``MultiSentencePiece(normalize=True)`` on the raw content, then
+    ``DocLM(normalize=False)``: split on "\\n", ``model.score(line)``, ``len(line.split()) + 1``, round 1."""
+    tokenized = " ".join(lm.sp.encode_as_pieces(ccnet_normalize(text)))
+    log_score, length = 0.0, 0
+    for line in tokenized.split("\n"):
+        log_score += lm.lm.score(line)
+        length += len(line.split()) + 1
+    return round(10.0 ** (-log_score / length), 1)
 
 
-def test_line_length_counts_the_pieces_kenlm_scores(models):
-    """A piece may hold a no-break space (the BPE has no normaliser): ``str.split`` would cut it there,
-    KenLM does not; the length is pieces + 1."""
-    lm = models[0].models["en"]
-    tokenized = lm.tokenize(["the year\xa0\xa0000 in \u2009 review"])
-    assert lm.line_scores(tokenized)[1].tolist() == [len(tokenized[0].split(" ")) + 1]
-    assert len(tokenized[0].split(" ")) != len(tokenized[0].split())
+def test_documents_are_scored_exactly_as_cc_net_scores_them(models, ccnet_models, texts):
+    pages = texts.web[:40] + texts.boilerplate[:5]
+    for lm in (models[0].models["en"], ccnet_models.models["en"]):
+        assert lm.perplexities(pages).tolist() == [ccnet_doc_perplexity(lm, t) for t in pages]
+        # the normalisation drops newlines (non-printing), so a document is one line: its lines are glued
+        assert lm.perplexities(["the city\nis large"])[0] == lm.perplexities(["the cityis large"])[0]
+        assert np.isinf(lm.perplexities(["\n\x00 \n"])[0])  # nothing left to score: tail
+    assert np.isnan(models[0].score(["some text"], ["xx"])[0])  # no model for the language
 
 
-def test_a_tokenizer_not_split_by_metaspace_is_refused(tmp_path):
-    tok = Tokenizer(tok_models.BPE(unk_token="?"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.save(str(tmp_path / "tok.json"))
-    with pytest.raises(ValueError, match="Metaspace"):
-        ppl.LanguageModel(tmp_path / "tok.json", tmp_path / "none.bin").tokenize(["a b"])
+@pytest.mark.parametrize("which", ["trained", "ccnet_release"])
+def test_ranks_heldout_wikipedia_below_c4_pages_below_boilerplate(which, models, ccnet_models, texts):
+    """Pairwise AUCs on real text (the evaluation half only), lower bounds pinned under the values measured
+    when written: trained 0.944 / 1.000 / 0.846, CCNet-format 0.947 / 0.997 / 0.885."""
+    lm = (models[0] if which == "trained" else ccnet_models).models["en"]
+    wiki, c4, web, boiler = (lm.perplexities(t) for t in (texts.wiki, texts.c4, texts.web, texts.boilerplate))
+    assert len(wiki) == 611 and len(c4) == 13 and len(web) == 114 and len(boiler) == 30
+    assert np.median(wiki) < np.median(c4) < np.median(web) < np.median(boiler)
+    assert auc(wiki, c4) > 0.9
+    assert auc(c4, boiler) > 0.95
+    assert auc(web, boiler) > 0.8
 
 
-def test_document_perplexity_is_ccnets_formula(models):
-    scorer, _ = models
-    lm = scorer.models["en"]
-    text = "The city is the capital of the country.\nIt has a population of 3,000."
-    lines = ppl.normalized_lines(text)
-    logs, lengths = lm.line_scores(lm.tokenize(lines))
-    expected = 10 ** (-logs.sum() / lengths.sum())
-    assert lengths.tolist() == [len(t.split()) + 1 for t in lm.tokenize(lines)]
-    assert lm.perplexities([text, "", text])[0] == pytest.approx(expected)
-    assert np.isinf(lm.perplexities([""])[0])
-    assert np.isnan(scorer.score([text], ["xx"])[0])  # no model for the language
+def kept_share(scorer: ppl.PerplexityScorer, scores: np.ndarray, size: int, mode: str = "auto") -> tuple[float, set]:
+    """The share of documents the stage keeps when the pages come in runs of ``size`` documents (each run
+    pooled alone, as a snapshot of that size would be), and the cut-off origins used."""
+    kept, origins = 0, set()
+    for start in range(0, len(scores), size):
+        chunk = scores[start:start + size]
+        sample = ppl.ScoreSample(recipe.PERPLEXITY_SAMPLE_DOCS)
+        sample.add(pa.table({"id": [f"d{start + i}" for i in range(len(chunk))], "lang": ["en"] * len(chunk),
+                             "perplexity": chunk}, schema=ppl.SCORES_SCHEMA))
+        cut = ppl.choose_cutoffs(sample, scorer, mode, recipe.PERPLEXITY_PERCENTILES,
+                                 recipe.PERPLEXITY_MIN_DOCS_FOR_PERCENTILES, recipe.CCNET_PERPLEXITY_CUTOFFS,
+                                 recipe.PERPLEXITY_WIKI_REFERENCE_PERCENTILES)["en"]
+        origins.add(cut.origin)
+        buckets = ppl.assign_buckets(chunk, ["en"] * len(chunk), {"en": cut.pair})
+        kept += sum(b in recipe.PERPLEXITY_KEEP_BUCKETS for b in buckets)
+    return kept / len(scores), origins
 
 
-def test_heldout_wikipedia_prose_scores_lower_than_real_web_pages(models, samples_dir):
-    """English: Wikipedia paragraphs held out of training vs the 30 real C4 web pages (English,
-    CommonCrawl after C4's rules, so clean text: a fair same-language comparison)."""
-    scorer, _ = models
-    wiki = heldout_wiki_paragraphs(samples_dir, "en")
-    web = [d["text"] for f in c4.discover_inputs(samples_dir / "c4") for d in c4.read_documents(f, f.name)]
-    assert len(wiki) > 100 and len(web) == 30
-    wiki_ppl, web_ppl = scorer.models["en"].perplexities(wiki), scorer.models["en"].perplexities(web)
-    assert np.median(wiki_ppl) < 0.75 * np.median(web_ppl)
-    assert np.mean(wiki_ppl < np.median(web_ppl)) > 0.7
+@pytest.fixture(scope="session")
+def evaluation_pages(samples_dir, models):
+    """3,000 English pages of the evaluation half (114 real, the rest composites of their lines) and
+    their scores by the trained English model."""
+    pages = web_pages.english_pages(samples_dir, 3000, split="evaluation")
+    return pages, models[0].models["en"].perplexities(pages)
+
+
+@pytest.mark.parametrize("size, origin, low, high", [
+    (1, ppl.WEB_REFERENCE, 0.6, 0.85),     # the model's web reference cut-offs: 0.732 when written
+    (30, ppl.WEB_REFERENCE, 0.6, 0.85),    # 0.732
+    (3000, ppl.SNAPSHOT_PERCENTILES, 0.599, 0.601),  # the snapshot's own 30th/60th percentiles: 0.600
+])
+def test_keeps_a_sensible_share_of_real_english_pages_at_any_input_size(size, origin, low, high, models,
+                                                                         evaluation_pages):
+    scores = evaluation_pages[1]
+    share, origins = kept_share(models[0], scores, size)
+    assert origins == {origin}
+    assert low <= share <= high, share
+    real_share, _ = kept_share(models[0], scores[:114], 1)  # the 114 distinct real pages alone
+    assert 0.5 <= real_share <= 0.8, real_share  # 0.640 when written
+
+
+def test_wikipedia_reference_percentiles_are_where_the_web_reference_cutoffs_fall(models):
+    """recipe.PERPLEXITY_WIKI_REFERENCE_PERCENTILES (the fallback of a language with no web reference) is
+    measured on English, which has both references: its web 30th/60th percentiles sit at the Wikipedia
+    reference's 94.2th/95.1th when written."""
+    cal = models[1]["languages"]["en"]["calibration"]
+    wiki = np.asarray(cal["wikipedia"])
+    at = [100 * np.mean(wiki < c) for c in np.percentile(cal["web"], recipe.PERPLEXITY_PERCENTILES)]
+    assert np.allclose(at, recipe.PERPLEXITY_WIKI_REFERENCE_PERCENTILES, atol=2.0), at
+
+
+def test_drops_every_boilerplate_page_alone_and_among_3000_real_pages(models, texts, evaluation_pages):
+    scorer, lm = models[0], models[0].models["en"]
+    boiler = lm.perplexities(texts.boilerplate)
+    assert kept_share(scorer, boiler, 1)[0] == 0.0  # each page alone: the model's web reference cut-offs
+    mixed = np.concatenate([evaluation_pages[1], boiler])
+    sample = ppl.ScoreSample(recipe.PERPLEXITY_SAMPLE_DOCS)
+    sample.add(pa.table({"id": [f"d{i}" for i in range(len(mixed))], "lang": ["en"] * len(mixed), "perplexity": mixed},
+                        schema=ppl.SCORES_SCHEMA))
+    cut = ppl.choose_cutoffs(sample, scorer, "auto", recipe.PERPLEXITY_PERCENTILES, 100, {}, (90.0, 99.0))["en"]
+    assert cut.origin == ppl.SNAPSHOT_PERCENTILES and cut.docs == 3030
+    assert set(ppl.assign_buckets(boiler, ["en"] * len(boiler), {"en": cut.pair})) == {"tail"}
+
+
+def test_ccnet_release_uses_the_published_cutoffs_and_trained_models_never_do(models, ccnet_models):
+    sample = ppl.ScoreSample(10)
+    sample.add(pa.table({"id": ["a"], "lang": ["en"], "perplexity": [300.0]}, schema=ppl.SCORES_SCHEMA))
+    args = (recipe.PERPLEXITY_PERCENTILES, 100, recipe.CCNET_PERPLEXITY_CUTOFFS, recipe.PERPLEXITY_WIKI_REFERENCE_PERCENTILES)
+    cut = ppl.choose_cutoffs(sample, ccnet_models, "auto", *args)["en"]
+    assert (cut.pair, cut.origin, cut.docs) == (recipe.CCNET_PERPLEXITY_CUTOFFS["en"], ppl.CCNET_PUBLISHED, 0)
+    assert ppl.choose_cutoffs(sample, models[0], "auto", *args)["en"].origin == ppl.WEB_REFERENCE
+    with pytest.raises(ValueError, match="belong to CCNet's released models"):
+        ppl.choose_cutoffs(sample, models[0], "ccnet", *args)
+    # a released model with neither published values nor enough documents has no cut-offs (bucket null)
+    sample.add(pa.table({"id": ["b"], "lang": ["sw"], "perplexity": [300.0]}, schema=ppl.SCORES_SCHEMA))
+    assert set(ppl.choose_cutoffs(sample, ccnet_models, "percentile", *args)) == set()
 
 
 def test_german_wikipedia_scores_lower_than_navigation_lines_of_a_real_cc_page(models, samples_dir):
@@ -123,7 +195,7 @@ def test_german_wikipedia_scores_lower_than_navigation_lines_of_a_real_cc_page(m
     German (.ch) pages of the CommonCrawl WARC sample, both scored by the German model."""
     scorer, manifest = models
     assert "de" in manifest["languages"], "the dewiki sample must give a German model (reader sets lang=de)"
-    wiki = heldout_wiki_paragraphs(samples_dir, "de", min_words=5)
+    wiki = web_pages.heldout_wikipedia_paragraphs(samples_dir, "de", min_words=5)
     pages = [d for docs in sample_docs("commoncrawl", str(samples_dir)).values() for d in docs
              if (d["url"] or "").split("/")[2].endswith(".ch")]
     nav = [line for d in pages for line in d["text"].split("\n") if 1 <= len(line.split()) <= 4]
@@ -131,30 +203,82 @@ def test_german_wikipedia_scores_lower_than_navigation_lines_of_a_real_cc_page(m
     assert np.median(scorer.models["de"].perplexities(wiki)) < np.median(scorer.models["de"].perplexities(nav))
 
 
-def _batch(ids, langs, texts=None):
-    docs = [new_document("commoncrawl", i, texts[k] if texts else "x", lang=lang) for k, (i, lang) in enumerate(zip(ids, langs))]
+def fake_scorer(kind: str, calibration: dict) -> SimpleNamespace:
+    return SimpleNamespace(kind=kind, version="v", calibration=calibration)
+
+
+def scores_table(values, lang="en", prefix="d") -> pa.Table:
+    return pa.table({"id": [f"{prefix}{i}" for i in range(len(values))], "lang": [lang] * len(values),
+                     "perplexity": [float(v) for v in values]}, schema=ppl.SCORES_SCHEMA)
+
+
+def test_cutoff_origins():
+    values = list(range(100, 1200, 100))  # 11 documents
+    sample = ppl.ScoreSample(1000)
+    sample.add(scores_table(values))
+    sample.add(scores_table([float("nan")], "zz", "z"))  # no model: not pooled
+    ref = {"en": {"web": [100.0, 200.0, 300.0, 400.0, 500.0], "wikipedia": [10.0] * 5},
+           "de": {"web": [], "wikipedia": list(map(float, range(1, 101)))}}
+    published, args = recipe.CCNET_PERPLEXITY_CUTOFFS, (recipe.PERPLEXITY_PERCENTILES,)
+    assert sample.languages == ["en"] and sample.counts == {"en": 11}
+    pooled = ppl.choose_cutoffs(sample, fake_scorer("trained", ref), "auto", *args, 11, published, (90.0, 99.0))["en"]
+    assert (pooled.pair, pooled.origin, pooled.docs) == ((400.0, 700.0), ppl.SNAPSHOT_PERCENTILES, 11)  # linear
+    small = ppl.choose_cutoffs(sample, fake_scorer("trained", ref), "auto", *args, 100, published, (90.0, 99.0))["en"]
+    assert (small.pair, small.origin, small.docs) == ((220.0, 340.0), ppl.WEB_REFERENCE, 5)
+    sample.add(scores_table([50.0], "de"))
+    wiki = ppl.choose_cutoffs(sample, fake_scorer("trained", ref), "auto", *args, 100, published, (90.0, 99.0))["de"]
+    assert (wiki.pair, wiki.origin, wiki.docs) == ((pytest.approx(90.1), pytest.approx(99.01)), ppl.WIKIPEDIA_REFERENCE, 100)
+    forced = ppl.choose_cutoffs(sample, fake_scorer("ccnet", {}), "percentile", *args, 11, published, (90.0, 99.0))
+    assert forced["en"].origin == ppl.SNAPSHOT_PERCENTILES and "de" not in forced
+    with pytest.raises(ValueError, match="'auto', 'percentile' or 'ccnet'"):
+        ppl.choose_cutoffs(sample, fake_scorer("ccnet", {}), "median", *args, 11, published, (90.0, 99.0))
+
+
+def test_score_sample_is_bounded_deterministic_and_exact_below_capacity():
+    rng = np.random.default_rng(0)
+    values = rng.lognormal(6, 1, 20_000)
+    table = scores_table(values)
+    whole, forward, backward = ppl.ScoreSample(50_000), ppl.ScoreSample(1000), ppl.ScoreSample(1000)
+    whole.add(table)
+    assert np.array_equal(whole.values("en"), np.sort(values))  # exact below capacity
+    for start in range(0, 20_000, 3000):
+        forward.add(table.slice(start, 3000))
+    for start in reversed(range(0, 20_000, 3000)):
+        backward.add(table.slice(start, 3000))
+    assert forward.values("en").size == 1000 and forward.counts["en"] == 20_000
+    assert np.array_equal(forward.values("en"), backward.values("en"))  # order-free
+    assert abs(np.percentile(forward.values("en"), 60) / np.percentile(values, 60) - 1) < 0.1
+    inf = ppl.ScoreSample(10)
+    inf.add(scores_table([float("inf"), 5.0]))
+    assert inf.counts["en"] == 2 and inf.values("en").tolist() == [5.0]  # counted, kept out of percentiles
+
+
+def test_cutoff_table_is_persisted_per_snapshot_and_final_cutoffs_are_reused(tmp_path):
+    settings = {"cutoffs": "auto"}
+    first = {"en": ppl.LanguageCutoffs(400.0, 700.0, ppl.SNAPSHOT_PERCENTILES, 500),
+             "de": ppl.LanguageCutoffs(50.0, 90.0, ppl.WEB_REFERENCE, 20)}
+    table = ppl.CutoffTable.resolve(tmp_path, "CC-MAIN-2024-10", "model-v1", settings, first)
+    assert table.path.parent == tmp_path / "CC-MAIN-2024-10" and table.reused == [] and table.languages == first
+    later = {"en": ppl.LanguageCutoffs(450.0, 750.0, ppl.SNAPSHOT_PERCENTILES, 9),
+             "de": ppl.LanguageCutoffs(60.0, 95.0, ppl.SNAPSHOT_PERCENTILES, 300)}
+    again = ppl.CutoffTable.resolve(tmp_path, "CC-MAIN-2024-10", "model-v1", settings, later)
+    assert again.path == table.path and again.reused == ["en"]
+    assert again.languages == {"en": first["en"], "de": later["de"]}  # a reference is replaced by percentiles
+    other = ppl.CutoffTable.resolve(tmp_path, "CC-MAIN-2024-18", "model-v1", settings, later)
+    assert other.reused == [] and other.path != table.path
+    assert ppl.CutoffTable.resolve(tmp_path, "CC-MAIN-2024-10", "model-v2", settings, later).reused == []
+
+
+def _batch(ids, langs):
+    docs = [new_document("commoncrawl", i, "x", lang=lang) for i, lang in zip(ids, langs)]
     return pa.RecordBatch.from_pylist(docs, schema=DOCUMENT_SCHEMA)
 
 
-def test_cutoffs_buckets_and_drop_reasons():
-    scores = pa.table({"id": [f"d{i}" for i in range(11)] + ["z"], "lang": ["en"] * 11 + ["zz"],
-                       "perplexity": [float(x) for x in range(100, 1200, 100)] + [float("nan")]},
-                      schema=ppl.SCORES_SCHEMA)
-    cut, _ = ppl.percentile_cutoffs(scores, recipe.PERPLEXITY_PERCENTILES)
-    assert cut == {"en": (400.0, 700.0)}  # linear percentiles of 100..1100
-    ccnet, origin = ppl.choose_cutoffs(scores, "ccnet", recipe.PERPLEXITY_PERCENTILES, recipe.CCNET_PERPLEXITY_CUTOFFS)
-    assert ccnet["en"] == (340.0, 520.0) and origin == {"en": "ccnet"}
-    # percentiles of 11 documents are noise: with a 100-document floor, CCNet's published values are used
-    small, origin = ppl.choose_cutoffs(scores, "percentile", recipe.PERPLEXITY_PERCENTILES,
-                                       recipe.CCNET_PERPLEXITY_CUTOFFS, min_docs=100)
-    assert small["en"] == (340.0, 520.0) and origin == {"en": "ccnet_small_sample"}
-    assert ppl.choose_cutoffs(scores, "percentile", recipe.PERPLEXITY_PERCENTILES,
-                              recipe.CCNET_PERPLEXITY_CUTOFFS, min_docs=11)[1] == {"en": "percentile"}
-    with pytest.raises(ValueError):
-        ppl.choose_cutoffs(scores, "median", (30, 60), {})
-    batch = _batch([new_document("commoncrawl", f"d{i}", "x")["id"] for i in range(11)] + ["?"], ["en"] * 11 + ["zz"])
-    # ids of the batch are content-derived: rebuild the scores with them
-    scores = scores.set_column(0, "id", batch.column("id"))
+def test_buckets_and_drop_reasons():
+    cut = {"en": (400.0, 700.0)}
+    batch = _batch([f"d{i}" for i in range(11)] + ["?"], ["en"] * 11 + ["zz"])
+    scores = pa.table({"id": batch.column("id"), "lang": ["en"] * 11 + ["zz"],
+                       "perplexity": [float(x) for x in range(100, 1200, 100)] + [float("nan")]}, schema=ppl.SCORES_SCHEMA)
     kept, dropped = ppl.bucket_filter(scores, cut, recipe.PERPLEXITY_KEEP_BUCKETS, False, "commoncrawl")(batch)
     assert kept.column("bucket").to_pylist() == ["head"] * 3 + ["middle"] * 3 + [None]
     assert kept.column("perplexity").to_pylist()[:2] == [100.0, 200.0] and kept.column("perplexity")[-1].as_py() is None

@@ -245,13 +245,13 @@ def mixture_shares_within_target(config: ShareTolerance, corpus_storage: CorpusS
 def sources_with_input_contribute_tokens(corpus_storage: CorpusStorage) -> dg.AssetCheckResult:
     layout = corpus_storage.layout()
     manifest = read_manifest(layout.shards)
-    counts = funnel.stage_counts(layout)
-    with_input = [s for s in SOURCES if funnel.has_raw_input(counts, s)]
+    ingested = funnel.stage_counts(layout, funnel.INGEST_STAGE)
+    with_input = [s for s in SOURCES if funnel.has_raw_input(ingested, s)]
     if manifest is None or not with_input:
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
                                    description="nothing to check: " + ("no manifest.json" if manifest is None
                                                                        else "no source has raw input"))
-    silent = {s: funnel.where_documents_went(counts, s) for s in with_input if not manifest["sources"].get(s, 0)}
+    silent = funnel.why_missing(layout, [s for s in with_input if not manifest["sources"].get(s, 0)])
     return dg.AssetCheckResult(
         passed=not silent,
         severity=dg.AssetCheckSeverity.WARN,
@@ -283,7 +283,7 @@ def _survival_check(asset: str, stage: str, sources: tuple[str, ...]) -> dg.Asse
 
     @dg.multi_asset_check(specs=specs, name=f"{asset}_survival")
     def survival(config: StageSurvivalBounds, corpus_storage: CorpusStorage):
-        counts = funnel.stage_counts(corpus_storage.layout(), stage)
+        counts = funnel.stage_counts(corpus_storage.layout(), stage, sources if len(sources) == 1 else None)
         for source in sources:
             count = counts.get((source, stage))
             problem = stage_emptied_problem(count, config.min_docs_in)

@@ -35,13 +35,23 @@ class StageCount:
                 f"(top drop reasons: {reasons})")
 
 
-def stage_counts(layout: Layout, stage: str = "*", top_reasons: int = TOP_REASONS) -> dict[tuple[str, str], StageCount]:
+def _parts(layout: Layout, tree: str, stage: str, sources: tuple[str, ...] | None) -> str | list[str] | None:
+    """What ``read_parquet`` reads: a glob over every source, or the listed parts of ``sources`` (fewer
+    files to open on an object store); None when there is none."""
+    if sources is None:
+        return layout.parts_pattern(tree, stage)
+    stages = STAGE_ORDER if stage == "*" else (stage,)
+    return [str(p) for st in stages for s in sources for p in layout.parts(tree, st, s)] or None
+
+
+def stage_counts(layout: Layout, stage: str = "*", sources: tuple[str, ...] | None = None,
+                 top_reasons: int = TOP_REASONS) -> dict[tuple[str, str], StageCount]:
     """``(source, stage) -> StageCount`` over the complete funnel parts of ``stage`` (default: every
-    stage); empty when there is none."""
-    funnel = layout.parts_pattern("funnel", stage)
+    stage) and ``sources`` (default: every source); empty when there is none."""
+    funnel = _parts(layout, "funnel", stage, sources)
     if funnel is None:
         return {}
-    dropped = layout.parts_pattern("dropped", stage)
+    dropped = _parts(layout, "dropped", stage, sources)
     con = catalog.connect(layout, database=":memory:")
     try:
         totals = con.execute("SELECT source, stage, sum(docs_in)::BIGINT, sum(docs_out)::BIGINT "
@@ -89,5 +99,5 @@ def where_documents_went(counts: dict[tuple[str, str], StageCount], source: str)
 
 def why_missing(layout: Layout, sources: list[str]) -> dict[str, str]:
     """``where_documents_went`` for each of ``sources`` (the ones with a mixture target and no tokens)."""
-    counts = stage_counts(layout) if sources else {}
+    counts = stage_counts(layout, sources=tuple(sources)) if sources else {}
     return {s: where_documents_went(counts, s) for s in sources}

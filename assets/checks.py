@@ -5,26 +5,39 @@
 - ``curated_documents``: each source's documents are in its allowed languages (``CURATED_LANGUAGES``),
   and any per-language share bounds set in config hold;
 - ``corpus_catalog``: the catalog's views exist and agree with the funnel;
+- every filter stage, per source (``<source>_survives_<stage>``): the stage did not remove every document
+  of an input of at least ``STAGE_EMPTIED_MIN_DOCS_IN`` documents (from the funnel parts);
 - ``token_shards``: every shard matches its manifest entry (size, sha256), and the achieved shares are
-  within ``MIXTURE_SHARE_TOLERANCE_PCT`` points of the targets.
+  within ``MIXTURE_SHARE_TOLERANCE_PCT`` points of the shares table's targets spread over the sources
+  present, the missing ones listed; a source with raw input and no tokens fails a WARN check that names
+  the stage where its documents went.
 
-The checks read only the documented outputs (the part trees and ``catalog.duckdb``); assets are named
-by key, so this module imports no asset definitions.
+A check that finds nothing to judge (no parts, zero rows, no manifest) fails: an empty corpus is never
+green. The checks read only the documented outputs (the part trees, their funnel, ``catalog.duckdb`` and
+the manifest); assets are named by key, so this module imports no asset definitions.
 """
 
 from typing import Dict, List
 
 import dagster as dg
+import pydantic
 
 from assets.resources import CorpusStorage
-from corpus import catalog
+from corpus import catalog, funnel
 from corpus.catalog import CURATED_STAGE
-from corpus.recipe import CURATED_LANGUAGES, MIXTURE_SHARE_TOLERANCE_PCT
+from corpus.mixture import share_report
+from corpus.recipe import CURATED_LANGUAGES, MIXTURE_SHARE_TOLERANCE_PCT, SOURCES, STAGE_EMPTIED_MIN_DOCS_IN
 from corpus.storage import Layout
 from corpus.tokens import manifest_problems, read_manifest
 
 EXACT_STAGE = "exact_dedup"
 CATALOG_VIEWS = ("documents", "dropped", "funnel")
+
+
+def _nothing_to_check(why: str, **metadata) -> dg.AssetCheckResult:
+    """A gate with nothing to judge fails: zero rows are never a pass."""
+    return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR, description=f"nothing to check: {why}",
+                               metadata=metadata)
 
 
 def _query(layout: Layout, sql: str, params: list | None = None) -> list[tuple]:
@@ -41,11 +54,13 @@ def curated_ids_unique_and_text_present(corpus_storage: CorpusStorage) -> dg.Ass
     layout = corpus_storage.layout()
     pattern = layout.parts_pattern("docs", CURATED_STAGE)
     if pattern is None:
-        return dg.AssetCheckResult(passed=True, metadata={"documents": 0, "note": "no curated parts"})
+        return _nothing_to_check(f"no curated parts under docs/{CURATED_STAGE}/", documents=0)
     docs, distinct, empty = _query(
         layout,
         "SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE text IS NULL OR length(trim(text)) = 0) "
         "FROM read_parquet(?)", [pattern])[0]
+    if docs == 0:
+        return _nothing_to_check(f"the curated parts under docs/{CURATED_STAGE}/ hold 0 documents", documents=0)
     examples = _query(layout, "SELECT id, count(*) AS n FROM read_parquet(?) GROUP BY id HAVING n > 1 ORDER BY n DESC, id LIMIT 5",
                       [pattern]) if distinct != docs else []
     return dg.AssetCheckResult(
@@ -76,7 +91,9 @@ def exact_dedup_rate_within_bounds(config: DedupRateBounds, corpus_storage: Corp
         layout,
         "SELECT coalesce(sum(docs_in), 0)::BIGINT, coalesce(sum(docs_out), 0)::BIGINT FROM read_parquet(?)",
         [pattern])[0] if pattern else (0, 0)
-    removed = (docs_in - docs_out) / docs_in if docs_in else 0.0
+    if docs_in == 0:
+        return _nothing_to_check(f"the {EXACT_STAGE} funnel counts 0 documents in", docs_in=0, docs_out=0)
+    removed = (docs_in - docs_out) / docs_in
     ok = config.min_removed_fraction <= removed <= config.max_removed_fraction
     return dg.AssetCheckResult(
         passed=ok,
@@ -116,6 +133,8 @@ def catalog_agrees_with_funnel(corpus_storage: CorpusStorage) -> dg.AssetCheckRe
         dropped = con.execute("SELECT count(*) FROM dropped").fetchone()[0]
     finally:
         con.close()
+    if documents == 0:
+        return _nothing_to_check("the catalog's documents view has 0 rows", documents=0, dropped=dropped)
     problems = [f"{s}: {a} documents vs funnel {b}" for s, a, b in docs_mismatch]
     problems += [f"{s}/{st}: {a} dropped rows vs funnel {b}" for s, st, a, b in drop_mismatch]
     return dg.AssetCheckResult(
@@ -161,6 +180,8 @@ def curated_languages_within_bounds(config: LanguageBounds, corpus_storage: Corp
     pattern = layout.parts_pattern("docs", CURATED_STAGE)
     rows = _query(layout, "SELECT source, coalesce(lang, ''), count(*) FROM read_parquet(?) GROUP BY ALL ORDER BY ALL",
                   [pattern]) if pattern else []
+    if not rows:
+        return _nothing_to_check(f"no curated documents under docs/{CURATED_STAGE}/")
     counts: Dict[str, Dict[str, int]] = {}
     for source, lang, n in rows:
         counts.setdefault(source, {})[lang] = n
@@ -192,17 +213,96 @@ class ShareTolerance(dg.Config):
 
 
 @dg.asset_check(asset="token_shards", blocking=True,
-                description="Achieved token shares are within the tolerance (percentage points) of the renormalised targets.")
+                description="Achieved token shares are within the tolerance (percentage points) of the shares table's "
+                            "targets spread over the sources present; missing sources are listed with their full target.")
 def mixture_shares_within_target(config: ShareTolerance, corpus_storage: CorpusStorage) -> dg.AssetCheckResult:
     manifest = read_manifest(corpus_storage.layout().shards)
     if manifest is None:
-        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR, description="no manifest.json")
-    gaps = {s: round(100 * (manifest["achieved_shares"].get(s, 0.0) - w), 4)
-            for s, w in manifest["weights"].items() if w > 0}
+        return _nothing_to_check("no manifest.json")
+    # the configured table (the recipe's LLaMA-1 shares by default) against the tokens the shards hold
+    rows = share_report(manifest["target_shares_pct"], manifest["sources"])
+    if not any(r["tokens"] for r in rows.values()):
+        return _nothing_to_check("the train shards hold 0 tokens", shares=dg.MetadataValue.json(rows))
+    gaps = {s: round(r["achieved_pct"] - r["planned_pct"], 4) for s, r in rows.items() if r["tokens"]}
     off = {s: g for s, g in gaps.items() if abs(g) > config.tolerance_pct}
+    missing = {s: r["target_pct"] for s, r in rows.items() if r["missing"]}
+    notes = [f"{s} {g:+.2f} pt" for s, g in sorted(off.items())]
+    if missing:
+        notes.append("missing (table target %, no tokens; the others' targets spread over the remaining "
+                     f"{100 - sum(missing.values()):.1f}%): " + ", ".join(f"{s} {t:.1f}" for s, t in missing.items()))
     return dg.AssetCheckResult(
         passed=not off,
         severity=dg.AssetCheckSeverity.ERROR,
-        description="; ".join(f"{s} {g:+.2f} pt" for s, g in sorted(off.items())) or None,
-        metadata={"gap_pct_points": dg.MetadataValue.json(gaps), "tolerance_pct": config.tolerance_pct},
+        description="; ".join(notes) or None,
+        metadata={"gap_pct_points": dg.MetadataValue.json(gaps), "tolerance_pct": config.tolerance_pct,
+                  "shares": dg.MetadataValue.json(rows), "missing_sources": dg.MetadataValue.json(manifest["missing_sources"])},
     )
+
+
+@dg.asset_check(asset="token_shards", blocking=False,
+                description="Every source with raw input contributes tokens; one that does not is named with the stage "
+                            "where its documents went (severity WARN).")
+def sources_with_input_contribute_tokens(corpus_storage: CorpusStorage) -> dg.AssetCheckResult:
+    layout = corpus_storage.layout()
+    manifest = read_manifest(layout.shards)
+    ingested = funnel.stage_counts(layout, funnel.INGEST_STAGE)
+    with_input = [s for s in SOURCES if funnel.has_raw_input(ingested, s)]
+    if manifest is None or not with_input:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
+                                   description="nothing to check: " + ("no manifest.json" if manifest is None
+                                                                       else "no source has raw input"))
+    silent = funnel.why_missing(layout, [s for s in with_input if not manifest["sources"].get(s, 0)])
+    return dg.AssetCheckResult(
+        passed=not silent,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(f"no tokens from {why}" for why in silent.values()) or None,
+        metadata={"sources_with_input": ", ".join(with_input), "without_tokens": dg.MetadataValue.json(silent),
+                  "tokens": dg.MetadataValue.json(manifest["sources"])},
+    )
+
+
+class StageSurvivalBounds(dg.Config):
+    """A stage that removes every document of a source's input of at least ``min_docs_in`` documents fails
+    its gate (``<source>_survives_<stage>``); below the bound an empty output is allowed. Set it in run
+    config under ``ops: <asset>_survival: config:``, e.g. ``cc_language_id_survival``."""
+
+    min_docs_in: int = pydantic.Field(default=STAGE_EMPTIED_MIN_DOCS_IN, ge=1)
+
+
+def stage_emptied_problem(count: funnel.StageCount | None, min_docs_in: int) -> str | None:
+    """Why a stage's output for one source fails its gate; None when it passes."""
+    if count is None or not count.emptied or count.docs_in < min_docs_in:
+        return None
+    return f"{count.describe()}: every document of an input of {count.docs_in} (>= {min_docs_in}) removed"
+
+
+def _survival_check(asset: str, stage: str, sources: tuple[str, ...]) -> dg.AssetChecksDefinition:
+    specs = [dg.AssetCheckSpec(f"{source}_survives_{stage}", asset=asset, blocking=True,
+                               description=f"Stage {stage} keeps at least one {source} document of a non-trivial input.")
+             for source in sources]
+
+    @dg.multi_asset_check(specs=specs, name=f"{asset}_survival")
+    def survival(config: StageSurvivalBounds, corpus_storage: CorpusStorage):
+        counts = funnel.stage_counts(corpus_storage.layout(), stage, sources if len(sources) == 1 else None)
+        for source in sources:
+            count = counts.get((source, stage))
+            problem = stage_emptied_problem(count, config.min_docs_in)
+            yield dg.AssetCheckResult(
+                asset_key=asset, check_name=f"{source}_survives_{stage}", passed=problem is None,
+                severity=dg.AssetCheckSeverity.ERROR, description=problem,
+                metadata={"stage": stage, "source": source, "docs_in": count.docs_in if count else 0,
+                          "docs_out": count.docs_out if count else 0, "min_docs_in": config.min_docs_in,
+                          "top_drop_reasons": dg.MetadataValue.json(dict(count.top_reasons) if count else {})})
+
+    return survival
+
+
+# the asset that writes each stage (corpus.catalog.STAGE_ORDER) and the sources that go through it
+CC_ONLY = ("commoncrawl",)
+STAGE_ASSETS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    *((f"{source}_documents", funnel.INGEST_STAGE, (source,)) for source in SOURCES),
+    ("cc_line_dedup", "line_dedup", CC_ONLY), ("cc_language_id", "langid", CC_ONLY),
+    ("cc_perplexity", "perplexity", CC_ONLY), ("cc_quality_filter", "wikiref", CC_ONLY),
+    (EXACT_STAGE, EXACT_STAGE, SOURCES), ("curated_documents", CURATED_STAGE, SOURCES),
+)
+stage_survival_checks = [_survival_check(*row) for row in STAGE_ASSETS]

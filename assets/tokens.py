@@ -10,7 +10,7 @@ import pydantic
 from assets.catalog import corpus_catalog
 from assets.config_base import ValidatedConfig
 from assets.resources import CorpusStorage
-from corpus import mixture, tokens
+from corpus import funnel, mixture, tokens
 from corpus.catalog import CURATED_STAGE
 from corpus.recipe import (MIXTURE_SAMPLE_SEED, MIXTURE_SEED, MIXTURE_SHARES_PCT, MIXTURE_TOTAL_TOKENS, SHARD_TOKENS, SOURCES,
                            TOKENIZER_SAMPLE_CHARS, TOKENIZER_VOCAB_SIZE, VAL_FRACTION, VAL_MAX_DOCS_FRACTION,
@@ -45,12 +45,18 @@ class MixtureConfig(ValidatedConfig):
         return shares
 
 
-def _shares_md(report: dict, manifest: Optional[dict] = None) -> str:
-    rows = ["| source | docs | target % | achieved % | epochs | tokens |", "|---|---|---|---|---|---|"]
-    for s, r in report["sources"].items():
-        achieved = 100 * manifest["achieved_shares"].get(s, 0.0) if manifest else r["achieved_share_pct"]
-        toks = manifest["sources"].get(s, 0) if manifest else r["planned_tokens"]
-        rows.append(f"| {s} | {r['docs']:,} | {r['target_share_pct']:.2f} | {achieved:.2f} | {r['epochs']:.3f} | {toks:,} |")
+def _shares_md(shares: dict, report: dict, missing: Dict[str, str]) -> str:
+    """The UI's share table: each source's achieved share next to the shares table's own target (the
+    recipe's LLaMA-1 numbers unless configured) and the budget's target over the sources present; a
+    missing source keeps its row, and why it is missing is listed below."""
+    rows = ["| source | docs | target % (table) | planned % (present sources) | achieved % | epochs | tokens |",
+            "|---|---|---|---|---|---|---|"]
+    for s, r in shares.items():
+        planned = report["sources"].get(s, {})
+        rows.append(f"| {s} | {planned.get('docs', 0):,} | {r['target_pct']:.2f} | {r['planned_pct']:.2f} | "
+                    f"{r['achieved_pct']:.2f} | {planned.get('epochs', 0.0):.3f} | {r['tokens']:,} |")
+    if missing:
+        rows += ["", "**Missing** (a target, no tokens):", *(f"- {why}" for _, why in sorted(missing.items()))]
     return "\n".join(rows)
 
 
@@ -68,6 +74,8 @@ def mixture_asset(context: dg.AssetExecutionContext, config: MixtureConfig, corp
     for w in plan.warnings:
         context.log.warning(w)
     report = plan.report()
+    shares = mixture.share_report(config.shares_pct, {s: r["planned_tokens"] for s, r in report["sources"].items()})
+    missing = funnel.why_missing(layout, [s for s, r in shares.items() if r["missing"]])
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(info["path"]),
         "sha256": info["sha256"],
@@ -76,7 +84,9 @@ def mixture_asset(context: dg.AssetExecutionContext, config: MixtureConfig, corp
         "total_tokens_target": config.total_tokens,
         "achieved_shares": dg.MetadataValue.json({s: r["achieved_share_pct"] for s, r in report["sources"].items()}),
         "epochs": dg.MetadataValue.json({s: r["epochs"] for s, r in report["sources"].items()}),
-        "shares": dg.MetadataValue.md(_shares_md(report)),
+        "target_shares_pct": dg.MetadataValue.json({s: r["target_pct"] for s, r in shares.items()}),
+        "shares": dg.MetadataValue.md(_shares_md(shares, report, missing)),
+        "missing_sources": dg.MetadataValue.json(missing),
         "warnings": dg.MetadataValue.json(plan.warnings),
         "catalog_snapshot": info["catalog_snapshot"],
     })
@@ -132,9 +142,11 @@ def token_shards(context: dg.AssetExecutionContext, config: TokenShardsConfig, c
         "val_tokens": m["val_tokens"],
         "shards": len(m["shards"]),
         "achieved_shares": dg.MetadataValue.json(m["achieved_shares"]),
-        "target_shares": dg.MetadataValue.json(m["weights"]),
+        "planned_shares": dg.MetadataValue.json(m["weights"]),
+        "target_shares_pct": dg.MetadataValue.json({s: r["target_pct"] for s, r in m["share_report"].items()}),
         "epochs": dg.MetadataValue.json(m["epochs"]),
-        "shares": dg.MetadataValue.md(_shares_md(report, m)),
+        "shares": dg.MetadataValue.md(_shares_md(m["share_report"], report, m["missing_sources"])),
+        "missing_sources": dg.MetadataValue.json(m["missing_sources"]),
         "unigram_entropy_nats": m["unigram_entropy_nats"],
         "tokenizer_hash": m["tokenizer"]["hash"],
         "catalog_snapshot": m["catalog_snapshot"],

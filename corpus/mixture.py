@@ -25,8 +25,10 @@ estimated plan and the exact re-plan hold out the same documents.
 Two seeds: ``sample_seed`` decides *which* documents (partial passes, held-out split); ``seed`` decides
 only the *order* of the rows. Changing ``seed`` therefore permutes the same multiset of documents.
 
-A source that is missing, empty or not in the shares table is reported in ``warnings`` and the shares
-are renormalised over the sources that have documents: never a silent skew.
+A source that is missing, empty or not in the shares table is reported in ``warnings`` and the budget
+is spread over the sources that have documents (their targets renormalised). ``share_report`` puts each
+source's achieved share next to its target in the shares table itself (the recipe's LLaMA-1 numbers
+unless configured), so a missing source stays visible with its full target: never a silent skew.
 """
 from __future__ import annotations
 
@@ -236,6 +238,25 @@ def _ordered(parts: list[dict[str, np.ndarray]], split: str, seed: int) -> pa.Ta
     return pa.table(dict(id=cols["id"].tolist(), source=cols["source"].tolist(), split=[split] * len(perm),
                          epoch=cols["epoch"], order=np.arange(len(perm), dtype=np.int64),
                          take_tokens=cols["take_tokens"], tokens=cols["tokens"]), schema=PLAN_SCHEMA)
+
+
+def share_report(shares_pct: Mapping[str, float], tokens: Mapping[str, int]) -> dict[str, dict]:
+    """Per source of the shares table (and any other source with tokens), in table order:
+
+    ``target_pct`` its share of the whole table (never renormalised: CommonCrawl keeps its 67% when it
+    is missing), ``planned_pct`` what the budget gives it, spread over the sources that have tokens,
+    ``achieved_pct`` and ``tokens`` what it got, and ``missing`` when it has a target and no tokens.
+    """
+    positive = {s: float(v) for s, v in shares_pct.items() if v > 0}
+    table = sum(positive.values())
+    present = sum(v for s, v in positive.items() if tokens.get(s, 0) > 0)
+    total = sum(tokens.values())
+    names = [*positive, *sorted(s for s, n in tokens.items() if n > 0 and s not in positive)]
+    return {s: dict(target_pct=round(100 * positive.get(s, 0.0) / table, 4) if table else 0.0,
+                    planned_pct=round(100 * positive[s] / present, 4) if s in positive and tokens.get(s, 0) > 0 else 0.0,
+                    achieved_pct=round(100 * tokens.get(s, 0) / total, 4) if total else 0.0,
+                    tokens=int(tokens.get(s, 0)), missing=s in positive and tokens.get(s, 0) == 0)
+            for s in names}
 
 
 # --- reading the curated corpus -------------------------------------------------------------------

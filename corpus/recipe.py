@@ -127,6 +127,9 @@ WIKIREF_HOLDOUT_FRACTION = 0.2
 MIXTURE_TOTAL_TOKENS = 1_000_000
 # Issue 6: achieved shares (token shards) within 1 percentage point of the (renormalised) targets.
 MIXTURE_SHARE_TOLERANCE_PCT = 1.0
+# Issue 14, ours: a filter stage that removes every document of a source's input of at least this many
+# documents fails its blocking gate (below it, an empty output can be chance: a 3-paper ArXiv sample).
+STAGE_EMPTIED_MIN_DOCS_IN = 20
 # Ours: the seeds of the document order (changes order only) and of which documents a partial pass /
 # the held-out split take (changes the multiset).
 MIXTURE_SEED = 0

@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpus import mixture
+from corpus import funnel, mixture
 from corpus.faults import crash_point
 from corpus.inputs import sha256_file
 from corpus.storage import TMP_MARK, Layout, atomic_path, iter_batches
@@ -43,7 +43,8 @@ MANIFEST = "manifest.json"
 ENCODE_BATCH_ROWS = 1024
 ENCODE_BATCH_CHARS = 8 << 20
 LATEST = "LATEST"
-MANIFEST_VERSION = 2  # 2: `val_documents` (the held-out documents' sources and spans)
+MANIFEST_VERSION = 3  # 2: `val_documents` (the held-out documents' sources and spans); 3: `target_shares_pct`,
+# `share_report` and `missing_sources` (achieved next to the shares table's own targets)
 
 
 def _enable_parallelism() -> None:
@@ -445,6 +446,7 @@ def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_di
             p.unlink()
     total = sum(per_source.values())
     report = plan.report()
+    shares = mixture.share_report(settings["shares_pct"], per_source)
     manifest = {
         "version": MANIFEST_VERSION,
         "key": key,
@@ -461,6 +463,9 @@ def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_di
         "val_documents": val_documents,
         "weights": {s: r["target_share_pct"] / 100 for s, r in report["sources"].items()},
         "achieved_shares": {s: n / total for s, n in per_source.items()} if total else {},
+        "target_shares_pct": settings["shares_pct"],
+        "share_report": shares,
+        "missing_sources": funnel.why_missing(layout, [s for s, r in shares.items() if r["missing"]]),
         "epochs": {s: r["epochs"] for s, r in report["sources"].items()},
         "documents": {s: r["docs"] for s, r in report["sources"].items()},
         "warnings": plan.warnings,

@@ -41,7 +41,7 @@ def test_mixture_tokenizer_shards_and_pretrain_assets(tmp_path, samples_dir):
     assert any("github" in w for w in mats["mixture"]["warnings"].value)
     assert mats["tokenizer"]["vocab_size"].value <= 1024
     shares = mats["token_shards"]["achieved_shares"].value
-    targets = mats["token_shards"]["target_shares"].value
+    targets = mats["token_shards"]["planned_shares"].value
     assert all(abs(shares[s] - targets[s]) < 0.01 for s in shares)
     manifest = json.loads((root / "shards" / "manifest.json").read_text())
     assert manifest["achieved_shares"] == shares

@@ -77,11 +77,7 @@ def connected_components(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.n
         low = np.minimum(ru, rv)
         np.minimum.at(parent, ru, low)
         np.minimum.at(parent, rv, low)
-        while True:
-            up = parent[parent]
-            if np.array_equal(up, parent):
-                break
-            parent = up
+        parent = _compressed(parent)
     return nodes, nodes[parent]
 
 
@@ -91,24 +87,66 @@ def _edge_batches(edge_files: Sequence[Location], batch_rows: int) -> Iterator[t
                batch.column(1).to_numpy().astype(np.int64, copy=False))
 
 
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    values = np.sort(values)  # sort-based: numpy's hash-based np.unique is many times slower on int64 ids
+    keep = np.empty(len(values), bool)
+    keep[:1] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
+
+
+def _distinct_nodes(edge_files: Sequence[Location], batch_rows: int) -> np.ndarray:
+    """The sorted distinct endpoints. Each batch's own are buffered until they outnumber the nodes found
+    so far, so a merge's sort is paid for by as many new values (at most 2x the nodes plus a batch held)."""
+    nodes, pending, buffered = np.empty(0, np.int64), [], 0
+    for a, b in _edge_batches(edge_files, batch_rows):
+        pending.append(_sorted_unique(np.concatenate([a, b])))
+        buffered += len(pending[-1])
+        if buffered >= max(len(nodes), batch_rows):
+            nodes, pending, buffered = _sorted_unique(np.concatenate([nodes, *pending])), [], 0
+    return _sorted_unique(np.concatenate([nodes, *pending]))
+
+
 def stream_components(edge_files: Sequence[Location], batch_rows: int = EDGE_BATCH_ROWS) -> tuple[np.ndarray, np.ndarray]:
     """``connected_components`` of every edge in ``edge_files`` (Parquet, doc/root columns), holding
     one batch of edges at a time: two passes over the files.
 
-    Pass 1 collects the sorted distinct nodes. Pass 2 keeps ``parent`` fully compressed (every node
-    points at its component's smallest node): a batch's edges are mapped to their endpoints' roots, the
-    components of that small root graph (``connected_components``) re-hook each touched root under the
-    smallest root of its merged component, and one pointer jump re-compresses every node.
+    Pass 1 collects the sorted distinct nodes (``_distinct_nodes``). Pass 2 is a union-find over their
+    positions whose roots are their components' smallest nodes: a batch's endpoints are mapped to their
+    roots, the components of that small root graph (``connected_components``) hook each touched root under
+    the smallest root of its merged component, and the endpoints point at it directly. The whole forest is
+    compressed once per ``len(nodes)`` edges (and at the end), so its cost is amortised over the edges.
     """
-    nodes = np.empty(0, np.int64)
+    nodes = _distinct_nodes(edge_files, batch_rows)
+    parent, since_compressed = np.arange(len(nodes)), 0
     for a, b in _edge_batches(edge_files, batch_rows):
-        nodes = np.union1d(nodes, np.concatenate([a, b]))
-    parent = np.arange(len(nodes))
-    for a, b in _edge_batches(edge_files, batch_rows):
-        roots, merged = connected_components(parent[np.searchsorted(nodes, a)], parent[np.searchsorted(nodes, b)])
+        u, v = np.searchsorted(nodes, a), np.searchsorted(nodes, b)
+        ru, rv = _roots(parent, u), _roots(parent, v)
+        roots, merged = connected_components(ru, rv)
         parent[roots] = merged
-        parent = parent[parent]
-    return nodes, nodes[parent]
+        parent[u], parent[v] = parent[ru], parent[rv]
+        since_compressed += len(u)
+        if since_compressed >= len(nodes):
+            parent, since_compressed = _compressed(parent), 0
+    return nodes, nodes[_compressed(parent)]
+
+
+def _roots(parent: np.ndarray, x: np.ndarray) -> np.ndarray:
+    r = parent[x]
+    while True:
+        up = parent[r]
+        if np.array_equal(up, r):
+            return r
+        r = up
+
+
+def _compressed(parent: np.ndarray) -> np.ndarray:
+    """Pointer jumping until every node points at its root."""
+    while True:
+        up = parent[parent]
+        if np.array_equal(up, parent):
+            return parent
+        parent = up
 
 
 def process_partition(table: pa.Table, verify=None) -> pa.Table:

@@ -12,9 +12,11 @@ graph, so (as in a real crawl) they flow through every stage before it at N time
 - wikipedia: each XML dump rewritten page by page through lxml's incremental writer into a new bz2 dump
   under ``copyNN/`` (same file name: the language comes from it), every page with a new page and revision
   id, a new title and its prose lines (no template, table, heading, list or tag) perturbed;
-- arxiv: each paper folder as N papers ``<paper>-copyNN/``, the prose lines (no ``\``, ``%``, braces,
+- arxiv: each paper folder as N papers ``<paper>-copyNN/``, the prose lines (no backslash, ``%``, braces,
   ``$``, ``&``) of its TeX files perturbed, the other files copied;
-- commoncrawl: a WET file of 400 x N documents from the samples' texts (benchmarks.common.write_wet);
+- commoncrawl: N WET files of 400 documents each from the samples' texts (benchmarks.common.write_wet).
+  N files, not one N times larger: a crawl grows by files of a fixed size (Common Crawl's ~150 MB WETs),
+  and memory per file (a part) is bounded by the file, not by the corpus;
 - langid: linked unchanged (the language-ID model's training sentences, not a corpus source).
 
 Each scale runs in a subprocess (``benchmarks.profile_scaling_memory --child``: the job in process, RSS
@@ -45,6 +47,7 @@ from benchmarks import common
 _ATTR = re.compile(r'(Body|Title)="([^"]*)"')
 _WIKI_MARKUP = re.compile(r"^\s*[{|}!=*#:;<]|\{\{|\}\}|<")  # templates, tables, headings, lists, tags
 _TEX_MARKUP = re.compile(r"[\\%{}$&]")
+CC_DOCS_PER_FILE = 400
 _WIKI_ID_STEP = 10 ** 8  # copy c of page id i gets id i + c * step
 
 
@@ -142,8 +145,10 @@ def _replicate(raw: Path, scale: int, seed: int = 0) -> None:
     for paper in sorted(p for p in (s / "arxiv").iterdir() if p.is_dir()):
         for c in range(scale):
             _copy_paper(paper, raw / "arxiv" / f"{paper.name}-copy{c:02d}", c, rng)
-    cc_docs = common.derived_documents(400 * scale, seed)
-    common.write_wet(raw / "commoncrawl" / "CC-MAIN-2024-22-bench" / "bench.warc.wet.gz", cc_docs, seed)
+    cc_docs = common.derived_documents(CC_DOCS_PER_FILE * scale, seed)
+    for c in range(scale):
+        common.write_wet(raw / "commoncrawl" / "CC-MAIN-2024-22-bench" / f"bench-{c:05d}.warc.wet.gz",
+                         cc_docs[c * CC_DOCS_PER_FILE:(c + 1) * CC_DOCS_PER_FILE], seed + c)
 
 
 def build_raw(root: Path, scale: int) -> Path:

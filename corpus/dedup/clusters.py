@@ -43,7 +43,7 @@ from corpus.storage import (FINGERPRINT_KEY, TMP_MARK, Layout, Location, atomic_
 EDGE_SCHEMA = pa.schema([("doc", pa.int64()), ("root", pa.int64())])
 REMOVALS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("kept_id", pa.string())])
 MANIFEST = "manifest.json"
-EDGE_BATCH_ROWS = 1 << 20  # (doc, root) rows read at a time by the merge: 16 MiB of int64, its only per-edge state
+EDGE_BATCH_ROWS = 1 << 18  # (doc, root) rows the merge reads at a time; ~130 B of transient state per row: its only per-edge memory
 
 
 def _code(*modules) -> str:

@@ -143,13 +143,13 @@ def _edges(layout: Layout, manifest: dict, config: VerifyConfig, names, log):
     work = near_dedup_dir(layout)
     verifier = clusters.make_verifier(layout, manifest, config.verify_sources, config.source_thresholds)
     settings = dict(verify_sources=sorted(config.verify_sources), thresholds=config.source_thresholds)
-    tables, computed = [], 0
+    files, computed = [], 0
     for name in names:
-        table, fresh = clusters.partition_edges(work / "bands", work / "edges", name, manifest, verifier, settings)
-        tables.append(table)
+        path, fresh = clusters.partition_edges(work / "bands", work / "edges", name, manifest, verifier, settings)
+        files.append(path)
         computed += fresh
     log.info(f"band partitions: {computed} processed, {len(names) - computed} reused")
-    return tables, verifier, computed
+    return files, verifier, computed
 
 
 def _jaccard_table(index, verifier) -> dict:
@@ -172,8 +172,8 @@ def lsh_band_partitions(context: dg.AssetExecutionContext, config: VerifyConfig,
     if manifest["partitions"] != BAND_PARTITIONS.get_partition_keys():
         raise dg.Failure(f"the band table has {manifest['num_partitions']} partitions; this asset is defined over "
                          f"{recipe.NEAR_DEDUP_BAND_PARTITIONS}: materialize lsh_band_table with the default count")
-    tables, _, _ = _edges(layout, manifest, config, [context.partition_key], context.log)
-    return dg.MaterializeResult(metadata={"edges": tables[0].num_rows,
+    files, _, _ = _edges(layout, manifest, config, [context.partition_key], context.log)
+    return dg.MaterializeResult(metadata={"edges": pq.ParquetFile(files[0]).metadata.num_rows,
                                           "band_rows": manifest["rows"][context.partition_key]})
 
 
@@ -187,13 +187,13 @@ def near_duplicates(context: dg.AssetExecutionContext, config: VerifyConfig,
     work = near_dedup_dir(layout)
     manifest = clusters.read_manifest(work / "bands")
     clusters.clear_stale_edges(work / "edges", manifest["partitions"])
-    tables, verifier, computed = _edges(layout, manifest, config, manifest["partitions"], context.log)
+    files, verifier, computed = _edges(layout, manifest, config, manifest["partitions"], context.log)
     index = clusters.DocIndex.from_json(layout, manifest["index"])
-    removals = clusters.merge_removals(tables, index)
+    removals = clusters.merge_removals(files, index)
     write_table_atomic(near_dup_removals_path(layout), removals)
     return dg.MaterializeResult(metadata={
         "near_duplicates": removals.num_rows, "docs": index.size, "partitions_processed": computed,
-        "partitions_reused": len(tables) - computed, "seconds": round(time.monotonic() - started, 3),
+        "partitions_reused": len(files) - computed, "seconds": round(time.monotonic() - started, 3),
         **_jaccard_table(index, verifier)})
 
 

@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from benchmarks import bench_scaling, common
 
 
@@ -64,8 +66,10 @@ def profile(raw: str, data_root: str, interval: float) -> dict:
     instance = dg.DagsterInstance.ephemeral()
     sampler = Sampler(interval)
     sampler.start()
-    t0 = time.time()
+    t0, c0 = time.time(), common.cpu_seconds()
     result = defs.resolve_job_def("build_corpus").execute_in_process(instance=instance)
+    os_t = os.times()
+    cpu_s = os_t.user + os_t.system + os_t.children_user + os_t.children_system - c0
     sampler.stop.set()
     sampler.join()
     steps: dict[str, dict] = {}
@@ -102,9 +106,19 @@ def profile(raw: str, data_root: str, interval: float) -> dict:
     ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ru_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     peak_step = max(rows, key=lambda r: r["rss_peak_mb"] or 0) if rows else None
-    return {"success": result.success, "wall_s": time.time() - t0, "ru_maxrss_self_mb": ru,
+    return {"success": result.success, "wall_s": time.time() - t0, "cpu_s": cpu_s, "ru_maxrss_self_mb": ru,
             "ru_maxrss_children_mb": ru_children, "peak_step": peak_step and peak_step["step"],
-            "steps": rows, "timeline": [(round(t - t0, 2), round(a), round(b)) for t, a, b, _ in sampler.samples]}
+            "steps": rows, "documents": documents(Path(data_root)), "timeline": [(round(t - t0, 2), round(a), round(b)) for t, a, b, _ in sampler.samples]}
+
+
+def documents(data_root: Path) -> dict[str, dict[str, int]]:
+    """Rows of the complete parts per document stage and source (from the Parquet footers)."""
+    from corpus.storage import Layout
+
+    layout = Layout(data_root)
+    stages = sorted(p.name for p in (layout.data / "docs").iterdir() if p.is_dir())
+    return {stage: {source: sum(pq.ParquetFile(p).metadata.num_rows for p in layout.docs_parts(stage, source))
+                    for source in layout.sources("docs", stage)} for stage in stages}
 
 
 def table(res: dict) -> str:

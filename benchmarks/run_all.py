@@ -109,13 +109,17 @@ def markdown(report: dict) -> str:
                   "on the documents LID kept (English).", ""]
     sc = report.get("scaling")
     if sc:
+        from benchmarks import bench_scaling
+
         lines += ["## Scaling: build_corpus on 1x and 10x the input", "",
                   "| input | wall s | CPU s | peak RSS MB |", "|---|---|---|---|"]
         for k in ("1x", f"{sc['scale']}x"):
             r = sc[k]
             lines.append(f"| {k} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | {r['peak_rss_mb']:.0f} |")
         lines += ["", f"Time ratio {sc['time_ratio']:.2f}x (goal <= 11x), CPU ratio {sc['cpu_ratio']:.2f}x, "
-                  f"peak RSS ratio {sc['rss_ratio']:.2f}x (goal <= 1.2x).", ""]
+                  f"peak RSS ratio {sc['rss_ratio']:.2f}x (goal <= 1.2x).", "",
+                  "Per step (MB; `kids`: the model trainers it runs as child processes):", "", "```",
+                  bench_scaling.table(sc), "```", ""]
     else:
         lines += ["## Scaling", "", "Not run (optional: `python -m benchmarks.run_all --with-scaling`).", ""]
     oth = report.get("others")

@@ -9,10 +9,13 @@ Flow (every step streams parts and writes atomically; no Dagster here, the asset
    band table is written as ``2**k`` partitions by band-hash prefix (``corpus.dedup.lsh``).
 3. ``partition_edges``: one partition alone: star edges per bucket, optional exact-Jaccard check
    (``PairVerifier``), connected components -> (doc, root) edges. Memory follows the partition size.
-4. ``merge_removals``: union-find over all partitions' edges (vectorised hook-and-compress); in each
-   component the document first by (``DEDUP_SOURCE_PRIORITY`` rank, id) is kept, the others removed.
-   Components of a union of edge sets do not depend on how they were split or in which order they are
-   read, so the kept set is the same for any partition count.
+4. ``merge_removals``: union-find over all partitions' edge files, streamed in batches of
+   ``EDGE_BATCH_ROWS`` (``stream_components``); in each component the document first by
+   (``DEDUP_SOURCE_PRIORITY`` rank, id) is kept, the others removed. Components of a union of edge sets
+   do not depend on how they were split or in which order they are read, so the kept set is the same
+   for any partition count. Memory: one edge batch plus per distinct node (a document in some
+   component) 8 B ordinal + 8 B root (+ 8 B while a batch is applied) and its id/source strings;
+   nothing per edge, so more bands or partitions (more edges per document) cost no memory.
 
 The verification checks a star edge (member, bucket minimum); a pair of members that are near copies of
 each other but not of the bucket's minimum is then found only through another band (a documented
@@ -26,7 +29,7 @@ import sys
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -40,6 +43,7 @@ from corpus.storage import (FINGERPRINT_KEY, TMP_MARK, Layout, Location, atomic_
 EDGE_SCHEMA = pa.schema([("doc", pa.int64()), ("root", pa.int64())])
 REMOVALS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("kept_id", pa.string())])
 MANIFEST = "manifest.json"
+EDGE_BATCH_ROWS = 1 << 18  # (doc, root) rows the merge reads at a time; ~130 B of transient state per row: its only per-edge memory
 
 
 def _code(*modules) -> str:
@@ -73,12 +77,76 @@ def connected_components(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.n
         low = np.minimum(ru, rv)
         np.minimum.at(parent, ru, low)
         np.minimum.at(parent, rv, low)
-        while True:
-            up = parent[parent]
-            if np.array_equal(up, parent):
-                break
-            parent = up
+        parent = _compressed(parent)
     return nodes, nodes[parent]
+
+
+def _edge_batches(edge_files: Sequence[Location], batch_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for batch in iter_batches(edge_files, columns=["doc", "root"], batch_size=batch_rows):
+        yield (batch.column(0).to_numpy().astype(np.int64, copy=False),
+               batch.column(1).to_numpy().astype(np.int64, copy=False))
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    values = np.sort(values)  # sort-based: numpy's hash-based np.unique is many times slower on int64 ids
+    keep = np.empty(len(values), bool)
+    keep[:1] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
+
+
+def _distinct_nodes(edge_files: Sequence[Location], batch_rows: int) -> np.ndarray:
+    """The sorted distinct endpoints. Each batch's own are buffered until they outnumber the nodes found
+    so far, so a merge's sort is paid for by as many new values (at most 2x the nodes plus a batch held)."""
+    nodes, pending, buffered = np.empty(0, np.int64), [], 0
+    for a, b in _edge_batches(edge_files, batch_rows):
+        pending.append(_sorted_unique(np.concatenate([a, b])))
+        buffered += len(pending[-1])
+        if buffered >= max(len(nodes), batch_rows):
+            nodes, pending, buffered = _sorted_unique(np.concatenate([nodes, *pending])), [], 0
+    return _sorted_unique(np.concatenate([nodes, *pending]))
+
+
+def stream_components(edge_files: Sequence[Location], batch_rows: int = EDGE_BATCH_ROWS) -> tuple[np.ndarray, np.ndarray]:
+    """``connected_components`` of every edge in ``edge_files`` (Parquet, doc/root columns), holding
+    one batch of edges at a time: two passes over the files.
+
+    Pass 1 collects the sorted distinct nodes (``_distinct_nodes``). Pass 2 is a union-find over their
+    positions whose roots are their components' smallest nodes: a batch's endpoints are mapped to their
+    roots, the components of that small root graph (``connected_components``) hook each touched root under
+    the smallest root of its merged component, and the endpoints point at it directly. The whole forest is
+    compressed once per ``len(nodes)`` edges (and at the end), so its cost is amortised over the edges.
+    """
+    nodes = _distinct_nodes(edge_files, batch_rows)
+    parent, since_compressed = np.arange(len(nodes)), 0
+    for a, b in _edge_batches(edge_files, batch_rows):
+        u, v = np.searchsorted(nodes, a), np.searchsorted(nodes, b)
+        ru, rv = _roots(parent, u), _roots(parent, v)
+        roots, merged = connected_components(ru, rv)
+        parent[roots] = merged
+        parent[u], parent[v] = parent[ru], parent[rv]
+        since_compressed += len(u)
+        if since_compressed >= len(nodes):
+            parent, since_compressed = _compressed(parent), 0
+    return nodes, nodes[_compressed(parent)]
+
+
+def _roots(parent: np.ndarray, x: np.ndarray) -> np.ndarray:
+    r = parent[x]
+    while True:
+        up = parent[r]
+        if np.array_equal(up, r):
+            return r
+        r = up
+
+
+def _compressed(parent: np.ndarray) -> np.ndarray:
+    """Pointer jumping until every node points at its root."""
+    while True:
+        up = parent[parent]
+        if np.array_equal(up, parent):
+            return parent
+        parent = up
 
 
 def process_partition(table: pa.Table, verify=None) -> pa.Table:
@@ -133,15 +201,24 @@ class DocIndex:
         return [self.parts[i].source for i in self.part_of(ordinals)]
 
     def ids(self, ordinals: np.ndarray) -> np.ndarray:
-        """The document ids of ``ordinals``, reading only the id column of the parts concerned."""
+        """The document ids of ``ordinals`` (any order) as Python strings."""
         ordinals = np.asarray(ordinals, np.int64)
+        order = np.argsort(ordinals, kind="stable")
         out = np.empty(len(ordinals), object)
-        owner = self.part_of(ordinals)
-        for p in np.unique(owner):
-            sel = np.flatnonzero(owner == p)
-            ids = pq.read_table(self.layout.root / self.parts[p].signatures, columns=["id"]).column("id")
-            out[sel] = ids.take(pa.array(ordinals[sel] - self.offsets[p])).to_pylist()
+        out[order] = self.sorted_ids(ordinals[order]).to_pylist()
         return out
+
+    def sorted_ids(self, ordinals: np.ndarray) -> pa.ChunkedArray:
+        """The document ids of ascending ``ordinals``, kept in Arrow (a few bytes per id, not a Python
+        object), reading only the id column of the parts concerned, one part at a time."""
+        owner = self.part_of(ordinals)
+        bounds = np.flatnonzero(np.diff(owner)) + 1
+        chunks = []
+        for sel in np.split(np.arange(len(ordinals)), bounds) if len(ordinals) else ():
+            p = int(owner[sel[0]])
+            ids = pq.read_table(self.layout.root / self.parts[p].signatures, columns=["id"]).column("id")
+            chunks.append(ids.take(pa.array(ordinals[sel] - self.offsets[p])).combine_chunks())
+        return pa.chunked_array(chunks, pa.string())
 
     def text(self, ordinal: int) -> tuple[str, str]:
         """(id, text) of one document, reading only the row group that holds it."""
@@ -269,16 +346,17 @@ def make_verifier(layout: Layout, manifest: dict, verify_sources: Iterable[str],
 
 
 def partition_edges(bands: Path, edges: Path, name: str, manifest: dict, verifier: PairVerifier | None,
-                    verify_settings: dict) -> tuple[pa.Table, bool]:
-    """The component edges of one band partition; reused when computed from the same band table and
-    verification settings (that is how the partitioned scale-out asset feeds the merge)."""
+                    verify_settings: dict) -> tuple[Path, bool]:
+    """The file of one band partition's component edges, and whether it was computed now: reused when
+    computed from the same band table and verification settings (that is how the partitioned scale-out
+    asset feeds the merge). The merge streams the files; no caller holds every partition's edges."""
     out = edges / f"{name}.parquet"
     fp = fingerprint(manifest["fingerprint"], name, verify_settings, _code(lsh, minhash, sys.modules[__name__]))
     if part_is_current(out, fp):
-        return pq.read_table(out), False
+        return out, False
     table = process_partition(lsh.read_partition(bands / f"{name}.parquet"), verifier)
     write_table_atomic(out, table, {FINGERPRINT_KEY: fp.encode()})
-    return table, True
+    return out, True
 
 
 def clear_stale_edges(edges: Path, names: Iterable[str]) -> None:
@@ -288,24 +366,31 @@ def clear_stale_edges(edges: Path, names: Iterable[str]) -> None:
             p.unlink()
 
 
-def merge_removals(edge_tables: Iterable[pa.Table], index: DocIndex) -> pa.Table:
-    """(id, source, kept_id) of every document in a component but not its first by (rank, id)."""
-    tables = [t for t in edge_tables if t.num_rows]
-    if not tables:
+def merge_removals(edge_files: Sequence[Location], index: DocIndex, batch_rows: int = EDGE_BATCH_ROWS) -> pa.Table:
+    """(id, source, kept_id) of every document in a component of the edge files' union but not its
+    first by (rank, id); memory per distinct node, not per edge (``stream_components``)."""
+    return component_removals(*stream_components(edge_files, batch_rows), index)
+
+
+def component_removals(nodes: np.ndarray, roots: np.ndarray, index: DocIndex) -> pa.Table:
+    """(id, source, kept_id) of every node but its component's first by (rank, id), sorted by id.
+
+    The ids stay one Arrow column (read part by part); the orderings are computed on integers (each
+    node's place in id order), so only the output columns copy strings."""
+    if len(nodes) == 0:
         return REMOVALS_SCHEMA.empty_table()
-    edges = pa.concat_tables(tables)
-    nodes, roots = connected_components(edges.column("doc").to_numpy(), edges.column("root").to_numpy())
-    members = pa.table({"root": pa.array(roots), "rank": pa.array(index.ranks(nodes)),
-                        "id": pa.array(index.ids(nodes).tolist(), pa.string()),
-                        "source": pa.array(index.sources(nodes), pa.string())})
-    members = members.take(pc.sort_indices(members, [("root", "ascending"), ("rank", "ascending"), ("id", "ascending")]))
-    root = members.column("root").to_numpy()
+    ids = index.sorted_ids(nodes)
+    by_id = np.empty(len(nodes), np.int64)
+    by_id[pc.sort_indices(ids).to_numpy()] = np.arange(len(nodes))
+    order = np.lexsort((by_id, index.ranks(nodes), roots))  # by root, then rank, then id
+    root = roots[order]
     first = np.concatenate([[True], root[1:] != root[:-1]])
-    head = np.maximum.accumulate(np.where(first, np.arange(len(root)), 0))
-    kept = members.column("id").take(pa.array(head))
-    removed = pa.table({"id": members.column("id"), "source": members.column("source"), "kept_id": kept},
-                       schema=REMOVALS_SCHEMA).filter(pa.array(~first))
-    return removed.take(pc.sort_indices(removed, [("id", "ascending")]))
+    head = order[np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))]
+    removed, kept = order[~first], head[~first]
+    by_removed_id = np.argsort(by_id[removed])
+    removed, kept = removed[by_removed_id], kept[by_removed_id]
+    sources = pa.array([p.source for p in index.parts], pa.string()).take(pa.array(index.part_of(nodes[removed])))
+    return pa.table([ids.take(pa.array(removed)), sources, ids.take(pa.array(kept))], schema=REMOVALS_SCHEMA)
 
 
 def write_index(folder: Path, index: DocIndex, params: minhash.MinHashParams) -> None:

@@ -1,5 +1,6 @@
 # `make corpus`: install everything into .venv/ and run build_corpus on the default inputs.
-# `make test`:   install everything and run the test suite (what .ci/run calls).
+# `make test`:   install everything and run the whole test suite, slow tests included (what .ci/run calls).
+# `make test-fast`: the same without the tests marked slow (a quicker loop while developing).
 SHELL := /bin/bash
 CORPUS_DATA_ROOT ?= $(CURDIR)/data
 ifeq ($(findstring ://,$(CORPUS_DATA_ROOT)),)
@@ -15,7 +16,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup corpus pretrain ui test test-all bench
+.PHONY: setup corpus pretrain ui test test-fast bench
 
 setup:
 	bash scripts/setup.sh
@@ -35,8 +36,8 @@ ui: setup $(DAGSTER_HOME)/dagster.yaml
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-test-all: setup
-	$(BIN)/python -m pytest -q -m "" $(PYTEST_ARGS)
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m benchmarks.run_all

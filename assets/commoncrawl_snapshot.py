@@ -19,6 +19,7 @@ from typing import Optional
 
 import dagster as dg
 import pyarrow.compute as pc
+import xxhash
 
 from assets.resources import CorpusStorage, RawInputs, unreachable_host_fails_the_step
 from assets.sources import DOWNLOAD_RETRY, reader_code_fingerprint, source_config
@@ -35,11 +36,28 @@ SOURCE = "commoncrawl"
 STAGE = "ingest"
 COMMONCRAWL_FILES = dg.DynamicPartitionsDefinition(name="commoncrawl_files")
 WRITES_TAG = "corpus/writes"  # dagster.yaml limits runs per unique value of this tag to one
+# The run queue's exclusion of a partition run and a run that rewrites the whole commoncrawl ingest
+# stage (build_corpus: its stale-temp cleanup would delete the partition runs' in-flight temp files).
+# Dagster's tag limits are counting semaphores, so the shared/exclusive lock is striped: a partition
+# run holds one stripe (by its key), the whole-stage run holds them all, and dagster.yaml limits every
+# stripe tag to one run. Partition runs on different stripes still run side by side (up to STRIPES).
+INGEST_STRIPES = 16
+
+
+def ingest_stripe_tag(stripe: int) -> str:
+    return f"corpus/cc_ingest_{stripe:02d}"
 
 
 def writes_tags(partition_key: str) -> dict[str, str]:
-    """Run tags of a file partition's run: two runs never write the same part at once."""
-    return {WRITES_TAG: f"{SOURCE}/{partition_key}"}
+    """Run tags of a file partition's run: two runs never write the same part at once, and none runs
+    beside a whole-stage ingest run."""
+    stripe = xxhash.xxh3_64_intdigest(partition_key.encode()) % INGEST_STRIPES
+    return {WRITES_TAG: f"{SOURCE}/{partition_key}", ingest_stripe_tag(stripe): "1"}
+
+
+def whole_ingest_tags() -> dict[str, str]:
+    """Run tags of a run that rewrites the whole commoncrawl ingest stage: every stripe."""
+    return {ingest_stripe_tag(i): "1" for i in range(INGEST_STRIPES)}
 
 
 class CommonCrawlRemote(dg.ConfigurableResource):

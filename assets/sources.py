@@ -20,7 +20,7 @@ from assets.resources import CorpusStorage, RawInputs, unreachable_host_fails_th
 from assets.stages import Unit, code_fingerprint, fingerprint_cache, run_units, stage_metadata
 from corpus import recipe
 from corpus.fingerprints import FingerprintCache, content_fingerprint
-from corpus.inputs import expand_paths, part_name
+from corpus.inputs import expand_paths, explicit_input_units
 from corpus.sources import reader
 from corpus.stage import ingest_part
 from corpus.storage import fingerprint
@@ -98,8 +98,7 @@ def ingest_asset(source: str) -> dg.AssetsDefinition:
         started = time.monotonic()
         layout = corpus_storage.layout()
         if config.inputs:
-            paths = expand_paths(config.inputs, layout.raw_cache)
-            units = [(part_name(p.parent, p), p) for p in paths]
+            units = explicit_input_units(expand_paths(config.inputs, layout.raw_cache))
         else:
             units = raw_inputs.units(source, layout, **{f: getattr(config, f) for f in config.discovery_fields})
         if not units:

@@ -7,17 +7,24 @@ whether (and why) it ended early, so a reader can quarantine the rest of the fil
 from __future__ import annotations
 
 import bz2
+import gzip
 import io
 import lzma
+import tarfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 import zstandard
 
 DEFAULT_MAX_DECOMPRESSED = 64 << 30
-# What decompressors (ours, and those inside tarfile, bz2, lzma, zstandard) raise on damaged input.
-CORRUPT_STREAM_ERRORS = (zlib.error, OSError, EOFError, lzma.LZMAError, zstandard.ZstdError, ValueError)
+# What a tar archive read through tarfile raises on damaged input, and nothing else (a programming
+# error, a disk error, must not become a "corrupt" drop): tarfile's own errors (it wraps most codec
+# errors in ReadError), truncation (EOFError), and the codecs' errors it lets through: zlib's, a
+# gzip member's bad CRC/length (BadGzipFile), lzma's. Not covered: bz2 reports damage as a bare
+# OSError, indistinguishable from a disk error, so a .tar.bz2 damaged after its first block fails loudly.
+TAR_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError)
 _READ_CHUNK = 1 << 16
 _OUT_CHUNK = 1 << 20
 
@@ -26,9 +33,9 @@ class _Decoder(io.RawIOBase):
     """Incremental decompression, at most ``_OUT_CHUNK`` bytes per step (a 2 kB bz2 bomb never
     inflates to gigabytes in one call), multi-member aware (gzip/bz2 members, concatenated streams)."""
 
-    def __init__(self, raw: BinaryIO, factory: Callable[[], object], cap: int, name: str):
-        self.raw, self.factory, self.cap, self.name = raw, factory, cap, name
-        self.decoder = factory()
+    def __init__(self, raw: BinaryIO, codec: "_Codec", cap: int, name: str):
+        self.raw, self.factory, self.errors, self.cap, self.name = raw, codec.factory, codec.errors, cap, name
+        self.decoder = codec.factory()
         self.input = b""
         self.pending = memoryview(b"")
         self.produced = 0
@@ -62,7 +69,7 @@ class _Decoder(io.RawIOBase):
                 return
         try:
             out = self._step()
-        except CORRUPT_STREAM_ERRORS as exc:
+        except self.errors as exc:
             self.damage = f"{self.name}: corrupt compressed data after {self.produced} bytes: {exc}"
             self.finished = True
             return
@@ -110,7 +117,7 @@ class _ZstdReader(io.RawIOBase):
             return 0
         try:
             n = self.reader.readinto(buffer)
-        except CORRUPT_STREAM_ERRORS as exc:
+        except zstandard.ZstdError as exc:
             self.damage = f"{self.name}: corrupt compressed data after {self.produced} bytes: {exc}"
             return 0
         self.produced += n
@@ -124,11 +131,19 @@ class _ZstdReader(io.RawIOBase):
         super().close()
 
 
+@dataclass(frozen=True)
+class _Codec:
+    """A decompressor factory and the errors its ``decompress`` raises on damaged data (only those:
+    the call does no I/O, so bz2's OSError there is the codec's own "Invalid data stream")."""
+    factory: Callable[[], object]
+    errors: tuple[type[Exception], ...]
+
+
 _ZLIB_DECOMPRESS = type(zlib.decompressobj())
-_FACTORIES: dict[str, Callable[[], object]] = {
-    ".gz": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
-    ".bz2": bz2.BZ2Decompressor,
-    ".xz": lzma.LZMADecompressor,
+_CODECS: dict[str, _Codec] = {
+    ".gz": _Codec(lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), (zlib.error,)),
+    ".bz2": _Codec(bz2.BZ2Decompressor, (OSError,)),
+    ".xz": _Codec(lzma.LZMADecompressor, (lzma.LZMAError,)),
 }
 
 
@@ -137,9 +152,9 @@ def open_stream(path: Path, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) ->
     suffix = path.suffix.lower()
     if suffix == ".zst":
         return io.BufferedReader(_ZstdReader(open(path, "rb"), max_decompressed, str(path)), 1 << 20)
-    if suffix not in _FACTORIES:
+    if suffix not in _CODECS:
         return open(path, "rb")
-    return io.BufferedReader(_Decoder(open(path, "rb"), _FACTORIES[suffix], max_decompressed, str(path)), 1 << 20)
+    return io.BufferedReader(_Decoder(open(path, "rb"), _CODECS[suffix], max_decompressed, str(path)), 1 << 20)
 
 
 def stream_damage(stream: BinaryIO) -> str | None:

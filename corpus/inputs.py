@@ -20,8 +20,9 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterable
 from urllib.parse import urlsplit
 
@@ -189,8 +190,7 @@ def expand_paths(specs: Iterable[str], cache: Path) -> list[Path]:
     out: list[Path] = []
     for spec in specs:
         if re.match(r"https?://", spec):
-            name = re.sub(r"[^A-Za-z0-9._-]", "_", spec.split("://", 1)[1])
-            out.append(download(spec, cache / "urls" / name))
+            out.append(download(spec, cache / "urls" / path_key(spec.split("://", 1)[1])))
         elif any(ch in spec for ch in "*?["):
             out.extend(Path(p) for p in sorted(glob.glob(spec, recursive=True)))
         else:
@@ -201,7 +201,51 @@ def expand_paths(specs: Iterable[str], cache: Path) -> list[Path]:
     return out
 
 
+# A path component that part names keep as it is: "/" becomes "__", so a kept component has no two
+# underscores in a row and none at either end (Common Crawl's paths, the partition keys in the docs).
+ORDINARY_COMPONENT = re.compile(r"^[A-Za-z0-9.-]+(?:_[A-Za-z0-9.-]+)*$")
+PATH_SEPARATOR = "__"
+_ESCAPE = "_"
+_LITERAL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-")
+
+
+def path_key(relpath: str) -> str:
+    """An injective, key-safe name (``[A-Za-z0-9._-]``) for a relative POSIX path.
+
+    An ordinary path (every component matches ``ORDINARY_COMPONENT``) keeps its readable name, the
+    components joined by ``__``: such a name never starts with ``_`` and maps back by ``__`` -> ``/``.
+    Any other path (``a__b``, ``x y``, ``_x``) is escaped: ``_``, then the path's UTF-8 bytes with
+    ``/`` -> ``__`` and every byte outside ``[A-Za-z0-9.-]`` (``_`` included) -> ``_`` + two hex
+    digits. The leading ``_`` tells the two forms apart and the escape code is prefix-free, so no
+    two paths share a name (``a/b`` -> ``a__b``, ``a__b`` -> ``_a_5f_5fb``, ``x_y`` -> ``x_y``,
+    ``x y`` -> ``_x_20y``)."""
+    components = relpath.split("/")
+    if all(ORDINARY_COMPONENT.match(c) for c in components):
+        return PATH_SEPARATOR.join(components)
+    return _ESCAPE + PATH_SEPARATOR.join(_escape(c) for c in components)
+
+
+def _escape(component: str) -> str:
+    raw = component.encode("utf-8", "surrogateescape")  # a file name that is not UTF-8: its own bytes
+    return "".join(chr(b) if b in _LITERAL else f"{_ESCAPE}{b:02x}" for b in raw)
+
+
 def part_name(root: Path, path: Path) -> str:
-    """A partition-key-safe name for an input, from its path relative to the source root."""
-    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
-    return re.sub(r"[^A-Za-z0-9._-]", "_", rel.replace("/", "__"))
+    """The part name of an input under a source root: ``path_key`` of its path relative to the root."""
+    return path_key(path.relative_to(root).as_posix())
+
+
+def explicit_input_units(paths: Iterable[Path]) -> list[tuple[str, Path]]:
+    """(part name, path) of explicitly given inputs, in path order; the same path given twice is one unit.
+
+    Each is named by the shortest tail of its absolute path that no other input ends with: its file
+    name unless two inputs share it (``a/part-0000.json.gz`` and ``b/part-0000.json.gz`` ->
+    ``a__part-0000.json.gz`` and ``b__part-0000.json.gz``). Tails that belong to one input only are
+    distinct, and ``path_key`` is injective, so no two inputs write the same part."""
+    unique = sorted({Path(os.path.abspath(p)) for p in paths})
+    tails = Counter(p.parts[-k:] for p in unique for k in range(1, len(p.parts) + 1))
+    units = []
+    for p in unique:
+        tail = next(p.parts[-k:] for k in range(1, len(p.parts) + 1) if tails[p.parts[-k:]] == 1)
+        units.append((path_key(PurePosixPath(*tail).as_posix()), p))
+    return units

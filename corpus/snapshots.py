@@ -22,16 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Sequence
 
-from corpus.inputs import part_name
+from corpus.inputs import ORDINARY_COMPONENT as _COMPONENT, PATH_SEPARATOR as SEPARATOR, part_name
 
 COLLINFO_URL = "https://index.commoncrawl.org/collinfo.json"
 DATA_URL = "https://data.commoncrawl.org"
 PATHS_PREFIX = "crawl-data/"  # every path in a *.paths.gz listing starts with it
 SNAPSHOT_ID = re.compile(r"^CC-MAIN-\d{4}-\d{2}$")
-# a path component that survives part_name unchanged and cannot be confused with the "__" separator
-_COMPONENT = re.compile(r"^[A-Za-z0-9.-]+(?:_[A-Za-z0-9.-]+)*$")
 _DAGSTER_INVALID = ("...",)  # Dagster refuses partition keys containing these (control chars are excluded above)
-SEPARATOR = "__"
 FETCH_TIMEOUT_S = 60.0
 
 

@@ -31,7 +31,7 @@ build_corpus = dg.define_asset_job(
     "build_corpus",
     selection=dg.AssetSelection.all() - dg.AssetSelection.groups(TRAINING_GROUP) - SCALE_OUT,
     description="Ingest -> clean -> filter -> dedup -> mixture -> token shards, with the catalog refreshed.",
-    tags={"corpus/stage": "corpus-wide"},
+    tags={"corpus/stage": "corpus-wide", **commoncrawl_snapshot.whole_ingest_tags()},
     executor_def=inputs_checked_executor,
 )
 near_dedup_scale_out = dg.define_asset_job(

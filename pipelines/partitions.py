@@ -3,7 +3,8 @@
 Every run of ``ingest_commoncrawl_files`` carries ``corpus/writes=commoncrawl/<partition key>`` (from
 the job's partitioned config, so runs from the sensor, the launchpad and job backfills all get it), and
 ``dagster.yaml`` lets one run per unique value of that tag run at a time: two runs never write the same
-part at once.
+part at once. Each run also holds one ``corpus/cc_ingest_NN`` stripe tag and ``build_corpus`` holds all
+of them (``assets.commoncrawl_snapshot.INGEST_STRIPES``), so the queue never starts the two side by side.
 """
 
 import dagster as dg

@@ -18,11 +18,11 @@ import io
 import os
 import re
 import tarfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Iterator
 
+from corpus.compression import TAR_ERRORS as ARCHIVE_ERRORS
 from corpus.recipe import ARXIV_MAX_INCLUDE_DEPTH, ARXIV_MAX_MACRO_DEPTH, INGEST_MAX_DOC_BYTES
 from corpus.schema import Drop, new_document
 from corpus.sources.arxiv_latex import (
@@ -33,7 +33,6 @@ SOURCE = "arxiv"
 STAGE = "ingest"
 TAR_SUFFIXES = (".tar",)
 PAPER_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".gz")
-ARCHIVE_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error)
 _ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?")
 _TAR_MAGIC_OFFSET = 257
 

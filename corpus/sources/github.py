@@ -15,17 +15,15 @@ with absolute or ``..`` paths and links are refused.
 from __future__ import annotations
 
 import json
-import lzma
 import os
 import tarfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Iterator
 
 import xxhash
 
-from corpus.compression import iter_lines, open_stream, stream_damage
+from corpus.compression import TAR_ERRORS, iter_lines, open_stream, stream_damage
 from corpus.filters.license import (
     LicenseVerdict,
     is_license_file_name,
@@ -45,7 +43,6 @@ VCS_DIRS = frozenset({".git", ".hg", ".svn"})
 # Ours: license texts are short; reading more of a "LICENSE" file than this adds nothing.
 MAX_LICENSE_FILE_BYTES = 1 << 20
 # What a damaged or truncated archive raises while streamed.
-TAR_ERRORS = (tarfile.TarError, zlib.error, lzma.LZMAError, EOFError, OSError)
 
 
 def discover_inputs(root: Path) -> list[Path]:

@@ -44,8 +44,10 @@ QUESTION, ANSWER = 1, 2
 # stackoverflow.com ships one archive per table; "<site>-Posts.7z" is its posts, the others are skipped.
 _TABLE_ARCHIVE = re.compile(r"^(?P<site>.+)-(?P<table>[A-Za-z]+)\.7z$")
 _DUMP_FRAME = re.compile(rb"^(?:<\?xml[^>]*\?>|<posts>|</posts>)?$")
+# What py7zr raises on a damaged or refused archive, and nothing else: its own errors (ArchiveError covers
+# Bad7zFile, CrcError, DecompressionError, ...) and the LZMA codec's, which it lets through.
 _ARCHIVE_ERRORS = (py7zr.exceptions.ArchiveError, py7zr.exceptions.PasswordRequired,
-                   py7zr.exceptions.AbsolutePathError, EOFError, OSError, ValueError, KeyError, lzma.LZMAError)
+                   py7zr.exceptions.AbsolutePathError, lzma.LZMAError)
 _ROW_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
                               huge_tree=True)
 

@@ -82,10 +82,31 @@ def test_requested_runs_target_the_partitioned_job_and_the_sensor_is_off_by_defa
         "commoncrawl/CC-MAIN-2024-22__x.warc.wet.gz"
 
 
-def test_an_unreachable_listing_fails_the_tick_without_moving_the_cursor(tmp_path):
-    remote = CommonCrawlRemote(collinfo_url=str(tmp_path / "missing.json"), data_url="http://127.0.0.1:9")
-    with pytest.raises(Exception, match="missing.json"):
-        _evaluate(snapshot_sensor(), json.dumps([OLD]), commoncrawl_remote=remote)
+def test_an_unreachable_listing_fails_the_tick_without_moving_the_cursor(tmp_path, listing):
+    url, _ = listing
+    known = json.dumps([OLD])
+    unreachable = CommonCrawlRemote(collinfo_url=str(tmp_path / "missing.json"), data_url="http://127.0.0.1:9")
+    with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), cursor=known,
+                                 resources={"commoncrawl_remote": unreachable}) as context:
+        with pytest.raises(Exception, match="missing.json"):
+            snapshot_sensor()(context)
+        assert context.cursor == known
+
+    # the listing answers but the new snapshot's wet.paths.gz does not (yet): the cursor stays too
+    paths = tmp_path / "host" / "crawl-data" / NEW / "wet.paths.gz"
+    paths.rename(paths.with_name("hidden"))
+    remote = CommonCrawlRemote(collinfo_url=f"{url}/collinfo.json", data_url=url)
+    with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), cursor=known,
+                                 resources={"commoncrawl_remote": remote}) as context:
+        with pytest.raises(Exception, match="404"):
+            snapshot_sensor()(context)
+        assert context.cursor == known
+
+    # so the next tick from that same cursor still registers the new snapshot: nothing was skipped
+    paths.with_name("hidden").rename(paths)
+    result, _ = _evaluate(snapshot_sensor(), known, commoncrawl_remote=remote)
+    assert {snapshots.relpath_for_key(r.partition_key).split("/")[0] for r in result.run_requests} == {NEW}
+    assert json.loads(result.cursor) == sorted([NEW, OLD])
 
 
 def _raw_dir(tmp_path, samples_dir):

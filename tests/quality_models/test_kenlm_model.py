@@ -1,14 +1,11 @@
 """KenLM model training on the real Wikipedia samples: versioning, reuse, held-out perplexity.
 
 The helpers at the top turn the real samples into ingest parts for these tests (and the filter
-tests import them). They use the project's readers when those exist; while a reader is still a
-placeholder (raises NotImplementedError) a TEMPORARY minimal extraction of the same real files
-stands in (lxml + mwparserfromhell for Wikipedia, fastwarc + resiliparse for CommonCrawl).
+tests import them), with the project's own readers: a reader that yields no document fails here,
+loudly, rather than letting the tests run on something else.
 """
-import bz2
 import functools
 import json
-import re
 import socket
 import subprocess
 import time
@@ -28,81 +25,22 @@ from quality_models.kenlm_model import KenlmParams, is_heldout
 from tests import web_pages
 from tests.httpserver import serve
 
-WIKI_LANG = re.compile(r"^([a-z]{2,3})wiki")
-
-
-def _reader_docs(source: str, root: Path) -> dict[str, list[dict]] | None:
-    """{part: documents} from the project's reader, or None while it is a placeholder."""
-    module = reader(source)
-    try:
-        out = {}
-        for f in module.discover_inputs(root):
-            out[part_name(root, f)] = [r for r in module.read_documents(f, part_name(root, f)) if not isinstance(r, Drop)]
-        return out or None
-    except NotImplementedError:
-        return None
-
-
-def _temporary_wikipedia(root: Path) -> dict[str, list[dict]]:
-    """TEMPORARY stand-in for corpus/sources/wikipedia.py (same contract: lang, meta.title, meta.cited_urls)."""
-    import mwparserfromhell
-    from lxml import etree
-
-    out = {}
-    for f in sorted(root.rglob("*.bz2")):
-        name = part_name(root, f)
-        lang = WIKI_LANG.match(f.name).group(1)  # enwiki-..., dewiki.xml.bz2 (the XML header says "en" for all)
-        docs = []
-        for _, page in etree.iterparse(bz2.open(f), tag="{*}page"):
-            if page.findtext("{*}ns") == "0" and page.find("{*}redirect") is None:
-                code = mwparserfromhell.parse(page.findtext("{*}revision/{*}text") or "")
-                urls = sorted({str(link.url) for link in code.filter_external_links()})
-                text = re.sub(r"\n{3,}", "\n\n", code.strip_code()).strip()
-                if text:
-                    docs.append(new_document("wikipedia", f"{name}:{page.findtext('{*}id')}", text, lang=lang,
-                                             meta={"title": page.findtext("{*}title"), "cited_urls": urls}))
-            page.clear()
-        out[name] = docs
-    return out
-
-
-def _temporary_books(root: Path) -> dict[str, list[dict]]:
-    """TEMPORARY stand-in for corpus/sources/books.py: one document per file, text as is."""
-    return {part_name(root, f): [new_document("books", part_name(root, f), f.read_text("utf-8-sig"), lang="en")]
-            for f in sorted(root.rglob("*.txt"))}
-
-
-def _temporary_commoncrawl(root: Path) -> dict[str, list[dict]]:
-    """TEMPORARY stand-in for corpus/sources/commoncrawl.py: WARC HTML responses and WET records as text."""
-    from fastwarc.warc import ArchiveIterator, WarcRecordType
-    from resiliparse.extract.html2text import extract_plain_text
-    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
-
-    out = {}
-    for f in sorted(p for p in root.rglob("*.gz") if "bad_inputs" not in p.parts and not p.name.endswith(".wat.gz")):
-        name, docs = part_name(root, f), []
-        for rec in ArchiveIterator(open(f, "rb"), record_types=WarcRecordType.response | WarcRecordType.conversion):
-            url = rec.headers.get("WARC-Target-URI")
-            body = rec.reader.read()
-            if rec.record_type == WarcRecordType.response:
-                html = bytes_to_str(body.split(b"\r\n\r\n", 1)[-1], detect_encoding(body))
-                text = extract_plain_text(html, main_content=False)
-            else:
-                text = body.decode("utf-8", "replace")
-            if text.strip():
-                docs.append(new_document("commoncrawl", f"{name}:{rec.record_id}", text.strip(), url=url))
-        out[name] = docs
-    return out
-
 
 @functools.lru_cache(maxsize=None)
 def sample_docs(source: str, samples: str) -> dict[str, list[dict]]:
+    """{part: documents} of the source's samples, read by the project's reader (its drops left out)."""
     root = Path(samples) / source
-    real = _reader_docs(source, root)
-    if real is not None:
-        return real
-    return {"wikipedia": _temporary_wikipedia, "books": _temporary_books,
-            "commoncrawl": _temporary_commoncrawl}[source](root)
+    module = reader(source)
+    out, drops = {}, {}
+    for f in module.discover_inputs(root):
+        name = part_name(root, f)
+        records = list(module.read_documents(f, name))
+        out[name] = [r for r in records if not isinstance(r, Drop)]
+        drops[name] = sorted({r.reason for r in records if isinstance(r, Drop)})
+    if not any(out.values()):
+        raise AssertionError(f"the {source} reader yielded no document from {root} "
+                             f"(inputs found: {len(out)}; drop reasons per input: {drops})")
+    return out
 
 
 def write_parts(data_root: Path, stage: str, source: str, parts: dict[str, list[dict]]) -> list[Path]:

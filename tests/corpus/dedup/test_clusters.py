@@ -71,9 +71,8 @@ def test_near_copies_removed_for_the_priority_original(corpus_with_copies):
     got = dict(zip(removals.column("id").to_pylist(), removals.column("kept_id").to_pylist()))
     expected = {cc[i]["id"]: wiki[i]["id"] for i in range(40)}
     # J ~ 0.906 with 9 bands x 13 rows: P(found) = 1 - (1 - J**13)**9 ~ 0.946 each, 37.8 of 40 expected;
-    # fewer than 34 has probability 0.005 for any fair hash family
-    assert len(set(got) & set(expected)) >= 34
-    assert all(got[k] == expected[k] for k in set(got) & set(expected))
+    # the permutations are seeded, so the result is fixed: 36 of the 40 copies, each for its original
+    assert len(got) == 36 and got.items() <= expected.items()
     far_ids = {d["id"] for d in cc[40:]}
     assert not far_ids & set(got)
     assert not {d["id"] for d in wiki} & set(got)  # wikipedia ranks first: the originals are kept

@@ -12,6 +12,7 @@ import yaml
 from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
+from assets.commoncrawl_snapshot import INGEST_STRIPES, ingest_stripe_tag
 from assets.resources import CorpusStorage, RawInputs
 from assets.sources import ingest_assets
 from pipelines import defs
@@ -79,7 +80,8 @@ def test_instance_yaml_instantiates_with_the_installed_dagster(relpath, tmp_path
         assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
         queue = instance.get_concurrency_config().run_queue_config  # what the daemon dequeues by
         assert queue.max_concurrent_runs == declared["concurrency"]["runs"]["max_concurrent_runs"]
-        assert [limit["key"] for limit in queue.tag_concurrency_limits] == ["corpus/writes", "corpus/stage"]
+        assert [limit["key"] for limit in queue.tag_concurrency_limits] == [
+            "corpus/writes", "corpus/stage", *map(ingest_stripe_tag, range(INGEST_STRIPES))]
         assert _tag_limits(relpath) == _tag_limits("dagster.yaml")  # the cluster queues runs as the local one does
         launcher = instance.run_launcher
         if "run_launcher" in declared:

@@ -4,7 +4,9 @@ and held-out Wikipedia paragraphs, all from ../shared/samples read with the proj
 - ``real_english_pages``: the 30 real C4 records plus the English pages of the Common Crawl sample
   (``corpus.sources.commoncrawl.read_documents``, kept when lid.176 says ``en`` with at least
   ``recipe.LANGID_MIN_SCORE``). Pages from wikipedia.org hosts are left out: they are Wikipedia, the very
-  text the perplexity and wiki-ref models are trained on.
+  text the perplexity and wiki-ref models are trained on. Exact duplicates (the same page captured in several
+  files) are kept once, as the pipeline's exact dedup (``corpus.text.normalize_for_hash``) keeps them: the
+  first in (source, id) order.
 - ``english_pages(n)``: ``n`` pages, the distinct real pages first (seeded order), then *composite* pages,
   each made of runs of consecutive lines cut from three different real pages (seeded): every line is real,
   their juxtaposition is not. ``split`` restricts both to one hash half of the real pages ("reference" or
@@ -33,6 +35,7 @@ from corpus.filters.perplexity import normalize_line
 from corpus.inputs import part_name
 from corpus.schema import Drop
 from corpus.sources import c4, commoncrawl, wikipedia
+from corpus.text import normalize_for_hash
 
 MIN_PAGE_CHARS = recipe.CCNET_MIN_DOC_CHARS
 NAV_MAX_WORDS = 5  # a navigation item / link text: a short line
@@ -81,12 +84,22 @@ def commoncrawl_english_pages(samples_dir: Path | str) -> tuple[dict, ...]:
     return tuple(d for d, en in zip(docs, _english([d["text"] for d in docs])) if en)
 
 
+@functools.lru_cache(maxsize=None)
+def _distinct_english_pages(samples_dir: Path | str) -> tuple[dict, ...]:
+    """C4 and English Common Crawl pages, one per normalised text (the first in (source, id) order), C4 first."""
+    pages = [*c4_pages(samples_dir), *commoncrawl_english_pages(samples_dir)]
+    first: dict[str, str] = {}
+    for p in sorted(pages, key=lambda p: (p["source"], p["id"])):
+        first.setdefault(normalize_for_hash(p["text"]), p["id"])
+    kept = set(first.values())
+    return tuple(p for p in pages if p["id"] in kept)
+
+
 def real_english_pages(samples_dir: Path | str, split: str | None = None) -> list[dict]:
     """The distinct real English pages (documents as the readers give them), C4 first."""
     if split is not None and split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS} or None, not {split!r}")
-    pages = [*c4_pages(samples_dir), *commoncrawl_english_pages(samples_dir)]
-    return [p for p in pages if split is None or split_of(p["id"]) == split]
+    return [p for p in _distinct_english_pages(samples_dir) if split is None or split_of(p["id"]) == split]
 
 
 def _runs(text: str, rng: random.Random) -> str:

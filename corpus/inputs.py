@@ -202,27 +202,31 @@ def expand_paths(specs: Iterable[str], cache: Path) -> list[Path]:
 
 
 # A path component that part names keep as it is: "/" becomes "__", so a kept component has no two
-# underscores in a row and none at either end (Common Crawl's paths, the partition keys in the docs).
-ORDINARY_COMPONENT = re.compile(r"^[A-Za-z0-9.-]+(?:_[A-Za-z0-9.-]+)*$")
+# underscores in a row and none at either end (Common Crawl's paths, the partition keys in the docs). It
+# starts with a letter or digit: readers of Parquet folders (pyarrow datasets, Spark, Hive) skip files whose
+# names start with "_" or ".", so no part name may.
+ORDINARY_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*(?:_[A-Za-z0-9.-]+)*$")
 PATH_SEPARATOR = "__"
+ESCAPED_MARK = "="  # leads an escaped name; never in an ordinary one
 _ESCAPE = "_"
 _LITERAL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-")
 
 
 def path_key(relpath: str) -> str:
-    """An injective, key-safe name (``[A-Za-z0-9._-]``) for a relative POSIX path.
+    """An injective, key-safe name (``[A-Za-z0-9._=-]``, never starting with ``_`` or ``.``) for a
+    relative POSIX path.
 
     An ordinary path (every component matches ``ORDINARY_COMPONENT``) keeps its readable name, the
-    components joined by ``__``: such a name never starts with ``_`` and maps back by ``__`` -> ``/``.
-    Any other path (``a__b``, ``x y``, ``_x``) is escaped: ``_``, then the path's UTF-8 bytes with
+    components joined by ``__``: such a name starts with a letter or digit and maps back by ``__`` -> ``/``.
+    Any other path (``a__b``, ``x y``, ``_x``) is escaped: ``=``, then the path's UTF-8 bytes with
     ``/`` -> ``__`` and every byte outside ``[A-Za-z0-9.-]`` (``_`` included) -> ``_`` + two hex
-    digits. The leading ``_`` tells the two forms apart and the escape code is prefix-free, so no
-    two paths share a name (``a/b`` -> ``a__b``, ``a__b`` -> ``_a_5f_5fb``, ``x_y`` -> ``x_y``,
-    ``x y`` -> ``_x_20y``)."""
+    digits. The leading ``=`` tells the two forms apart and the escape code is prefix-free, so no
+    two paths share a name (``a/b`` -> ``a__b``, ``a__b`` -> ``=a_5f_5fb``, ``x_y`` -> ``x_y``,
+    ``x y`` -> ``=x_20y``)."""
     components = relpath.split("/")
     if all(ORDINARY_COMPONENT.match(c) for c in components):
         return PATH_SEPARATOR.join(components)
-    return _ESCAPE + PATH_SEPARATOR.join(_escape(c) for c in components)
+    return ESCAPED_MARK + PATH_SEPARATOR.join(_escape(c) for c in components)
 
 
 def _escape(component: str) -> str:

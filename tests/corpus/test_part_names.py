@@ -8,16 +8,16 @@ import pytest
 from corpus import snapshots
 from corpus.inputs import explicit_input_units, part_name, path_key
 
-KEY_SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
+KEY_SAFE = re.compile(r"^[A-Za-z0-9=][A-Za-z0-9._=-]*$")  # never "_" or "." first: Parquet folder readers skip those
 TRICKY = ["a/b", "a__b", "a_/b", "a/_b", "a___b", "a/__b", "x y", "x_y", "x-y", "x.y", "_x", "x_", "_", "__",
           "a//b", "a/", "/a", "", ".", "a/./b", "é", "e\u0301", "x\udcff", "x:y", "x%20y", "x_20y", "_x_20y",
-          "x%2fy", "x_2fy", "_a_5f_5fb", "a_5f_5fb", "cc-main-2024-22_whirlwind/whirlwind.warc.wet.gz"]
-ALPHABET = ["a", "b", "Z", "0", "_", "__", "/", "-", ".", " ", "%", ":", "é", "\udcff", "_5f", "_2f", "~"]
+          "x%2fy", "x_2fy", "_a_5f_5fb", "a_5f_5fb", "=a_5f_5fb", ".hidden", "-x", "a/.b", "cc-main-2024-22_whirlwind/whirlwind.warc.wet.gz"]
+ALPHABET = ["a", "b", "Z", "0", "_", "__", "/", "-", ".", " ", "%", ":", "é", "\udcff", "_5f", "_2f", "~", "="]
 
 
 def _decode(name: str) -> str:
     """The inverse of path_key, written here from its documented rule (so the test proves it injective)."""
-    if not name.startswith("_"):
+    if not name.startswith("="):
         return name.replace("__", "/")
     out, i = bytearray(), 1
     while i < len(name):
@@ -57,7 +57,7 @@ def test_the_reported_collisions_are_apart_and_ordinary_paths_keep_their_readabl
     assert [path_key(p) for p in ("a/b", "x_y", "c4-sample.01.json.gz", "cc-main-2024-22_whirlwind/whirlwind.warc.gz")] == \
         ["a__b", "x_y", "c4-sample.01.json.gz", "cc-main-2024-22_whirlwind__whirlwind.warc.gz"]
     assert [path_key(p) for p in ("a__b", "x y", "DerikGreeff__SMS-Assignment/pg1342.txt")] == \
-        ["_a_5f_5fb", "_x_20y", "_DerikGreeff_5f_5fSMS-Assignment__pg1342.txt"]
+        ["=a_5f_5fb", "=x_20y", "=DerikGreeff_5f_5fSMS-Assignment__pg1342.txt"]
     # the Common Crawl partition keys are the same names, and still map back
     relpath = "CC-MAIN-2024-10/segments/1707947473347.0/wet/CC-MAIN-20240220211055-20240221001055-00000.warc.wet.gz"
     assert snapshots.partition_key(relpath) == path_key(relpath) == relpath.replace("/", "__")
@@ -80,10 +80,10 @@ def test_explicit_inputs_are_named_by_their_shortest_distinct_tail(tmp_path):
         tmp_path / "x/a/part-0000.json.gz": "x__a__part-0000.json.gz",
         tmp_path / "b/part-0000.json.gz": "b__part-0000.json.gz",
         tmp_path / "c/only.json.gz": "only.json.gz",
-        tmp_path / "a b/p.gz": "_a_20b__p.gz",
+        tmp_path / "a b/p.gz": "=a_20b__p.gz",
         tmp_path / "a_b/p.gz": "a_b__p.gz",
     }
-    assert explicit_input_units([Path("/p"), Path("/x/p")]) == [("___p", Path("/p")), ("x__p", Path("/x/p"))]
+    assert explicit_input_units([Path("/p"), Path("/x/p")]) == [("=__p", Path("/p")), ("x__p", Path("/x/p"))]
 
 
 def test_two_inputs_with_one_file_name_in_two_folders_are_two_parts_end_to_end(samples_dir, tmp_path):
@@ -110,3 +110,19 @@ def test_two_inputs_with_one_file_name_in_two_folders_are_two_parts_end_to_end(s
         parts = Layout(tmp_path / "data").docs_parts("ingest", "c4")
         assert [p.name for p in parts] == ["2019-04__part-0000.json.gz.parquet", "2019-05__part-0000.json.gz.parquet"]
         assert [pq.read_table(p, columns=["id"]).column("id").to_pylist() for p in parts] == list(files.values())
+
+
+def test_a_folder_of_parts_reads_whole_with_pyarrow(samples_dir, tmp_path):
+    """pyarrow datasets (like Spark and Hive) skip files whose names start with "_" or ".": a part named so
+    would vanish from every folder read. The data.gov.uk crawl's file names hold "~", so they are escaped."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from corpus.sources import commoncrawl
+
+    root = samples_dir / "commoncrawl"
+    names = [part_name(root, p) for p in commoncrawl.discover_inputs(root)]
+    assert any(n.startswith("=") for n in names)
+    for n in names:
+        pq.write_table(pa.table({"part": [n]}), tmp_path / f"{n}.parquet")
+    assert sorted(pq.read_table(tmp_path).column("part").to_pylist()) == sorted(names)

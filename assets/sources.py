@@ -5,7 +5,6 @@ recomputes new or changed inputs. A source's ``Config`` fields are its reader's 
 """
 
 import inspect
-import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -14,6 +13,7 @@ from typing import ClassVar
 import dagster as dg
 import pydantic
 
+from assets.code_versions import corpus_modules_used
 from assets.config_base import ValidatedConfig
 from assets.resources import CorpusStorage, RawInputs
 from assets.stages import Unit, code_fingerprint, content_fingerprint, run_units, stage_metadata
@@ -59,11 +59,7 @@ SOURCE_CONFIGS: dict[str, type[IngestConfig]] = {"stackexchange": StackExchangeC
 
 def reader_code_fingerprint(module: ModuleType) -> str:
     """The reader and every ``corpus`` module it imports from (helpers, filters, recipe numbers)."""
-    used = {module, recipe}
-    for value in vars(module).values():
-        owner = value if isinstance(value, ModuleType) else sys.modules.get(getattr(value, "__module__", "") or "")
-        if owner is not None and owner.__name__.startswith("corpus.") and getattr(owner, "__file__", None):
-            used.add(owner)
+    used = corpus_modules_used(module) | {recipe}
     return code_fingerprint(*sorted((Path(m.__file__) for m in used), key=str))
 
 

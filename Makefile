@@ -16,7 +16,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup corpus pretrain ui test test-fast bench
+.PHONY: setup corpus pretrain ui check-defs test test-fast bench
 
 setup:
 	bash scripts/setup.sh
@@ -24,14 +24,19 @@ setup:
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
+# `dg` reads the code location from [tool.dg] in pyproject.toml; the `dagster` CLI equivalents
+# (`dagster job execute -m pipelines -j build_corpus`, `dagster dev -m pipelines`) work as well
 corpus: setup $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster job execute -m pipelines -j build_corpus
+	$(BIN)/dg launch --job build_corpus
 
 pretrain: setup $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster job execute -m pipelines -j pretrain
+	$(BIN)/dg launch --job pretrain
 
 ui: setup $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -m pipelines --host 127.0.0.1 --port 3000
+	$(BIN)/dg dev --host 127.0.0.1 --port 3000
+
+check-defs: setup
+	$(BIN)/dg check defs
 
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

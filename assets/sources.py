@@ -6,7 +6,6 @@ recomputes new or changed inputs. A source's ``Config`` fields are its reader's 
 """
 
 import inspect
-import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +14,7 @@ from typing import ClassVar
 import dagster as dg
 import pydantic
 
+from assets.code_versions import corpus_modules_used
 from assets.config_base import ValidatedConfig, config_class, keyword_fields
 from assets.resources import CorpusStorage, RawInputs, unreachable_host_fails_the_step
 from assets.stages import Unit, code_fingerprint, fingerprint_cache, run_units, stage_metadata
@@ -72,11 +72,7 @@ SOURCE_CONFIGS: dict[str, type[IngestConfig]] = {source: _source_config(source) 
 
 def reader_code_fingerprint(module: ModuleType) -> str:
     """The reader and every ``corpus`` module it imports from (helpers, filters, recipe numbers)."""
-    used = {module, recipe}
-    for value in vars(module).values():
-        owner = value if isinstance(value, ModuleType) else sys.modules.get(getattr(value, "__module__", "") or "")
-        if owner is not None and owner.__name__.startswith("corpus.") and getattr(owner, "__file__", None):
-            used.add(owner)
+    used = corpus_modules_used(module) | {recipe}
     return code_fingerprint(*sorted((Path(m.__file__) for m in used), key=str))
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import dagster as dg
+import pyarrow as pa
 
 from corpus.fingerprints import FingerprintCache
 from corpus.progress import Progress
+from corpus.schema import DOCUMENT_SCHEMA
 from corpus.stage import BatchFilter, filter_part
 from corpus.storage import (FINGERPRINT_KEY, Layout, Location, PartStats, PartWriter, fingerprint, iter_batches,
                             part_is_current, read_part_stats, read_schema)
@@ -78,9 +80,25 @@ def filter_units(layout: Layout, stage: str, source: str, upstream_stage: str, s
     return units
 
 
+def table_schema(schema: pa.Schema) -> dg.TableSchema:
+    """A pyarrow schema as Dagster's table schema (the catalog page's column list)."""
+    return dg.TableSchema(columns=[
+        dg.TableColumn(f.name, str(f.type), constraints=dg.TableColumnConstraints(nullable=f.nullable))
+        for f in schema
+    ])
+
+
+# the documents every stage's Parquet parts hold; built once (the schema is fixed)
+DOCUMENT_TABLE_SCHEMA = table_schema(DOCUMENT_SCHEMA)
+
+
 def stage_metadata(stats: PartStats, started: float, **extra: Any) -> dict[str, Any]:
+    """The standard metadata of a stage: Dagster's ``dagster/row_count`` (documents in its parts) and
+    ``dagster/column_schema`` (the document schema), then the funnel counts and the drop reasons."""
     elapsed = time.monotonic() - started
     md: dict[str, Any] = {
+        "dagster/row_count": dg.MetadataValue.int(stats.docs_out),
+        "dagster/column_schema": dg.MetadataValue.table_schema(DOCUMENT_TABLE_SCHEMA),
         "docs_in": stats.docs_in,
         "docs_out": stats.docs_out,
         "chars_in": stats.chars_in,

@@ -9,7 +9,9 @@ by a hash of its settings and of the exact texts it was trained on: ``models/tok
 Shards (nanoGPT layout, see docs/SHARDS.md): the plan's rows, in order, each document's ids followed
 by EOS, concatenated and cut into fixed-size little-endian ``train_NNNNNN.bin`` files (uint16 while
 the vocabulary fits in 65,536 ids, else uint32); the held-out documents go to ``val_NNNNNN.bin``.
-``manifest.json`` is written last: its existence means the folder is complete.
+Beside them, ``megatron/<split>.bin|.idx``: the same tokens as Megatron-Core indexed datasets, one
+sequence per document (``corpus/megatron.py``). ``manifest.json`` is written last: its existence means
+the folder is complete.
 
 Encoding streams the curated parts once (``encode_batch`` over record batches: the Rust side runs the
 batch on all cores) into a temporary token cache, because a document repeated over several epochs is
@@ -31,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpus import funnel, mixture
+from corpus import funnel, megatron, mixture
 from corpus.faults import crash_point
 from corpus.inputs import sha256_file
 from corpus.storage import TMP_MARK, Layout, atomic_path, iter_batches
@@ -43,8 +45,8 @@ MANIFEST = "manifest.json"
 ENCODE_BATCH_ROWS = 1024
 ENCODE_BATCH_CHARS = 8 << 20
 LATEST = "LATEST"
-MANIFEST_VERSION = 3  # 2: `val_documents` (the held-out documents' sources and spans); 3: `target_shares_pct`,
-# `share_report` and `missing_sources` (achieved next to the shares table's own targets)
+MANIFEST_VERSION = 4  # 2: `val_documents` (the held-out documents' sources and spans); 3: `target_shares_pct`,
+# `share_report` and `missing_sources` (achieved next to the shares table's own targets); 4: `formats` (Megatron)
 
 
 def _enable_parallelism() -> None:
@@ -301,11 +303,13 @@ class ShardWriter:
 
 
 def write_split(plan: pa.Table, split: str, cache_tokens: np.ndarray, index: Mapping[str, tuple[int, int]],
-                eos: int, writer: ShardWriter, documents: list | None = None) -> dict[str, int]:
+                eos: int, writer: ShardWriter, documents: list | None = None,
+                dataset: megatron.IndexedDatasetWriter | None = None) -> dict[str, int]:
     """Gather the split's rows in order from the token cache into shards; returns tokens per source.
 
     ``documents``, if given, receives ``[source, start, tokens]`` per row: where the document starts in
     the split (token offset over its concatenated shards) and its length, its trailing EOS included.
+    ``dataset``, if given, receives every row as one Megatron sequence (the same tokens, EOS included).
     """
     rows = plan.filter(pc.equal(plan.column("split"), split)).sort_by("order")
     per_source: dict[str, int] = {}
@@ -318,6 +322,8 @@ def write_split(plan: pa.Table, split: str, cache_tokens: np.ndarray, index: Map
             doc = cache_tokens[start:start + n]
             writer.add(doc)
             writer.add(eos_arr)
+            if dataset is not None:
+                dataset.add_document(doc, eos)
             per_source[s] = per_source.get(s, 0) + n + 1
             if documents is not None:
                 documents.append([s, offset, n + 1])
@@ -363,7 +369,8 @@ def _shard_size_problem(folder: Path, shard: dict, width: int) -> str | None:
 
 def manifest_problems(folder: Path, m: dict | None) -> list[str]:
     """What is wrong with a shard folder against its manifest ``m`` (``read_manifest``): missing, resized
-    or altered shards (sha256, streamed), token counts that do not add up, and unlisted ``.bin`` files."""
+    or altered shards and Megatron files (sha256, streamed), token counts that do not add up, and unlisted
+    ``.bin`` files."""
     if m is None:
         return [f"{folder / MANIFEST} does not exist"]
     width = np.dtype(m["dtype"]).itemsize
@@ -378,6 +385,7 @@ def manifest_problems(folder: Path, m: dict | None) -> list[str]:
     if train != m["train_tokens"] or train != sum(m["sources"].values()):
         problems.append(f"train shards hold {train:,} tokens, manifest says {m['train_tokens']:,} "
                         f"({sum(m['sources'].values()):,} by source)")
+    problems += megatron.file_problems(folder, m)
     listed = {s["path"] for s in m["shards"]}
     problems += [f"{p.name}: not in the manifest" for p in sorted(folder.glob("*.bin")) if p.name not in listed]
     return problems
@@ -389,7 +397,8 @@ def manifest_is_current(folder: Path, key: str) -> bool:
     if not m or m.get("key") != key:
         return False
     width = np.dtype(m["dtype"]).itemsize
-    return all(_shard_size_problem(folder, s, width) is None for s in m["shards"])
+    return (all(_shard_size_problem(folder, s, width) is None for s in m["shards"])
+            and not megatron.file_problems(folder, m, check_sha256=False))
 
 
 def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_dir: Path, out: Path,
@@ -432,10 +441,12 @@ def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_di
         tokens = cache.tokens()
         counts = np.zeros(vocab, dtype=np.int64)
         train = ShardWriter(out, "train", dtype, shard_tokens, counts)
-        per_source = write_split(plan.table, "train", tokens, cache.index, eos, train)
+        with megatron.IndexedDatasetWriter(out / megatron.FOLDER, "train", vocab) as train_dataset:
+            per_source = write_split(plan.table, "train", tokens, cache.index, eos, train, dataset=train_dataset)
         val = ShardWriter(out, "val", dtype, shard_tokens)
         val_documents: list = []
-        val_sources = write_split(plan.table, "val", tokens, cache.index, eos, val, val_documents)
+        with megatron.IndexedDatasetWriter(out / megatron.FOLDER, "val", vocab) as val_dataset:
+            val_sources = write_split(plan.table, "val", tokens, cache.index, eos, val, val_documents, val_dataset)
         del tokens
     finally:
         shutil.rmtree(cache.folder, ignore_errors=True)
@@ -477,6 +488,9 @@ def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_di
         "plan_sha256": plan_sha,
         "unigram_entropy_nats": entropy_nats(counts),
         "encoding_rounds": rounds,
+        # `shards` above is the flat (nanoGPT) format; every format of the same tokens, by name
+        "formats": {"flat": {"layout": "nanogpt", "files": "shards"},
+                    "megatron": megatron.format_entry(vocab, [train_dataset, val_dataset])},
     }
     with atomic_path(out / MANIFEST) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")

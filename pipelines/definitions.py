@@ -6,6 +6,7 @@ import dagster as dg
 from assets import (catalog, cc_language_id, cc_line_dedup, cc_perplexity, cc_quality_filter, dedup, sources,
                     tokens)
 from assets import checks, commoncrawl_snapshot
+from assets.code_versions import with_code_versions
 from assets.commoncrawl_snapshot import CommonCrawlRemote
 from assets.resources import CorpusStorage, RawInputs
 from pipelines import partitions, schedules, sensors
@@ -21,7 +22,8 @@ ASSET_MODULES = [
 # the Common Crawl file partitions (scale-out path) and the blocking quality checks
 ASSET_MODULES += [commoncrawl_snapshot, checks]
 
-all_assets = dg.load_assets_from_modules(ASSET_MODULES)
+# code_version: the fingerprint of the code that computes each asset (assets/code_versions.py)
+all_assets = with_code_versions(dg.load_assets_from_modules(ASSET_MODULES))
 all_checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
 
 TRAINING_GROUP = "training"

@@ -1,5 +1,6 @@
-"""The commands users type: `dagster job execute` (on a local data root and on S3) and `dagster dev`
-(queried over GraphQL)."""
+"""The commands users type: `dg launch --job build_corpus` (local data root) and `dagster job execute`
+(on S3, compared byte for byte with the `dg` run), `dg launch --assets`, `dg check defs`, `dg list defs`,
+and `dg dev` / `dagster dev` (queried over GraphQL)."""
 import json
 import os
 import shutil
@@ -14,11 +15,12 @@ from pathlib import Path
 import pytest
 
 from corpus import storage
-from corpus.tokens import read_manifest
+from corpus.tokens import manifest_problems, read_manifest
 from tests.s3server import documents, files, local_trees, s3_bucket
 
 REPO = Path(__file__).resolve().parents[1]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
+DG = str(Path(sys.executable).with_name("dg"))
 DATA_URI = "s3://corpus/data"
 
 
@@ -28,7 +30,18 @@ def _env(tmp_path: Path, samples_dir: Path, data_root: str | None = None) -> dic
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     return dict(os.environ, DAGSTER_HOME=str(home), CORPUS_DATA_ROOT=data_root or str(tmp_path / "data"),
-                CORPUS_RAW_DIR=str(samples_dir))
+                CORPUS_RAW_DIR=str(samples_dir), PYTHONPATH=str(REPO))
+
+
+def run_cli(args: list[str], env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run a command from the repo root; asserts it exits 0."""
+    done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def output(done: subprocess.CompletedProcess) -> str:
+    return done.stdout + done.stderr
 
 
 def _free_port() -> int:
@@ -38,23 +51,57 @@ def _free_port() -> int:
 
 
 def execute_build_corpus(env: dict) -> None:
-    done = subprocess.run([DAGSTER, "job", "execute", "-m", "pipelines", "-j", "build_corpus"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=1800)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "RUN_SUCCESS" in done.stdout + done.stderr
+    assert "RUN_SUCCESS" in output(run_cli([DAGSTER, "job", "execute", "-m", "pipelines", "-j", "build_corpus"], env, 1800))
+
+
+def _runs(env: dict) -> list:
+    """The runs recorded in the instance of ``env``'s DAGSTER_HOME."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        return list(instance.get_runs())
 
 
 @pytest.fixture(scope="module")
 def cli_built(tmp_path_factory, samples_dir) -> Path:
-    """The data root of `dagster job execute -j build_corpus` on a local root."""
+    """The data root of `dg launch --job build_corpus` on a local root."""
     tmp = tmp_path_factory.mktemp("cli")
-    execute_build_corpus(_env(tmp, samples_dir))
+    env = _env(tmp, samples_dir)
+    assert "RUN_SUCCESS" in output(run_cli([DG, "launch", "--job", "build_corpus"], env, 1800))
+    assert [(r.job_name, r.status.value) for r in _runs(env)] == [("build_corpus", "SUCCESS")]
     return tmp / "data"
 
 
 @pytest.mark.slow
-def test_dagster_job_execute_build_corpus_exits_zero(cli_built):
+def test_dg_launch_job_build_corpus_writes_catalog_and_both_shard_formats(cli_built):
     assert (cli_built / "catalog.duckdb").exists()
+    manifest = read_manifest(cli_built / "shards")
+    assert {"flat", "megatron"} == set(manifest["formats"])
+    assert manifest_problems(cli_built / "shards", manifest) == []
+
+
+def test_dg_check_defs_passes(tmp_path, samples_dir):
+    assert "All definitions loaded successfully." in output(run_cli([DG, "check", "defs"], _env(tmp_path, samples_dir)))
+
+
+def test_dg_list_defs_lists_the_graph_and_the_jobs(tmp_path, samples_dir):
+    listed = json.loads(run_cli([DG, "list", "defs", "--json"], _env(tmp_path, samples_dir)).stdout)
+    assets = {a["asset_key"]: a for a in listed["assets"]}
+    assert {"c4_documents", "commoncrawl_documents", "curated_documents", "token_shards", "pretrained_model"} <= set(assets)
+    assert assets["token_shards"]["group_name"] == "tokens"
+    assert {j["name"] for j in listed["jobs"]} >= {"build_corpus", "pretrain", "ingest_commoncrawl_files"}
+
+
+def test_dg_launch_assets_materializes_c4_documents(tmp_path, samples_dir):
+    """`dg launch --assets c4_documents` on a raw folder of one real C4 file: one part of its 10 documents."""
+    raw = tmp_path / "raw" / "c4"
+    raw.mkdir(parents=True)
+    shutil.copy(samples_dir / "c4" / "c4-sample.01.json.gz", raw)
+    env = _env(tmp_path, tmp_path / "raw")
+    assert "RUN_SUCCESS" in output(run_cli([DG, "launch", "--assets", "c4_documents"], env))
+    part = storage.Layout(tmp_path / "data").part("docs", "ingest", "c4", "c4-sample.01.json.gz")
+    assert storage.read_table(part).num_rows == 10
+    assert [r.status.value for r in _runs(env)] == ["SUCCESS"]
 
 
 @pytest.mark.slow
@@ -80,9 +127,12 @@ def graphql(port: int, query: str) -> dict:
         return json.loads(response.read())
 
 
-def start_dagster_dev(env: dict, port: int) -> subprocess.Popen:
-    """`dagster dev` in its own process group, so the test can stop it and all its children."""
-    return subprocess.Popen([DAGSTER, "dev", "-m", "pipelines", "--host", "127.0.0.1", "--port", str(port)], cwd=REPO,
+DEV_COMMANDS = {"dg": [DG, "dev"], "dagster": [DAGSTER, "dev", "-m", "pipelines"]}
+
+
+def start_dagster_dev(env: dict, port: int, cli: str = "dagster") -> subprocess.Popen:
+    """`dg dev` (or `dagster dev`) in its own process group, so the test can stop it and all its children."""
+    return subprocess.Popen(DEV_COMMANDS[cli] + ["--host", "127.0.0.1", "--port", str(port)], cwd=REPO,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
@@ -110,9 +160,10 @@ def wait_for_asset_graph(port: int, deadline_s: float = 180) -> set[str]:
         time.sleep(1)
 
 
-def test_dagster_dev_serves_the_asset_graph(tmp_path, samples_dir):
+@pytest.mark.parametrize("cli", sorted(DEV_COMMANDS))
+def test_dev_serves_the_asset_graph(tmp_path, samples_dir, cli):
     port = _free_port()
-    process = start_dagster_dev(_env(tmp_path, samples_dir), port)
+    process = start_dagster_dev(_env(tmp_path, samples_dir), port, cli)
     try:
         keys = wait_for_asset_graph(port)
     finally:

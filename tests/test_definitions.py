@@ -19,3 +19,20 @@ def test_build_corpus_excludes_training_and_pretrain_is_training_only():
     assert dg.AssetKey("c4_documents") in build and dg.AssetKey("corpus_catalog") in build
     assert not (build & pretrain)
     assert all(graph.get(k).group_name == "training" for k in pretrain)
+
+
+def test_every_asset_has_a_code_version_from_the_code_that_computes_it():
+    """The UI marks an asset unsynced when its code version changes: every materializable asset has one,
+    the fingerprint of the files of its own code (an ingest asset: its reader, not another source's)."""
+    from assets.code_versions import asset_code_version, compute_modules
+    from corpus.sources import c4, github
+
+    graph = defs.resolve_asset_graph()
+    executable = [graph.get(k) for k in graph.get_all_asset_keys() if graph.get(k).is_executable]
+    assert len(executable) >= 26
+    assert [n.key.to_user_string() for n in executable if not n.code_version] == []
+    by_key = {a.key.to_user_string(): a for a in defs.assets}
+    c4_modules = compute_modules(by_key["c4_documents"].op.compute_fn.decorated_fn)
+    assert c4 in c4_modules and github not in c4_modules
+    assert graph.get(dg.AssetKey("c4_documents")).code_version == asset_code_version(by_key["c4_documents"])
+    assert graph.get(dg.AssetKey("c4_documents")).code_version != graph.get(dg.AssetKey("github_documents")).code_version

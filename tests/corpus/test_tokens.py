@@ -166,3 +166,39 @@ def test_manifest_problems_name_each_damaged_shard(built, corpus_root, tmp_path)
     assert f"{first}: missing" in tokens.manifest_problems(folder, tokens.read_manifest(folder))
     (folder / "manifest.json").unlink()
     assert tokens.manifest_problems(folder, tokens.read_manifest(folder)) == [f"{folder / 'manifest.json'} does not exist"]
+
+
+def test_megatron_dataset_read_back_by_megatron_core_matches_the_flat_shards(built, corpus_root):
+    """Megatron-Core's own reader on the `.bin/.idx` beside the flat shards: the same tokens in the same
+    order, one sequence per plan row ending with its EOS, the val spans of `val_documents`."""
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    out = corpus_root / "shards"
+    m = built
+    fmt = m["formats"]["megatron"]
+    assert m["formats"]["flat"] == {"layout": "nanogpt", "files": "shards"}
+    assert (fmt["layout"], fmt["version"], fmt["dtype"], fmt["dtype_code"]) == ("MMIDIDX", 1, "uint16", 8)
+    assert sorted(fmt["datasets"]) == ["train", "val"]
+    plan = mixture.pq.read_table(corpus_root / "work" / "mixture" / "plan_exact.parquet")
+    for split in ("train", "val"):
+        entry = fmt["datasets"][split]
+        for kind in ("bin", "idx"):
+            f = entry[kind]
+            assert f["path"] == f"megatron/{split}.{kind}"
+            assert hashlib.sha256((out / f["path"]).read_bytes()).hexdigest() == f["sha256"]
+            assert (out / f["path"]).stat().st_size == f["bytes"]
+        ds = IndexedDataset(str(out / "megatron" / split))
+        flat = np.concatenate([np.fromfile(out / s["path"], dtype=np.uint16) for s in m["shards"] if s["split"] == split])
+        rows = sum(1 for s in plan.column("split").to_pylist() if s == split)
+        assert len(ds) == rows == entry["sequences"] > 0
+        assert ds.index.dtype == np.uint16 and entry["tokens"] == len(flat) == int(ds.sequence_lengths.sum())
+        assert np.array_equal(ds.get_document_indices(), np.arange(rows + 1))
+        sequences = [ds[i] for i in range(len(ds))]
+        assert all(seq[-1] == m["eos_id"] and m["eos_id"] not in seq[:-1] for seq in sequences)
+        assert np.array_equal(np.concatenate(sequences), flat)
+        ends = np.cumsum(ds.sequence_lengths)
+        assert np.array_equal(ends - 1, np.flatnonzero(flat == m["eos_id"]))  # boundaries = the flat EOS
+        assert np.array_equal(ds.index.sequence_pointers, (ends - ds.sequence_lengths) * 2)
+    val = IndexedDataset(str(out / "megatron" / "val"))
+    starts = np.cumsum(val.sequence_lengths) - val.sequence_lengths
+    assert [[int(a), int(n)] for a, n in zip(starts, val.sequence_lengths)] == [d[1:] for d in m["val_documents"]]

@@ -24,11 +24,11 @@ def run_job(data_root: Path, samples_dir: Path, crash_at: str | None = None) -> 
 
 
 def output_bytes(root: Path) -> dict[str, bytes]:
-    """Every data output of the run: the Parquet parts and tables, the token shards and their manifest,
-    by relative path (model folders are compared by their Parquet/shard products, since a model's own
+    """Every data output of the run: the Parquet parts and tables, the token shards (flat and Megatron) and
+    their manifest, by relative path (model folders are compared by their Parquet/shard products, since a model's own
     manifest records its training time)."""
     files = [p for p in root.rglob("*.parquet") if "models" not in p.relative_to(root).parts]
-    files += [p for p in (root / "shards").iterdir() if p.is_file()]
+    files += [p for p in (root / "shards").rglob("*") if p.is_file()]
     return {str(p.relative_to(root)): p.read_bytes() for p in files}
 
 

@@ -1,0 +1,30 @@
+"""Dagster's standard metadata on the assets that write Parquet parts: ``dagster/row_count`` (documents
+in the stage's parts) and ``dagster/column_schema`` (the document schema), what the catalog page shows."""
+import shutil
+
+import dagster as dg
+
+from corpus.schema import DOCUMENT_SCHEMA
+from corpus.storage import Layout, read_table
+from pipelines import defs
+
+
+def test_ingest_and_dedup_report_row_count_and_column_schema(tmp_path, samples_dir, monkeypatch):
+    raw = tmp_path / "raw" / "c4"
+    raw.mkdir(parents=True)
+    for name in ("c4-sample.01.json.gz", "c4-sample.02.json.gz"):
+        shutil.copy(samples_dir / "c4" / name, raw)
+    monkeypatch.setenv("CORPUS_DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("CORPUS_RAW_DIR", str(tmp_path / "raw"))
+    result = defs.resolve_job_def("build_corpus").execute_in_process(
+        asset_selection=[dg.AssetKey("c4_documents"), dg.AssetKey("exact_dedup")])
+    assert result.success
+    layout = Layout(tmp_path / "data")
+    for node, stage in (("c4_documents", "ingest"), ("exact_dedup", "exact_dedup")):
+        md = result.asset_materializations_for_node(node)[0].metadata
+        rows = sum(read_table(p).num_rows for p in layout.parts("docs", stage, "c4"))
+        assert md["dagster/row_count"].value == rows == md["docs_out"].value > 0
+        columns = md["dagster/column_schema"].schema.columns
+        assert [(c.name, c.type) for c in columns] == [(f.name, str(f.type)) for f in DOCUMENT_SCHEMA]
+        assert [c.name for c in columns if not c.constraints.nullable] == ["id", "source", "text"]
+    assert result.asset_materializations_for_node("c4_documents")[0].metadata["dagster/row_count"].value == 20

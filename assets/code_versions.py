@@ -43,7 +43,8 @@ def corpus_modules_used(module: ModuleType) -> set[ModuleType]:
 
 def compute_modules(fn) -> set[ModuleType]:
     """The modules of the code that ``fn`` runs: its own, the project modules it refers to, and their
-    ``corpus`` imports."""
+    ``corpus`` imports. A decorated function is looked at through its decorators (``__wrapped__``)."""
+    fn = inspect.unwrap(fn)
     refs = inspect.getclosurevars(fn)
     direct = {sys.modules[fn.__module__]}
     direct |= {o for v in [*refs.nonlocals.values(), *refs.globals.values()] if _is_project(o := _owner(v))}

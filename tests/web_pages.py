@@ -44,9 +44,10 @@ COOKIE = re.compile(r"\bcookies?\b", re.IGNORECASE)
 SPLITS = ("reference", "evaluation")
 
 
-def split_of(page_id: str) -> str:
-    """The hash half a real page belongs to (stable across runs and machines)."""
-    return SPLITS[xxhash.xxh3_64_intdigest(page_id.encode()) % 2]
+def split_of(text: str) -> str:
+    """The hash half a real page belongs to, by its normalised text: stable across runs and machines, and
+    across changes of part names or document ids."""
+    return SPLITS[xxhash.xxh3_64_intdigest(normalize_for_hash(text).encode()) % 2]
 
 
 def _samples(samples_dir: Path | str) -> Path:
@@ -99,7 +100,7 @@ def real_english_pages(samples_dir: Path | str, split: str | None = None) -> lis
     """The distinct real English pages (documents as the readers give them), C4 first."""
     if split is not None and split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS} or None, not {split!r}")
-    return [p for p in _distinct_english_pages(samples_dir) if split is None or split_of(p["id"]) == split]
+    return [p for p in _distinct_english_pages(samples_dir) if split is None or split_of(p["text"]) == split]
 
 
 def _runs(text: str, rng: random.Random) -> str:

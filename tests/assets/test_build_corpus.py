@@ -147,7 +147,7 @@ def test_english_common_crawl_pages_reach_documents_with_their_ccnet_columns(bui
         "count(*) FILTER (quality_score >= CAST(? AS FLOAT)) FROM documents WHERE source = 'commoncrawl'",
         [rule["keep_rule"]["min_score"]]).fetchone()
     n, english, lang_score, perplexity, bucket, quality_score, min_lang_score, buckets, over_rule = rows
-    assert n == 88 == funnel[-1][2]  # pinned: the build is deterministic on the samples
+    assert n == 87 == funnel[-1][2]  # pinned: the build is deterministic on the samples
     assert english == lang_score == perplexity == bucket == quality_score == over_rule == n
     assert min_lang_score >= recipe.LANGID_MIN_SCORE
     assert set(buckets) <= set(recipe.PERPLEXITY_KEEP_BUCKETS)

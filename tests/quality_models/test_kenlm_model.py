@@ -181,7 +181,7 @@ def test_calibration_is_the_models_own_scores_of_heldout_wikipedia_and_reference
     reference = [p["text"] for p in web_pages.real_english_pages(str(samples_dir), "reference")]
     cal = manifest["languages"]["en"]["calibration"]
     assert cal["web"] == sorted(scorer.models["en"].perplexities(reference).tolist())
-    assert len(cal["web"]) == len(reference) == 138
+    assert len(cal["web"]) == len(reference) == 143
     assert len(cal["wikipedia"]) == 103 and cal["wikipedia"] == sorted(cal["wikipedia"])
     assert manifest["languages"]["en"]["web_reference_parts"] == ["reference-half.parquet"]
     de = manifest["languages"]["de"]["calibration"]

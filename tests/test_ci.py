@@ -15,6 +15,6 @@ def test_the_default_pytest_run_collects_the_slow_tests():
                          cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     collected = out.stdout
-    assert "test_cli.py::test_dagster_job_execute_build_corpus_exits_zero" in collected
+    assert "test_cli.py::test_dg_launch_job_build_corpus_writes_catalog_and_both_shard_formats" in collected
     assert "test_two_partitions_in_parallel_with_the_multiprocess_executor" in collected
     assert "deselected" not in collected

@@ -22,7 +22,6 @@ A model set is versioned by a hash of its data and parameters and written atomic
 """
 from __future__ import annotations
 
-import heapq
 import json
 import os
 import re
@@ -39,6 +38,7 @@ import xxhash
 
 from corpus.filters.perplexity import LM_SUFFIX, SP_SUFFIX, LanguageModel, language_files, normalize_line, pp
 from corpus.inputs import DownloadError, download, sha256_file
+from corpus.sampling import PrioritySample
 from corpus.storage import fingerprint, iter_batches
 
 NAME = "perplexity"
@@ -137,23 +137,9 @@ def is_heldout(key: str, fraction: float) -> bool:
     return xxhash.xxh3_64_intdigest(key.encode()) % 1_000_000 < fraction * 1_000_000
 
 
-class BottomK:
-    """The ``k`` (id, text) pairs of smallest xxh3(id) seen so far: a deterministic, order-free sample in
-    bounded memory (a max-heap of the kept priorities)."""
-
-    def __init__(self, k: int):
-        self.k, self._heap = int(k), []
-
-    def add(self, doc_id: str, text: str) -> None:
-        item = (-xxhash.xxh3_64_intdigest(doc_id.encode()), doc_id, text)
-        if len(self._heap) < self.k:
-            heapq.heappush(self._heap, item)
-        elif item > self._heap[0]:
-            heapq.heapreplace(self._heap, item)
-
-    def items(self) -> list[tuple[str, str]]:
-        """(id, text) by increasing priority."""
-        return [(doc_id, text) for _, doc_id, text in sorted(self._heap, reverse=True)]
+def id_priority(doc_id: str) -> int:
+    """A document's place in the held-out and web-reference samples (xxh3 of its id)."""
+    return xxhash.xxh3_64_intdigest(doc_id.encode())
 
 
 @dataclass
@@ -164,7 +150,7 @@ class LanguageText:
     heldout_lines: int = 0
     docs: int = 0
     digest: Any = field(default_factory=xxhash.xxh3_128)
-    heldout_docs: BottomK | None = None  # raw held-out paragraphs of a document, joined by newlines
+    heldout_docs: PrioritySample | None = None  # raw held-out paragraphs of a document, joined by newlines
 
 
 def collect_text(parts: Iterable[Path], work_dir: Path, params: KenlmParams) -> dict[str, LanguageText]:
@@ -181,7 +167,7 @@ def collect_text(parts: Iterable[Path], work_dir: Path, params: KenlmParams) -> 
                     continue
                 if lang not in texts:
                     texts[lang] = LanguageText(work_dir / f"{lang}.train.txt", work_dir / f"{lang}.heldout.txt",
-                                               heldout_docs=BottomK(params.reference_max_docs))
+                                               heldout_docs=PrioritySample(params.reference_max_docs))
                     handles[lang] = (open(texts[lang].train, "w", encoding="utf-8"),
                                      open(texts[lang].heldout, "w", encoding="utf-8"))
                 lt, (train, heldout) = texts[lang], handles[lang]
@@ -200,7 +186,7 @@ def collect_text(parts: Iterable[Path], work_dir: Path, params: KenlmParams) -> 
                     else:
                         lt.train_lines += 1
                 if held_raw:
-                    lt.heldout_docs.add(doc_id, "\n".join(held_raw))
+                    lt.heldout_docs.add(id_priority(doc_id), doc_id, "\n".join(held_raw))
     finally:
         for train, heldout in handles.values():
             train.close()
@@ -210,14 +196,14 @@ def collect_text(parts: Iterable[Path], work_dir: Path, params: KenlmParams) -> 
 
 def web_reference_docs(parts: Sequence[Path], max_docs: int) -> tuple[list[str], str]:
     """A hash-priority sample of reference web pages (texts) and a digest of it, streamed from parts."""
-    sample = BottomK(max_docs)
+    sample = PrioritySample(max_docs)
     for batch in iter_batches(sorted(parts), columns=["id", "text"]):
         for doc_id, text in zip(batch.column("id").to_pylist(), batch.column("text").to_pylist()):
-            sample.add(doc_id, text)
+            sample.add(id_priority(doc_id), doc_id, text)
     digest = xxhash.xxh3_128()
-    for doc_id, text in sample.items():
+    for _, doc_id, text in sample.items():
         digest.update(doc_id.encode() + b"\0" + text.encode("utf-8", "surrogatepass") + b"\0")
-    return [text for _, text in sample.items()], digest.hexdigest()
+    return [text for _, _, text in sample.items()], digest.hexdigest()
 
 
 def train_tokenizer(train_path: Path, vocab_size: int, out: Path, threads: int = 2) -> None:
@@ -268,7 +254,7 @@ def train_language(lang: str, text: LanguageText, params: KenlmParams, out_dir: 
     tokenized.unlink()
     heldout = [line.rstrip("\n") for line in open(text.heldout, encoding="utf-8")]
     logs, lengths = model.line_scores(model.tokenize(heldout))
-    wiki_docs = [t for _, t in text.heldout_docs.items()] if text.heldout_docs else []
+    wiki_docs = [t for _, _, t in text.heldout_docs.items()] if text.heldout_docs else []
     return {
         **files, "docs": text.docs,
         "train_lines": text.train_lines, "train_tokens": tokens,

@@ -29,7 +29,6 @@ A model is versioned by a hash of its examples and parameters and written atomic
 """
 from __future__ import annotations
 
-import heapq
 import json
 import time
 from collections import Counter
@@ -44,6 +43,7 @@ import xxhash
 from corpus import cc_index
 from corpus.filters.wikiref import NEGATIVE, POSITIVE, WikirefScorer, fasttext_text
 from corpus.recipe import WIKIREF_FASTTEXT_BUCKET
+from corpus.sampling import PrioritySample
 from corpus.schema import Drop, batches
 from corpus.stage import BatchFilter
 from corpus.storage import fingerprint, iter_batches
@@ -138,36 +138,6 @@ class Example:
     label: str
     text: str  # already ``fasttext_text``
     heldout: bool
-
-
-class PrioritySample:
-    """The ``capacity`` distinct keys of lowest priority seen, with their items: a bounded, seeded, uniform
-    sample of a stream. A key's priority is a hash of the key, so a key seen again is either kept already
-    or above every kept one (the largest kept priority only falls): the set of kept keys dedups the stream."""
-
-    def __init__(self, capacity: int):
-        self.capacity, self.seen = capacity, 0
-        self._heap: list[tuple[int, str, Any]] = []  # (-priority, key, item): the root is the largest kept
-        self._keys: set[str] = set()
-
-    def add(self, priority: int, key: str, item: Any) -> None:
-        self.seen += 1
-        if key in self._keys or self.capacity <= 0:
-            return
-        if len(self._heap) < self.capacity:
-            heapq.heappush(self._heap, (-priority, key, item))
-        elif -priority > self._heap[0][0]:
-            self._keys.discard(heapq.heapreplace(self._heap, (-priority, key, item))[1])
-        else:
-            return
-        self._keys.add(key)
-
-    def items(self) -> list[tuple[int, str, Any]]:
-        """(priority, key, item), lowest priority first."""
-        return sorted((-p, k, item) for p, k, item in self._heap)
-
-    def __len__(self) -> int:
-        return len(self._heap)
 
 
 def priority(seed: int, key: str) -> int:

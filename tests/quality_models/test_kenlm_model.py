@@ -20,6 +20,7 @@ from corpus.schema import Drop, new_document
 from corpus.sources import reader
 from corpus.stage import ingest_part
 from corpus.storage import Layout, PartWriter
+from corpus.sampling import PrioritySample
 from quality_models import kenlm_model
 from quality_models.kenlm_model import KenlmParams, is_heldout
 from tests import web_pages
@@ -190,14 +191,15 @@ def test_calibration_is_the_models_own_scores_of_heldout_wikipedia_and_reference
 
 def test_bottom_k_sample_is_bounded_and_independent_of_order():
     items = [(f"doc-{i}", f"text {i}") for i in range(5000)]
-    a, b = kenlm_model.BottomK(50), kenlm_model.BottomK(50)
+    a, b = PrioritySample(50), PrioritySample(50)
     for doc_id, text in items:
-        a.add(doc_id, text)
+        a.add(kenlm_model.id_priority(doc_id), doc_id, text)
     for doc_id, text in reversed(items):
-        b.add(doc_id, text)
-    assert a.items() == b.items() and len(a.items()) == 50
+        b.add(kenlm_model.id_priority(doc_id), doc_id, text)
+    kept = [(doc_id, text) for _, doc_id, text in a.items()]
+    assert a.items() == b.items() and len(kept) == 50
     want = sorted(items, key=lambda it: kenlm_model.xxhash.xxh3_64_intdigest(it[0].encode()))[:50]
-    assert a.items() == want
+    assert kept == want
 
 
 def test_ccnet_release_is_fetched_from_a_loopback_url_cached_and_versioned(ccnet_release, tmp_path):

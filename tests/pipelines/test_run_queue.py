@@ -79,7 +79,7 @@ def _dequeued(instance) -> list[str]:
 def test_build_corpus_and_partition_runs_queued_together_never_start_together(instance, tmp_path):
     build = _build_tags(tmp_path)
     first = _run(instance, INGEST_FILES_JOB, _partition_tags(KEYS[0][0]))
-    whole = _run(instance, BUILD_JOB, build)
+    _run(instance, BUILD_JOB, build)
     second = _run(instance, INGEST_FILES_JOB, _partition_tags(KEYS[1][0]))
     assert _dequeued(instance) == [first, second]  # the partitions go; build_corpus waits for them
 

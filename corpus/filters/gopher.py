@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpus import recipe
-from corpus.stage import drops_table
+from corpus.filters.base import DocumentFilter, Judgement
 
 STAGE = "gopher"
 # Runs of symbols become their own tokens: surround them with spaces, then split on whitespace.
@@ -288,16 +288,13 @@ def gopher_reasons(texts: pa.Array | pa.ChunkedArray, rules: GopherRules = Gophe
 
 
 @dataclass
-class GopherFilter:
-    """A ``corpus.stage.BatchFilter`` applying the Gopher rules to a batch's ``text``."""
+class GopherFilter(DocumentFilter):
+    """The Gopher rules over a batch's ``text``: the first failing rule is the drop reason."""
 
     source: str
     rules: GopherRules = field(default_factory=GopherRules)
     stage: str = STAGE
 
-    def __call__(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.Table]:
+    def judge(self, batch: pa.RecordBatch) -> Judgement:
         reason, detail = gopher_reasons(batch.column("text"), self.rules)
-        dropped = reason != None  # noqa: E711
-        drops = drops_table(batch.column("id").filter(pa.array(dropped)), self.source, self.stage,
-                            list(reason[dropped]), list(detail[dropped]))
-        return batch.filter(pa.array(~dropped)), drops
+        return Judgement(keep=reason == None, reasons=reason, details=detail)  # noqa: E711

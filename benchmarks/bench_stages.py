@@ -46,9 +46,9 @@ def _train_models(work: Path) -> tuple[object, object]:
     train.write_text("\n".join(lines[: int(len(lines) * 0.95)]) + "\n", encoding="utf-8")
     heldout.write_text("\n".join(lines[int(len(lines) * 0.95):]) + "\n", encoding="utf-8")
     params = kenlm_model.KenlmParams(order=5, vocab_size=8000, holdout_fraction=0.05, min_train_lines=10,
-                                     reference_max_docs=0)
-    lt = SimpleNamespace(train=train, heldout=heldout, docs=len(texts), train_lines=len(lines), heldout_lines=0,
-                         heldout_docs=None)
+                                     reference_max_docs=0, max_train_lines=len(lines), tokenizer_max_lines=len(lines))
+    lt = SimpleNamespace(train=train, heldout=heldout, tokenizer=train, docs=len(texts), train_lines=len(lines),
+                         tokenizer_lines=len(lines), available_lines=len(lines), heldout_lines=0, heldout_docs=None)
     files = kenlm_model.train_language("en", lt, params, work)
     lm = LanguageModel(work / files["sp"], work / files["lm"])
     tok = tokens.new_tokenizer()

@@ -86,6 +86,16 @@ KENLM_TOKENIZER_VOCAB = 65_536
 KENLM_HOLDOUT_FRACTION = 0.1
 # Ours: a language needs at least this many Wikipedia lines to get a KenLM model (lmplz fails on less).
 KENLM_MIN_TRAIN_LINES = 200
+# cc_net Makefile: the LM and its SentencePiece model are trained on the openings of the first
+# NDOC_FOR_LM = 1,000,000 Wikipedia documents of a language (NDOC_FOR_SENTPIECE = 400,000 is declared too):
+# a bounded text. Ours: hash-priority samples (by <doc id>:<line>) of a language's training lines, the
+# SentencePiece one the lowest priorities of the KenLM one, so memory does not grow with Wikipedia. Sized
+# for this project's machines (2 cores, 24 GiB shared): SentencePiece's unigram trainer held ~4.8 KB per
+# Wikipedia paragraph (~20 bytes per character: +504 MB on the 106,690 English lines of the 10x scaling
+# benchmark, +51 MB on the samples' 10,518); the loaded KenLM 5-gram took ~3.5 KB per distinct line.
+# Both are above the English sample (10,518 training lines), whose models are unchanged.
+KENLM_MAX_TRAIN_LINES = 50_000
+KENLM_TOKENIZER_MAX_LINES = 20_000
 # Ours (issue 4): with fewer matched Wikipedia-cited pages than this, the classifier uses the curated fallback.
 WIKIREF_MIN_POSITIVES = 100
 # Ours (issue 13): the keep rule of a fallback classifier (Wikipedia/Books paragraphs vs web pages), whose

@@ -6,7 +6,11 @@ paragraph; a SentencePiece unigram tokeniser on it (``sentencepiece`` trainer, `
 bound: ``hard_vocab_limit=False`` lets a small text stop earlier); then KenLM's own trainer on the
 pieces, ``lmplz -o 5 --discount_fallback`` and ``build_binary``, as subprocesses. The files are named as
 CCNet's (``<lang>.sp.model``, ``<lang>.arpa.bin``), so one scoring path serves both kinds.
-A fixed share of lines (by hash of document id + line number) is held out from training. The model
+A fixed share of lines (by hash of document id + line number) is held out from training. The training
+text is bounded, as CCNet bounded its own (the first 1M Wikipedia documents): the KenLM text is a
+hash-priority sample of at most ``max_train_lines`` of the training lines, and the SentencePiece text the
+``tokenizer_max_lines`` lowest of the same priorities (the trainer holds ~20 bytes per character of its
+input), so training memory and the model's size stay flat however large Wikipedia grows. The model
 carries its calibration, scored exactly as the filter scores documents: its perplexities of held-out
 Wikipedia documents (their held-out paragraphs) and of reference web pages (e.g. C4, never the pages
 it will filter), each a hash-priority sample of at most ``reference_max_docs`` documents, so cut-offs
@@ -32,13 +36,13 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import xxhash
 
 from corpus.filters.perplexity import LM_SUFFIX, SP_SUFFIX, LanguageModel, language_files, normalize_line, pp
 from corpus.inputs import DownloadError, download, sha256_file
-from corpus.sampling import PrioritySample
+from corpus.sampling import PrioritySample, PriorityThreshold
 from corpus.storage import fingerprint, iter_batches
 
 NAME = "perplexity"
@@ -121,9 +125,16 @@ class KenlmParams:
     holdout_fraction: float
     min_train_lines: int
     reference_max_docs: int
+    max_train_lines: int
+    tokenizer_max_lines: int
     languages: tuple[str, ...] = ()  # empty: every language with enough text
     lmplz_memory: str = "256M"  # lmplz -S; not part of the version (does not change the model)
     threads: int = 2  # SentencePiece trainer threads; not part of the version
+
+    def __post_init__(self):
+        if self.max_train_lines < self.min_train_lines or self.tokenizer_max_lines < 1:
+            raise ValueError(f"max_train_lines ({self.max_train_lines}) must be at least min_train_lines "
+                             f"({self.min_train_lines}), and tokenizer_max_lines ({self.tokenizer_max_lines}) positive")
 
     def versioned(self) -> dict[str, Any]:
         d = asdict(self)
@@ -142,23 +153,37 @@ def id_priority(doc_id: str) -> int:
     return xxhash.xxh3_64_intdigest(doc_id.encode())
 
 
+def line_priority(key: str) -> int:
+    """A training line's place in the training-text samples, keyed by ``<doc id>:<line number>`` (seed 1:
+    independent of the held-out split, which hashes the same key with seed 0)."""
+    return xxhash.xxh3_64_intdigest(key.encode(), seed=1)
+
+
 @dataclass
 class LanguageText:
-    train: Path
+    train: Path  # the KenLM training text: a sample of at most ``max_train_lines`` training lines
     heldout: Path
-    train_lines: int = 0
+    tokenizer: Path  # the SentencePiece training text: the ``tokenizer_max_lines`` lowest of the same sample
+    train_lines: int = 0  # lines in ``train``
+    tokenizer_lines: int = 0
+    available_lines: int = 0  # training lines in the language's Wikipedia, before sampling
     heldout_lines: int = 0
     docs: int = 0
     digest: Any = field(default_factory=xxhash.xxh3_128)
     heldout_docs: PrioritySample | None = None  # raw held-out paragraphs of a document, joined by newlines
 
 
+PRIORITY_WIDTH = 16  # hex digits of a line's priority before its text in the unsampled training text
+
+
 def collect_text(parts: Iterable[Path], work_dir: Path, params: KenlmParams) -> dict[str, LanguageText]:
-    """Stream Wikipedia parts into one normalised text file per language (train and held-out), and a
-    bounded sample of held-out documents (raw text) for the calibration."""
+    """Stream Wikipedia parts into normalised text files per language (held-out lines; training lines,
+    each behind its priority), and a bounded sample of held-out documents (raw text) for the
+    calibration; then cut the training lines down to their KenLM and SentencePiece samples."""
     work_dir.mkdir(parents=True, exist_ok=True)
     texts: dict[str, LanguageText] = {}
     handles: dict[str, tuple[Any, Any]] = {}
+    thresholds: dict[str, PriorityThreshold] = {}
     wanted = set(params.languages)
     try:
         for batch in iter_batches(parts, columns=["id", "lang", "text"]):
@@ -167,31 +192,60 @@ def collect_text(parts: Iterable[Path], work_dir: Path, params: KenlmParams) -> 
                     continue
                 if lang not in texts:
                     texts[lang] = LanguageText(work_dir / f"{lang}.train.txt", work_dir / f"{lang}.heldout.txt",
+                                               work_dir / f"{lang}.tokenizer.txt",
                                                heldout_docs=PrioritySample(params.reference_max_docs))
-                    handles[lang] = (open(texts[lang].train, "w", encoding="utf-8"),
+                    handles[lang] = (open(_unsampled(texts[lang]), "w", encoding="utf-8"),
                                      open(texts[lang].heldout, "w", encoding="utf-8"))
+                    thresholds[lang] = PriorityThreshold(params.max_train_lines)
                 lt, (train, heldout) = texts[lang], handles[lang]
                 lt.docs += 1
                 held_raw = []
-                raw_lines = [raw for raw in text.split("\n") if normalize_line(raw)]
-                for i, raw in enumerate(raw_lines):
-                    line = normalize_line(raw)
-                    held = is_heldout(f"{doc_id}:{i}", params.holdout_fraction)
-                    (heldout if held else train).write(line + "\n")
+                lines = [(raw, line) for raw in text.split("\n") if (line := normalize_line(raw))]
+                for i, (raw, line) in enumerate(lines):
+                    key = f"{doc_id}:{i}"
+                    held = is_heldout(key, params.holdout_fraction)
                     lt.digest.update(b"H" if held else b"T")
                     lt.digest.update(line.encode("utf-8") + b"\n")
                     if held:
+                        heldout.write(line + "\n")
                         lt.heldout_lines += 1
                         held_raw.append(raw)
                     else:
-                        lt.train_lines += 1
+                        priority = line_priority(key)
+                        train.write(f"{priority:0{PRIORITY_WIDTH}x} {line}\n")
+                        thresholds[lang].add(priority)
+                        lt.available_lines += 1
                 if held_raw:
                     lt.heldout_docs.add(id_priority(doc_id), doc_id, "\n".join(held_raw))
     finally:
         for train, heldout in handles.values():
             train.close()
             heldout.close()
+    for lang, lt in texts.items():
+        sample_training_text(lt, thresholds[lang], params.tokenizer_max_lines)
     return texts
+
+
+def _unsampled(text: LanguageText) -> Path:
+    return text.train.with_name(text.train.name + ".unsampled")
+
+
+def sample_training_text(text: LanguageText, threshold: PriorityThreshold, tokenizer_max_lines: int) -> None:
+    """Rewrite the unsampled training lines (in their order) into the KenLM sample (the lines within
+    ``threshold``'s cut) and the SentencePiece sample (within its cut at ``tokenizer_max_lines``)."""
+    kenlm, tokenizer = threshold.cut(), threshold.cut(min(tokenizer_max_lines, threshold.capacity))
+    source = _unsampled(text)
+    with open(source, encoding="utf-8") as src, open(text.train, "w", encoding="utf-8") as kenlm_out, \
+            open(text.tokenizer, "w", encoding="utf-8") as tokenizer_out:
+        for row in src:
+            priority, line = int(row[:PRIORITY_WIDTH], 16), row[PRIORITY_WIDTH + 1:]
+            if kenlm.takes(priority):
+                kenlm_out.write(line)
+                text.train_lines += 1
+            if tokenizer.takes(priority):
+                tokenizer_out.write(line)
+                text.tokenizer_lines += 1
+    source.unlink()
 
 
 def web_reference_docs(parts: Sequence[Path], max_docs: int) -> tuple[list[str], str]:
@@ -227,6 +281,13 @@ def calibration(model: LanguageModel, wikipedia_docs: Sequence[str], web_docs: S
     return {"wikipedia": scores(wikipedia_docs), "web": scores(web_docs)}
 
 
+def line_chunks(path: Path, size: int = 4096) -> Iterator[list[str]]:
+    """The lines of a text file (newlines stripped) in lists of ``size``: bounded memory for any file."""
+    with open(path, encoding="utf-8") as src:
+        while chunk := [line.rstrip("\n") for _, line in zip(range(size), src)]:
+            yield chunk
+
+
 def train_language(lang: str, text: LanguageText, params: KenlmParams, out_dir: Path,
                    web_docs: Sequence[str] = ()) -> dict[str, Any]:
     """SentencePiece + ``lmplz`` + ``build_binary`` for one language, then its calibration; returns its
@@ -234,14 +295,14 @@ def train_language(lang: str, text: LanguageText, params: KenlmParams, out_dir: 
     started = time.monotonic()
     files = language_files(lang)
     sp_path, lm_path = out_dir / files["sp"], out_dir / files["lm"]
-    train_tokenizer(text.train, params.vocab_size, sp_path, params.threads)
+    train_tokenizer(text.tokenizer, params.vocab_size, sp_path, params.threads)
     sp_seconds = time.monotonic() - started
     model = LanguageModel(sp_path, lm_path)  # its KenLM file is loaded on first use, once built below
     tokenized = out_dir / f"{lang}.tokenized.txt.tmp"
     arpa = out_dir / f"{lang}.arpa.tmp"
     tokens = 0
-    with open(text.train, encoding="utf-8") as src, open(tokenized, "w", encoding="utf-8") as dst:
-        while chunk := [line.rstrip("\n") for _, line in zip(range(4096), src)]:
+    with open(tokenized, "w", encoding="utf-8") as dst:
+        for chunk in line_chunks(text.train):
             for line in model.tokenize(chunk):
                 tokens += len(line.split())
                 dst.write(line + "\n")
@@ -252,15 +313,18 @@ def train_language(lang: str, text: LanguageText, params: KenlmParams, out_dir: 
     _run([str(build_binary), str(arpa), str(lm_path)])
     arpa.unlink()
     tokenized.unlink()
-    heldout = [line.rstrip("\n") for line in open(text.heldout, encoding="utf-8")]
-    logs, lengths = model.line_scores(model.tokenize(heldout))
+    heldout_log, heldout_length = 0.0, 0
+    for chunk in line_chunks(text.heldout):
+        logs, lengths = model.line_scores(model.tokenize(chunk))
+        heldout_log, heldout_length = heldout_log + float(logs.sum()), heldout_length + int(lengths.sum())
     wiki_docs = [t for _, _, t in text.heldout_docs.items()] if text.heldout_docs else []
     return {
         **files, "docs": text.docs,
-        "train_lines": text.train_lines, "train_tokens": tokens,
+        "available_train_lines": text.available_lines, "train_lines": text.train_lines, "train_tokens": tokens,
+        "tokenizer_lines": text.tokenizer_lines,
         "vocab_size": model.sp.get_piece_size(),
         "heldout_lines": text.heldout_lines,
-        "heldout_perplexity": round(pp(float(sum(logs)), int(sum(lengths))), 2) if heldout else None,
+        "heldout_perplexity": round(pp(heldout_log, heldout_length), 2) if heldout_length else None,
         "calibration": calibration(model, wiki_docs, web_docs),
         "tokenizer_seconds": round(sp_seconds, 2),
         "seconds": round(time.monotonic() - started, 2),
@@ -273,8 +337,8 @@ def train_models(parts: list[Path], models_root: Path, work_dir: Path, params: K
     parts of reference web pages in it); returns (folder, manifest, reused)."""
     parts = sorted(parts)
     texts = collect_text(parts, work_dir, params)
-    enough = {lang: t for lang, t in sorted(texts.items()) if t.train_lines >= params.min_train_lines}
-    skipped = {lang: t.train_lines for lang, t in sorted(texts.items()) if lang not in enough}
+    enough = {lang: t for lang, t in sorted(texts.items()) if t.available_lines >= params.min_train_lines}
+    skipped = {lang: t.available_lines for lang, t in sorted(texts.items()) if lang not in enough}
     web = {lang: web_reference_docs(paths, params.reference_max_docs)
            for lang, paths in sorted((web_reference or {}).items()) if lang in enough and paths}
     digests = {lang: t.digest.hexdigest() for lang, t in enough.items()}
@@ -284,7 +348,8 @@ def train_models(parts: list[Path], models_root: Path, work_dir: Path, params: K
         languages = {}
         for lang, text in enough.items():
             if log:
-                log(f"training SentencePiece + KenLM {params.order}-gram for {lang!r} on {text.train_lines:,} lines")
+                log(f"training SentencePiece + KenLM {params.order}-gram for {lang!r} on {text.train_lines:,} "
+                    f"of {text.available_lines:,} lines (tokenizer: {text.tokenizer_lines:,})")
             languages[lang] = train_language(lang, text, params, tmp, web.get(lang, ([], ""))[0])
             languages[lang]["data_digest"] = digests[lang]
             languages[lang]["web_reference_parts"] = sorted(p.name for p in (web_reference or {}).get(lang, ()))

@@ -13,6 +13,8 @@ from quality_models import kenlm_model
 
 class PerplexityModelsConfig(dg.Config):
     """``languages`` empty: every Wikipedia language with at least ``min_train_lines`` lines.
+    ``max_train_lines`` / ``tokenizer_max_lines``: the KenLM and SentencePiece training texts' bounds (hash-
+    priority samples of a language's training lines; raise them on a machine with more memory).
     ``web_reference_sources``: per language, the ingested sources whose pages calibrate the trained model.
     ``ccnet_models``: a folder or http(s) base URL holding CCNet's released ``<lang>.sp.model`` and
     ``<lang>.arpa.bin`` for ``ccnet_languages`` (``ccnet_sha256``: file name -> sha256 to check); when set,
@@ -23,6 +25,8 @@ class PerplexityModelsConfig(dg.Config):
     holdout_fraction: float = recipe.KENLM_HOLDOUT_FRACTION
     min_train_lines: int = recipe.KENLM_MIN_TRAIN_LINES
     reference_max_docs: int = recipe.PERPLEXITY_REFERENCE_MAX_DOCS
+    max_train_lines: int = recipe.KENLM_MAX_TRAIN_LINES
+    tokenizer_max_lines: int = recipe.KENLM_TOKENIZER_MAX_LINES
     web_reference_sources: Dict[str, List[str]] = {lang: list(s) for lang, s in recipe.PERPLEXITY_WEB_REFERENCE_SOURCES.items()}
     languages: List[str] = []
     lmplz_memory: str = "256M"
@@ -49,6 +53,8 @@ def perplexity_models(context: dg.AssetExecutionContext, config: PerplexityModel
         params = kenlm_model.KenlmParams(order=config.order, vocab_size=config.vocab_size,
                                          holdout_fraction=config.holdout_fraction, min_train_lines=config.min_train_lines,
                                          reference_max_docs=config.reference_max_docs,
+                                         max_train_lines=config.max_train_lines,
+                                         tokenizer_max_lines=config.tokenizer_max_lines,
                                          languages=tuple(sorted(config.languages)), lmplz_memory=config.lmplz_memory)
         web = {lang: [p for source in sources for p in layout.docs_parts("ingest", source)]
                for lang, sources in config.web_reference_sources.items()}

@@ -56,7 +56,8 @@ def write_parts(data_root: Path, stage: str, source: str, parts: dict[str, list[
 def small_params(**kw) -> KenlmParams:
     defaults = dict(order=recipe.KENLM_ORDER, vocab_size=recipe.KENLM_TOKENIZER_VOCAB,
                     holdout_fraction=recipe.KENLM_HOLDOUT_FRACTION, min_train_lines=recipe.KENLM_MIN_TRAIN_LINES,
-                    reference_max_docs=recipe.PERPLEXITY_REFERENCE_MAX_DOCS)
+                    reference_max_docs=recipe.PERPLEXITY_REFERENCE_MAX_DOCS,
+                    max_train_lines=recipe.KENLM_MAX_TRAIN_LINES, tokenizer_max_lines=recipe.KENLM_TOKENIZER_MAX_LINES)
     return KenlmParams(**{**defaults, **kw})
 
 
@@ -166,6 +167,41 @@ def test_heldout_split_is_deterministic_and_close_to_its_fraction():
     held = [is_heldout(k, 0.1) for k in keys]
     assert held == [is_heldout(k, 0.1) for k in keys]
     assert 0.09 < sum(held) / len(keys) < 0.11
+
+
+def test_training_text_is_a_bounded_hash_priority_sample_however_large_wikipedia_grows(samples_dir, tmp_path):
+    """Ten copies (distinct ids) of the English Wikipedia sample give 10x its training lines, but the KenLM
+    text stays at KENLM_MAX_TRAIN_LINES lines and the SentencePiece text at KENLM_TOKENIZER_MAX_LINES (the
+    trainers' memory): the lines of lowest priority (a hash of <doc id>:<line>), in Wikipedia's order. The
+    1x sample is under both bounds and is kept whole."""
+    english = [d for docs in sample_docs("wikipedia", str(samples_dir)).values() for d in docs if d["lang"] == "en"]
+    copies = {f"copy{c}": [new_document("wikipedia", f"copy{c}:{d['id']}", d["text"], lang="en") for d in english]
+              for c in range(10)}
+    params = small_params(languages=("en",))
+
+    def train_lines(parts: dict[str, list[dict]]) -> list[tuple[int, str]]:
+        """(priority, line) of every training (not held-out) line, in Wikipedia's order."""
+        return [(kenlm_model.line_priority(f"{d['id']}:{i}"), line) for docs in parts.values() for d in docs
+                for i, line in enumerate(ppl.normalized_lines(d["text"]))
+                if not is_heldout(f"{d['id']}:{i}", params.holdout_fraction)]
+
+    for name, parts in (("1x", {"copy0": copies["copy0"]}), ("10x", copies)):
+        text = kenlm_model.collect_text(write_parts(tmp_path / name, "ingest", "wikipedia", parts),
+                                        tmp_path / name / "text", params)["en"]
+        lines = train_lines(parts)
+        kenlm, tokenizer = (text.train.read_text(encoding="utf-8").splitlines(),
+                            text.tokenizer.read_text(encoding="utf-8").splitlines())
+        if name == "1x":
+            assert text.available_lines == len(lines) == 10_525
+            assert kenlm == tokenizer == [line for _, line in lines]
+            continue
+        assert text.available_lines == len(lines) == 104_937 and text.docs == 10 * len(english)
+        assert (text.train_lines, text.tokenizer_lines) == (len(kenlm), len(tokenizer)) == (
+            recipe.KENLM_MAX_TRAIN_LINES, recipe.KENLM_TOKENIZER_MAX_LINES)
+        for sample, size in ((kenlm, recipe.KENLM_MAX_TRAIN_LINES), (tokenizer, recipe.KENLM_TOKENIZER_MAX_LINES)):
+            lowest = set(sorted(p for p, _ in lines)[:size])
+            assert sample == [line for p, line in lines if p in lowest]
+        assert not list((tmp_path / name / "text").glob("*.unsampled"))
 
 
 def test_missing_kenlm_binaries_give_a_clear_error(monkeypatch, tmp_path):

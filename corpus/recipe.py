@@ -92,8 +92,9 @@ KENLM_MIN_TRAIN_LINES = 200
 # SentencePiece one the lowest priorities of the KenLM one, so memory does not grow with Wikipedia. Sized
 # for this project's machines (2 cores, 24 GiB shared): SentencePiece's unigram trainer held ~4.8 KB per
 # Wikipedia paragraph (~20 bytes per character: +504 MB on the 106,690 English lines of the 10x scaling
-# benchmark, +51 MB on the samples' 10,518); the loaded KenLM 5-gram took ~3.5 KB per distinct line.
-# Both are above the English sample (10,518 training lines), whose models are unchanged.
+# benchmark, +51 MB on the samples' 10,518); the KenLM binary, which the filter loads, ~3.5 KB per
+# training line on the samples (36.7 MB for 10,518). Both bounds are above the English sample's 10,518
+# training lines, whose training text is unchanged; raise them (PerplexityModelsConfig) on a larger machine.
 KENLM_MAX_TRAIN_LINES = 50_000
 KENLM_TOKENIZER_MAX_LINES = 20_000
 # Ours (issue 4): with fewer matched Wikipedia-cited pages than this, the classifier uses the curated fallback.

@@ -204,6 +204,9 @@ LINE_DEDUP_GROUP_SIZE = 50
 # Ours: a group's line hashes are counted in this many hash-range buckets, each on its own (a worker's
 # memory holds one bucket's distinct hashes, 1/16 of the group's); the result does not depend on it.
 LINE_DEDUP_HASH_BUCKETS = 16
+# Ours: exact dedup groups the corpus's document hashes in this many hash-prefix buckets, each on its own;
+# the removals do not depend on it.
+EXACT_DEDUP_HASH_BUCKETS = 16
 
 # --- Gopher quality and repetition rules (issue 9; Rae et al. 2021, Gopher, section A.1.1 and Table A1;
 # RECIPE.md "Gopher quality rules"; datatrove's GopherQualityFilter/GopherRepetitionFilter defaults match) ---

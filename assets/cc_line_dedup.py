@@ -82,9 +82,7 @@ def cc_line_dedup(context: dg.AssetExecutionContext, config: LineDedupConfig, co
         group_files.append(group_file)
         files = [key_files[p] for p in group]
         if not part_is_current(group_file, group_fp):
-            merged = line_dedup.merge_buckets(
-                [line_dedup.count_bucket(files, b, config.hash_buckets, config.duckdb_memory_limit)
-                 for b in range(config.hash_buckets)], files)
+            merged = line_dedup.count_group(files, config.hash_buckets, config.duckdb_memory_limit)
             write_table_atomic(group_file, pa.table({"hash": pa.array(merged.duplicates, pa.uint64())}),
                                {FINGERPRINT_KEY: group_fp.encode(), GROUP_COUNTS_KEY: json.dumps(merged.counts).encode()})
             counted += 1

@@ -12,7 +12,7 @@ import xxhash
 from assets.resources import CorpusStorage
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata, upstream_fingerprint
 from corpus import dedup as dedup_module
-from corpus import recipe
+from corpus import recipe, snapshots
 from corpus.dedup import clusters, exact, lsh, minhash, removal_filter
 from corpus.storage import (Layout, Location, PartStats, fingerprint, iter_batches, part_is_current, read_table,
                             write_table_atomic)
@@ -64,11 +64,13 @@ def _merge(totals: dict[str, PartStats]) -> PartStats:
 
 class ExactDedupConfig(dg.Config):
     duckdb_memory_limit: str = "2GB"
+    hash_buckets: int = recipe.EXACT_DEDUP_HASH_BUCKETS
 
 
 @dg.asset(group_name="dedup", deps=PRE_DEDUP_ASSETS, kinds={"duckdb", "parquet"})
 def exact_dedup(context: dg.AssetExecutionContext, config: ExactDedupConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
-    """Exact document dedup across all sources (hash of normalised text); first by source priority, then id."""
+    """Exact document dedup across all sources (hash of normalised text); the first copy by source
+    priority, then snapshot (older first), then id is kept; grouped per hash-prefix bucket."""
     started = time.monotonic()
     layout = corpus_storage.layout()
     upstream = {s: PRE_DEDUP_STAGE.get(s, "ingest") for s in recipe.SOURCES}
@@ -77,15 +79,16 @@ def exact_dedup(context: dg.AssetExecutionContext, config: ExactDedupConfig, cor
     for rank, source in enumerate(recipe.DEDUP_SOURCE_PRIORITY):
         for part in layout.docs_parts(upstream[source], source):
             out = hash_dir / source / part.name
-            fp = fingerprint(upstream_fingerprint(part), code_fingerprint(exact), rank)
+            snapshot = snapshots.part_snapshot(part.name) if source == "commoncrawl" else snapshots.LOCAL
+            fp = fingerprint(upstream_fingerprint(part), code_fingerprint(exact), rank, snapshot)
             if not part_is_current(out, fp):
-                tables = [exact.hash_batch(b, rank) for b in iter_batches([part], columns=["id", "source", "text"])]
-                table = pa.concat_tables(tables) if tables else exact.HASH_SCHEMA.empty_table()
+                table = exact.hash_part(iter_batches([part], columns=["id", "source", "text"]), rank, snapshot)
                 write_table_atomic(out, table, {b"corpus.fingerprint": fp.encode()})
             hash_files.append(out)
-    removals = exact.find_duplicates(hash_files, config.duckdb_memory_limit)
+    removals = exact.find_duplicates(hash_files, config.hash_buckets, config.duckdb_memory_limit)
     totals = _apply_removals(context, layout, EXACT_STAGE, upstream, removals, "exact_dup_of")
-    return dg.MaterializeResult(metadata=stage_metadata(_merge(totals), started, duplicates=removals.num_rows))
+    return dg.MaterializeResult(metadata=stage_metadata(_merge(totals), started, duplicates=removals.num_rows,
+                                                        hash_buckets=config.hash_buckets))
 
 
 def near_dedup_dir(layout: Layout):

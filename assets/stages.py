@@ -104,6 +104,8 @@ def stage_metadata(stats: PartStats, started: float, **extra: Any) -> dict[str, 
         "chars_in": stats.chars_in,
         "chars_out": stats.chars_out,
         "docs_dropped": stats.docs_in - stats.docs_out,
+        "parts_computed": stats.parts_computed,
+        "parts_skipped": stats.parts_skipped,
         "seconds": dg.MetadataValue.float(round(elapsed, 3)),
         "docs_per_s": dg.MetadataValue.float(round(stats.docs_in / elapsed, 1) if elapsed > 0 else 0.0),
     }

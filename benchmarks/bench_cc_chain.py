@@ -64,9 +64,7 @@ def run_ours(wet_dir: Path, out_dir: Path) -> dict:
                 w.write_batch(b)
         steps["parse"] = steps.get("parse", 0.0) + time.perf_counter() - t
         t = time.perf_counter()
-        hash_file = out_dir / f"hashes-{part}.parquet"
-        pq.write_table(line_dedup.hash_part(iter_batches([ingest])), hash_file)
-        dups = line_dedup.duplicate_hashes([hash_file], threads=1)
+        hash_file, dups = common.line_dedup_one_part(iter_batches([ingest]), out_dir, part)
         steps["line_dedup_pass1"] = steps.get("line_dedup_pass1", 0.0) + time.perf_counter() - t
         dedup = line_dedup.LineDedupFilter(hash_file, dups, "commoncrawl")
         lid = langid_filter.LangIdFilter(identifier, "commoncrawl")

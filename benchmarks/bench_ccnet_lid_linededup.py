@@ -85,8 +85,10 @@ def bench(copies: int, refiners: Path | None) -> None:
             hashes = line_dedup.hash_part(batch_list)
             path = Path(tmp) / "hashes.parquet"
             pq.write_table(hashes, path)
+            keys = Path(tmp) / "keys.parquet"
+            pq.write_table(line_dedup.part_keys(hashes), keys)
         with Timer() as t2:
-            dups = line_dedup.duplicate_hashes([path], threads=1)
+            dups = line_dedup.count_group([keys], 1, threads=1).duplicates
         with Timer() as t3:
             flt = line_dedup.LineDedupFilter(path, dups, "commoncrawl")
             kept = [flt(b) for b in batch_list]

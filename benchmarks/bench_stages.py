@@ -59,7 +59,6 @@ def _train_models(work: Path) -> tuple[object, object]:
 
 
 def run_stages(wet: Path) -> dict:
-    import pyarrow.parquet as pq
     import xxhash
 
     from corpus import recipe
@@ -93,9 +92,7 @@ def run_stages(wet: Path) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         def dedup():
-            hf = Path(tmp) / "hashes.parquet"
-            pq.write_table(line_dedup.hash_part(bs), hf)
-            dups = line_dedup.duplicate_hashes([hf], threads=1)
+            hf, dups = common.line_dedup_one_part(bs, Path(tmp))
             f = line_dedup.LineDedupFilter(hf, dups, "commoncrawl")
             return [f(b)[0] for b in bs]
         deduped, wall, cpu = _timed(dedup)

@@ -277,3 +277,17 @@ def report(result: dict[str, Any], json_path: str | None) -> None:
     if json_path:
         Path(json_path).write_text(text)
     print(text)
+
+
+def line_dedup_one_part(batches: Iterable, folder: Path, name: str = "part") -> tuple[Path, np.ndarray]:
+    """Line-dedup pass 1 of one part that is its own group, counted in one bucket on one thread:
+    (its hash file, the group's duplicate hashes), what ``LineDedupFilter`` takes."""
+    import pyarrow.parquet as pq
+
+    from corpus.filters import line_dedup
+
+    hashes = line_dedup.hash_part(batches)
+    hash_file, key_file = folder / f"hashes-{name}.parquet", folder / f"keys-{name}.parquet"
+    pq.write_table(hashes, hash_file)
+    pq.write_table(line_dedup.part_keys(hashes), key_file)
+    return hash_file, line_dedup.count_group([key_file], 1, threads=1).duplicates

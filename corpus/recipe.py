@@ -207,9 +207,17 @@ GITHUB_FILE_NAME_LANGUAGES: dict[str, str] = {"Dockerfile": "Dockerfile", "Makef
 # RedPajama v1 (data_prep/github/github_clean_dedup_local.py): certificates are skipped.
 GITHUB_SKIP_SUFFIXES: tuple[str, ...] = (".crt",)
 
-# CCNet line dedup: hashes are pooled over a group of shards (CCNet: 50 of a snapshot's 1,600 shards;
-# RedPajama v1's 1-shard groups are the defect not to copy). 0 = every commoncrawl part in one group.
-LINE_DEDUP_GROUP_SIZE = 0
+# CCNet line dedup: hashes are pooled over a group of shards drawn within one snapshot (RECIPE.md; cc_net's
+# mine.py Config: hash_in_mem=50 of num_shards=1,600 per snapshot, i.e. 1/32 of it; RedPajama v1's 1-shard
+# groups are the defect not to copy). Groups never span two snapshots, so a new snapshot leaves the groups
+# of the earlier ones as they were. 0 = each snapshot's parts in one group.
+LINE_DEDUP_GROUP_SIZE = 50
+# Ours: a group's line hashes are counted in this many hash-range buckets, each on its own (a worker's
+# memory holds one bucket's distinct hashes, 1/16 of the group's); the result does not depend on it.
+LINE_DEDUP_HASH_BUCKETS = 16
+# Ours: exact dedup groups the corpus's document hashes in this many hash-prefix buckets, each on its own;
+# the removals do not depend on it.
+EXACT_DEDUP_HASH_BUCKETS = 16
 
 # --- Gopher quality and repetition rules (issue 9; Rae et al. 2021, Gopher, section A.1.1 and Table A1;
 # RECIPE.md "Gopher quality rules"; datatrove's GopherQualityFilter/GopherRepetitionFilter defaults match) ---

@@ -8,6 +8,11 @@
   that the unpartitioned ``commoncrawl_documents`` asset gives the same file: a partition backfill and
   the unpartitioned asset write, fingerprint and skip the very same part. The mapping is checked to be
   reversible (key -> path -> URL) instead of guessed.
+- A part's *snapshot* (``part_snapshot``) is the first component of its path that is a snapshot id
+  (``CC-MAIN-2024-10/segments/...`` or ``crawl-data/CC-MAIN-2024-10/...``); a part whose path names
+  none belongs to ``LOCAL``. Snapshots are the unit of Common Crawl work (CCNet): line-dedup groups and
+  perplexity cut-offs never span two, and "first copy" means first in ``snapshot_order`` (``LOCAL``,
+  then the crawls oldest first), so adding a newer snapshot changes none of the earlier ones' parts.
 - A folder listing (relative path, size, mtime) and its hash are the raw-folder sensor's cursor.
 """
 from __future__ import annotations
@@ -22,12 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Sequence
 
-from corpus.inputs import ORDINARY_COMPONENT as _COMPONENT, PATH_SEPARATOR as SEPARATOR, part_name
+from corpus.inputs import ESCAPED_MARK, ORDINARY_COMPONENT as _COMPONENT, PATH_SEPARATOR as SEPARATOR, part_name
 
 COLLINFO_URL = "https://index.commoncrawl.org/collinfo.json"
 DATA_URL = "https://data.commoncrawl.org"
 PATHS_PREFIX = "crawl-data/"  # every path in a *.paths.gz listing starts with it
 SNAPSHOT_ID = re.compile(r"^CC-MAIN-\d{4}-\d{2}$")
+LOCAL = "local"  # the snapshot of parts whose path names no Common Crawl snapshot
 _DAGSTER_INVALID = ("...",)  # Dagster refuses partition keys containing these (control chars are excluded above)
 FETCH_TIMEOUT_S = 60.0
 
@@ -133,6 +139,26 @@ def file_url(data_url: str, relpath: str) -> str:
 def snapshot_of(relpath: str) -> str | None:
     first = PurePosixPath(relpath).parts[0]
     return first if SNAPSHOT_ID.match(first) else None
+
+
+def part_snapshot(part: str) -> str:
+    """The snapshot of a part (its name, with or without ``.parquet``): the first path component that is
+    a snapshot id, else ``LOCAL``."""
+    components = part.removesuffix(".parquet").removeprefix(ESCAPED_MARK).split(SEPARATOR)
+    return next((c for c in components if SNAPSHOT_ID.match(c)), LOCAL)
+
+
+def snapshot_order(snapshot: str) -> tuple[bool, str]:
+    """Sort key of snapshots: ``LOCAL`` first, then the crawls oldest first (their ids sort by date)."""
+    return snapshot != LOCAL, snapshot
+
+
+def by_snapshot(parts: Iterable[Path]) -> dict[str, list[Path]]:
+    """Part paths grouped by snapshot, in ``snapshot_order``; each snapshot's parts keep their order."""
+    out: dict[str, list[Path]] = {}
+    for path in parts:
+        out.setdefault(part_snapshot(path.name), []).append(path)
+    return {s: out[s] for s in sorted(out, key=snapshot_order)}
 
 
 def fetch(url: str, timeout_s: float = FETCH_TIMEOUT_S, max_bytes: int = 64 << 20) -> bytes:

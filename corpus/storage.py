@@ -305,13 +305,17 @@ class PartStats:
     chars_in: int = 0
     chars_out: int = 0
     drop_reasons: dict[str, int] = field(default_factory=dict)
-    skipped: bool = False
+    # how many parts these numbers cover that were written by this run, and that were complete already
+    parts_computed: int = 0
+    parts_skipped: int = 0
 
     def merge(self, other: "PartStats") -> None:
         self.docs_in += other.docs_in
         self.docs_out += other.docs_out
         self.chars_in += other.chars_in
         self.chars_out += other.chars_out
+        self.parts_computed += other.parts_computed
+        self.parts_skipped += other.parts_skipped
         for reason, n in other.drop_reasons.items():
             self.drop_reasons[reason] = self.drop_reasons.get(reason, 0) + n
 
@@ -325,7 +329,7 @@ class PartWriter:
     def __init__(self, layout: Layout, stage: str, source: str, part: str, part_fingerprint: str):
         self.layout, self.stage, self.source, self.part = layout, stage, source, part
         self.fingerprint = part_fingerprint
-        self.stats = PartStats(source=source, stage=stage)
+        self.stats = PartStats(source=source, stage=stage, parts_computed=1)
         self._docs_path = layout.part("docs", stage, source, part)
         self._docs_tmp = _temp_beside(self._docs_path)
         self._writer: pq.ParquetWriter | None = None
@@ -387,7 +391,7 @@ def read_part_stats(layout: Layout, stage: str, source: str, part: str) -> PartS
     """Stats of an already-complete part, so a skipped part still reports its numbers."""
     row = read_table(layout.part("funnel", stage, source, part)).to_pylist()[0]
     stats = PartStats(source=source, stage=stage, docs_in=row["docs_in"], docs_out=row["docs_out"],
-                      chars_in=row["chars_in"], chars_out=row["chars_out"], skipped=True)
+                      chars_in=row["chars_in"], chars_out=row["chars_out"], parts_skipped=1)
     dropped = read_table(layout.part("dropped", stage, source, part), columns=["reason"])
     if dropped.num_rows:
         stats.drop_reasons = dict(zip(*_value_counts(dropped.column("reason"))))

@@ -13,8 +13,9 @@ Beside them, ``megatron/<split>.bin|.idx``: the same tokens as Megatron-Core ind
 sequence per document (``corpus/megatron.py``). ``manifest.json`` is written last: its existence means
 the folder is complete.
 
-Encoding streams the curated parts once (``encode_batch`` over record batches: the Rust side runs the
-batch on all cores) into a temporary token cache, because a document repeated over several epochs is
+Encoding streams the curated parts once, one document range (a part's needed documents) at a time
+(``encode_range``: ``encode_batch`` over record batches, the Rust side runs the batch on all cores; a
+range is a unit a worker can take), merged in range order into a temporary token cache, because a document repeated over several epochs is
 encoded once and then gathered in plan order from a memmap. With the exact counts the planner runs
 again (same seeds) so the achieved shares are exact, not estimated.
 """
@@ -189,8 +190,39 @@ def sample_texts(parts: Mapping[str, list[Path]], plan: pa.Table, max_chars: int
 
 # --- encoding --------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class EncodeRange:
+    """A document range to encode: the needed documents (``ids``) of one curated part, in its row order."""
+
+    source: str
+    part: Path
+    ids: pa.Array
+
+
+def encode_range(tok, doc_range: EncodeRange, out: Path) -> tuple[list[str], list[int]]:
+    """Encode one document range into ``out`` (flat uint32 ids, the documents one after the other); returns
+    the encoded ids in row order and their lengths. Pure per range: a worker can run it anywhere."""
+    ids: list[str] = []
+    lengths: list[int] = []
+    with open(out, "wb") as fh:
+        for batch in iter_batches([doc_range.part], columns=["id", "text"]):
+            batch = batch.filter(pc.is_in(batch.column("id"), value_set=doc_range.ids))
+            if batch.num_rows == 0:
+                continue
+            encs = tok.encode_batch(batch.column("text").to_pylist(), add_special_tokens=False)
+            lengths += [len(e.ids) for e in encs]
+            ids += batch.column("id").to_pylist()
+            fh.write(np.fromiter((t for e in encs for t in e.ids), dtype=np.uint32,
+                                 count=sum(len(e.ids) for e in encs)).tobytes())
+    return ids, lengths
+
+
 class TokenCache:
-    """Encoded documents, appended to one flat uint32 file; an in-memory index id -> (start, length)."""
+    """Encoded documents, appended to one flat uint32 file; an in-memory index id -> (start, length).
+
+    Documents are encoded per range (``encode_range``: the needed documents of one part) and the ranges
+    appended in range order (source, then part order), so the cache, and every shard gathered from it,
+    is the same bytes whichever worker encoded which range."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -199,29 +231,33 @@ class TokenCache:
         self.path.touch()
         self.index: dict[str, tuple[int, int]] = {}
         self.size = 0
+        self.ranges_encoded = 0
+
+    def ranges(self, parts: Mapping[str, list[Path]], needed: Mapping[str, set[str]]) -> list[EncodeRange]:
+        """The document ranges holding every needed document not yet cached, in merge order."""
+        out = []
+        for source in sorted(needed):
+            todo = pa.array(sorted(i for i in needed[source] if i not in self.index), pa.string())
+            if len(todo):
+                out += [EncodeRange(source, part, todo) for part in parts.get(source, [])]
+        return out
 
     def encode(self, tok, parts: Mapping[str, list[Path]], needed: Mapping[str, set[str]]) -> int:
-        """Encode every needed document not yet cached; returns how many were encoded."""
+        """Encode every needed document not yet cached, range by range; returns how many were encoded."""
         _enable_parallelism()
         done = 0
-        with open(self.path, "ab") as out:
-            for source in sorted(needed):
-                todo = pa.array(sorted(i for i in needed[source] if i not in self.index), pa.string())
-                if len(todo) == 0:
-                    continue
-                for batch in iter_batches(parts.get(source, []), columns=["id", "text"]):
-                    batch = batch.filter(pc.is_in(batch.column("id"), value_set=todo))
-                    if batch.num_rows == 0:
-                        continue
-                    done += self._encode_batch(tok, batch, out)
+        for doc_range in self.ranges(parts, needed):
+            range_file = self.folder / f"range-{self.ranges_encoded:06d}.u32"
+            self.ranges_encoded += 1
+            ids, lengths = encode_range(tok, doc_range, range_file)
+            done += self.append(ids, lengths, range_file)
         return done
 
-    def _encode_batch(self, tok, batch: pa.RecordBatch, out) -> int:
-        ids = batch.column("id").to_pylist()
-        encs = tok.encode_batch(batch.column("text").to_pylist(), add_special_tokens=False)
-        lengths = [len(e.ids) for e in encs]
-        flat = np.fromiter((t for e in encs for t in e.ids), dtype=np.uint32, count=sum(lengths))
-        out.write(flat.tobytes())
+    def append(self, ids: list[str], lengths: list[int], range_file: Path) -> int:
+        """Merge one encoded range (``encode_range``'s result) at the end of the cache; the range file goes."""
+        with open(self.path, "ab") as out, open(range_file, "rb") as src:
+            shutil.copyfileobj(src, out)
+        range_file.unlink()
         for i, n in zip(ids, lengths):
             self.index[i] = (self.size, n)
             self.size += n

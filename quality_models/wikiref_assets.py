@@ -7,7 +7,7 @@ from typing import List
 import dagster as dg
 
 from assets.resources import CorpusStorage
-from corpus import recipe
+from corpus import recipe, snapshots
 from corpus.filters import langid as langid_filter
 from quality_models import kenlm_model, langid, wikiref
 from quality_models.langid_assets import current_refiners
@@ -39,6 +39,12 @@ class WikirefClassifierConfig(dg.Config):
     max_cited_pages: int = recipe.WIKIREF_MAX_CITED_PAGES
 
 
+def negative_parts(web_parts: list) -> list:
+    """The negatives' parts: the first snapshot's (``corpus.snapshots.snapshot_order``), not every snapshot's,
+    so adding a newer snapshot keeps the classifier, and so every earlier part it filtered, as it was."""
+    return next(iter(snapshots.by_snapshot(web_parts).values()), [])
+
+
 def params_of(config: WikirefClassifierConfig) -> wikiref.WikirefParams:
     """The training parameters: every field of ``WikirefParams`` from the config (a missing one fails here)."""
     return wikiref.WikirefParams(**{f.name: getattr(config, f.name) for f in dataclasses.fields(wikiref.WikirefParams)})
@@ -59,7 +65,7 @@ def wikiref_classifier(context: dg.AssetExecutionContext, config: WikirefClassif
         identifier = langid.LanguageIdentifier(langid.default_model_path(), current_refiners(layout))
         lid = langid_filter.LangIdFilter(identifier, "commoncrawl", recipe.CC_KEEP_LANGUAGES, recipe.LANGID_MIN_SCORE)
     inputs = wikiref.WikirefInputs(layout.docs_parts("ingest", "wikipedia"), layout.docs_parts("ingest", "books"),
-                                   layout.docs_parts(WEB_STAGE, "commoncrawl"), cited_pages, lid)
+                                   negative_parts(layout.docs_parts(WEB_STAGE, "commoncrawl")), cited_pages, lid)
     folder, manifest, reused = wikiref.train_classifier(inputs, layout.models, params_of(config))
     kenlm_model.set_current(layout.models, wikiref.NAME, manifest["version"])
     if manifest["positives_source"] == "fallback_curated":

@@ -1,46 +1,86 @@
 """Exact document dedup across all sources: a 128-bit hash of normalised text; the first copy by
-(source priority, id) is kept. Grouping runs in DuckDB over a hash table on disk, so memory does not
-grow with the corpus."""
+(source priority, snapshot order, id) is kept, so a newer Common Crawl snapshot loses its copies of
+earlier snapshots' pages and never takes one away from them.
+
+Partitioned by hash prefix: each part's hash file is sorted by hash and carries the hash's 16-bit
+``prefix``; ``bucket_duplicates`` groups one prefix range over every hash file in DuckDB (the other row
+groups are skipped by their statistics), on its own, and ``merge_buckets`` joins the buckets' removals in
+id order whatever order they finished in. Memory does not grow with the corpus: one bucket is grouped
+at a time, on disk if it must."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import xxhash
 
+from corpus.snapshots import LOCAL
 from corpus.text import normalize_for_hash
 
-HASH_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("rank", pa.int32()), ("hash", pa.binary(16))])
+HASH_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("rank", pa.int32()), ("snapshot", pa.string()),
+                         ("prefix", pa.uint16()), ("hash", pa.binary(16))])
+REMOVALS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("kept_id", pa.string())])
+PREFIXES = 1 << 16
 
 
-def hash_batch(batch: pa.RecordBatch, rank: int) -> pa.Table:
+def hash_batch(batch: pa.RecordBatch, rank: int, snapshot: str = LOCAL) -> pa.Table:
     texts = batch.column("text").to_pylist()
     hashes = [xxhash.xxh3_128_digest(normalize_for_hash(t).encode("utf-8", "surrogatepass")) for t in texts]
+    prefix = np.frombuffer(b"".join(h[:2] for h in hashes), dtype=">u2").astype(np.uint16)
     n = batch.num_rows
     return pa.Table.from_arrays(
-        [batch.column("id"), batch.column("source"), pa.array([rank] * n, pa.int32()), pa.array(hashes, pa.binary(16))],
+        [batch.column("id"), batch.column("source"), pa.array([rank] * n, pa.int32()), pa.array([snapshot] * n, pa.string()),
+         pa.array(prefix, pa.uint16()), pa.array(hashes, pa.binary(16))],
         schema=HASH_SCHEMA,
     )
 
 
-def find_duplicates(hash_files: Iterable[Path], memory_limit: str = "2GB") -> pa.Table:
-    """Rows (id, source, kept_id) for every document that is a copy of an earlier-ranked one."""
-    files = [str(p) for p in hash_files]
-    empty = pa.table({"id": pa.array([], pa.string()), "source": pa.array([], pa.string()), "kept_id": pa.array([], pa.string())})
-    if not files:
-        return empty
+def hash_part(batches: Iterable[pa.RecordBatch], rank: int, snapshot: str = LOCAL) -> pa.Table:
+    """A part's hash file: its documents' hashes sorted by hash (a prefix range is a few row groups)."""
+    tables = [hash_batch(b, rank, snapshot) for b in batches]
+    table = pa.concat_tables(tables) if tables else HASH_SCHEMA.empty_table()
+    return table.sort_by([("hash", "ascending"), ("id", "ascending")])
+
+
+def bucket_range(bucket: int, num_buckets: int) -> tuple[int, int]:
+    """The hash prefixes [lo, hi) of a bucket: the 16-bit prefix space cut into ``num_buckets`` ranges."""
+    if not 0 <= bucket < num_buckets <= PREFIXES:
+        raise ValueError(f"bucket {bucket} is not in 0..{num_buckets - 1} (at most {PREFIXES} buckets)")
+    return bucket * PREFIXES // num_buckets, (bucket + 1) * PREFIXES // num_buckets
+
+
+def bucket_duplicates(hash_files: Sequence[Path], bucket: int, num_buckets: int, memory_limit: str = "2GB") -> pa.Table:
+    """Rows (id, source, kept_id), sorted by id, for every document of one hash bucket that is a copy of
+    an earlier one: earlier by source priority (rank), then snapshot (``corpus.snapshots.snapshot_order``),
+    then id."""
+    lo, hi = bucket_range(bucket, num_buckets)
+    if not hash_files:
+        return REMOVALS_SCHEMA.empty_table()
     con = duckdb.connect()
     con.execute(f"SET memory_limit='{memory_limit}'")
     table = con.sql(
-        """
+        f"""
         SELECT id, source, kept_id FROM (
-            SELECT id, source, first_value(id) OVER (PARTITION BY hash ORDER BY rank, id) AS kept_id
-            FROM read_parquet(?)
+            SELECT id, source, first_value(id) OVER (
+                PARTITION BY hash ORDER BY rank, snapshot <> '{LOCAL}', snapshot, id) AS kept_id
+            FROM read_parquet(?) WHERE prefix >= {lo} AND prefix < {hi}
         ) WHERE id <> kept_id ORDER BY id
         """,
-        params=[files],
+        params=[[str(p) for p in hash_files]],
     ).to_arrow_table()
     con.close()
-    return table.cast(empty.schema)
+    return table.cast(REMOVALS_SCHEMA)
+
+
+def merge_buckets(buckets: Sequence[pa.Table]) -> pa.Table:
+    """The buckets' removals as one table sorted by id (ids are unique, so the order is total)."""
+    return pa.concat_tables([REMOVALS_SCHEMA.empty_table(), *buckets]).sort_by("id")
+
+
+def find_duplicates(hash_files: Sequence[Path], num_buckets: int, memory_limit: str = "2GB") -> pa.Table:
+    """Every bucket, one after the other (the in-process path; a cluster runs ``bucket_duplicates`` per
+    bucket on its workers and merges them the same way)."""
+    return merge_buckets([bucket_duplicates(hash_files, b, num_buckets, memory_limit) for b in range(num_buckets)])

@@ -6,11 +6,15 @@ Two passes, so memory never holds the group's lines:
 
 1. ``hash_batch`` turns each document batch into one row per line: ``doc`` (row in the part),
    ``hash`` (uint64), ``first`` (first occurrence of that hash inside its document). The asset writes
-   these per part under ``work/line_dedup/``.
-2. ``duplicate_hashes`` counts, in DuckDB over the group's hash files, the documents each hash occurs
-   in (``first`` rows only) and returns the sorted uint64 array of hashes with count >= 2;
+   these per part under ``work/line_dedup/``, and beside them the part's *keys* (``part_keys``): each
+   non-blank hash once with the number of the part's documents it occurs in, sorted by hash, so a
+   hash range is a few row groups of every file.
+2. The group's counting is partitioned by hash range (``bucket_range``): ``count_bucket`` counts one
+   bucket over the group's key files in DuckDB, on its own (any worker), and returns the bucket's
+   duplicated hashes (in two or more documents) and its line counts; ``merge_buckets`` joins the
+   buckets in bucket order (so the hashes stay sorted) whatever order they finished in.
    ``LineDedupFilter`` then rewrites each part's text from its hash file, keeping a line when it is the
-   first in its document, not blank, and not in that array (a binary search, numpy).
+   first in its document, not blank, and not among the duplicates (a binary search, numpy).
 
 Normalisation (CCNet ``normalize_for_dedup``, in its order): lowercase, every Unicode digit -> 0, then
 remove control characters 0-31 and 127-159 and CCNet's fixed set of Unicode punctuation. The digit step
@@ -27,6 +31,8 @@ CCNet's ``compute_hashes``). 0 marks a blank line (a real SHA-1 prefix of 0 has 
 from __future__ import annotations
 
 import hashlib
+import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -108,6 +114,45 @@ def hash_part(batches: Iterable[pa.RecordBatch]) -> pa.Table:
     return pa.concat_tables(tables) if tables else HASH_SCHEMA.empty_table()
 
 
+KEY_SCHEMA = pa.schema([("hash", pa.uint64()), ("docs", pa.int32())])
+# per-part line counts carried in the key file's footer (the group's line statistics sum them)
+PART_COUNTS_KEY = b"corpus.line_counts"
+_HASH_SPACE = 1 << 64
+
+
+def part_keys(hashes: pa.Table) -> pa.Table:
+    """A part's keys: every non-blank hash once, with the number of its documents it occurs in, sorted
+    by hash; its footer holds the part's line counts (in, blank, repeated inside a document)."""
+    h = hashes.column("hash").to_numpy()
+    first = hashes.column("first").to_numpy(zero_copy_only=False)
+    keys, docs = np.unique(h[first & (h != BLANK)], return_counts=True)
+    counts = dict(lines_in=len(h), lines_blank=int((h == BLANK).sum()),
+                  lines_repeated_in_doc=int((~first & (h != BLANK)).sum()))
+    table = pa.Table.from_arrays([pa.array(keys, pa.uint64()), pa.array(docs.astype(np.int32))], schema=KEY_SCHEMA)
+    return table.replace_schema_metadata({PART_COUNTS_KEY: json.dumps(counts, sort_keys=True).encode()})
+
+
+def bucket_range(bucket: int, num_buckets: int) -> tuple[int, int]:
+    """The hash range [lo, hi) of a bucket: the uint64 space cut into ``num_buckets`` equal ranges."""
+    if not 0 <= bucket < num_buckets:
+        raise ValueError(f"bucket {bucket} is not in 0..{num_buckets - 1}")
+    return bucket * _HASH_SPACE // num_buckets, (bucket + 1) * _HASH_SPACE // num_buckets
+
+
+@dataclass(frozen=True)
+class BucketCounts:
+    """One hash bucket of a group: its duplicated hashes (sorted) and how many lines they and the
+    bucket's unique lines hold, with how many documents share each duplicated hash."""
+
+    duplicates: np.ndarray
+    counts: dict[str, int]
+
+
+BUCKET_COUNT_NAMES = ("lines_duplicate", "lines_out", "dup_hashes", "dup_docs_2", "dup_docs_3_10",
+                      "dup_docs_11_100", "dup_docs_over_100")
+PART_COUNT_NAMES = ("lines_in", "lines_blank", "lines_repeated_in_doc")
+
+
 def _connect(memory_limit: str, threads: int | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute(f"SET memory_limit='{memory_limit}'")
@@ -116,48 +161,47 @@ def _connect(memory_limit: str, threads: int | None = None) -> duckdb.DuckDBPyCo
     return con
 
 
-def duplicate_hashes(hash_files: Sequence[Path], memory_limit: str = "2GB", threads: int | None = None) -> np.ndarray:
-    """Sorted uint64 hashes that occur in two or more documents of the group (DuckDB GROUP BY)."""
-    if not hash_files:
-        return np.zeros(0, np.uint64)
+def count_bucket(key_files: Sequence[Path], bucket: int, num_buckets: int, memory_limit: str = "2GB",
+                 threads: int | None = None) -> BucketCounts:
+    """Count one hash bucket over a group's key files (DuckDB GROUP BY over the bucket's range only:
+    the files are sorted by hash, so the other row groups are skipped by their statistics)."""
+    lo, hi = bucket_range(bucket, num_buckets)
+    if not key_files:
+        return BucketCounts(np.zeros(0, np.uint64), dict.fromkeys(BUCKET_COUNT_NAMES, 0))
     con = _connect(memory_limit, threads)
-    table = con.sql(
-        f"SELECT hash FROM read_parquet(?) WHERE first AND hash <> {BLANK} GROUP BY hash HAVING count(*) >= 2 ORDER BY hash",
-        params=[[str(p) for p in hash_files]],
-    ).to_arrow_table()
+    upper = "" if hi == _HASH_SPACE else f"AND hash < {hi}::UBIGINT"
+    con.execute(f"CREATE TEMP TABLE counts AS SELECT hash, sum(docs) AS n FROM read_parquet(?) "
+                f"WHERE hash >= {lo}::UBIGINT {upper} GROUP BY hash", [[str(p) for p in key_files]])
+    duplicates = con.sql("SELECT hash FROM counts WHERE n >= 2 ORDER BY hash").to_arrow_table()
+    row = con.execute("""SELECT coalesce(sum(n) FILTER (WHERE n >= 2), 0), count(*) FILTER (WHERE n = 1),
+                            count(*) FILTER (WHERE n >= 2), count(*) FILTER (WHERE n = 2),
+                            count(*) FILTER (WHERE n BETWEEN 3 AND 10), count(*) FILTER (WHERE n BETWEEN 11 AND 100),
+                            count(*) FILTER (WHERE n > 100) FROM counts""").fetchone()
     con.close()
-    return table.column("hash").to_numpy().astype(np.uint64, copy=False)
+    return BucketCounts(duplicates.column("hash").to_numpy().astype(np.uint64, copy=False),
+                        dict(zip(BUCKET_COUNT_NAMES, (int(v) for v in row))))
 
 
-def group_line_stats(hash_files: Sequence[Path], memory_limit: str = "2GB") -> dict[str, int]:
-    """Line counts of a group: in, blank, in-document repeats, lines in duplicated groups, out; and how
-    many documents share each duplicated line (a histogram)."""
-    zero = dict(lines_in=0, lines_blank=0, lines_repeated_in_doc=0, lines_duplicate=0, lines_out=0,
-                dup_hashes=0, dup_docs_2=0, dup_docs_3_10=0, dup_docs_11_100=0, dup_docs_over_100=0)
-    if not hash_files:
-        return zero
-    con = _connect(memory_limit)
-    row = con.execute(
-        f"""
-        WITH lines AS (SELECT hash, first FROM read_parquet(?)),
-        counts AS (SELECT hash, count(*) AS n FROM lines WHERE first AND hash <> {BLANK} GROUP BY hash),
-        dups AS (SELECT hash, n FROM counts WHERE n >= 2)
-        SELECT
-          (SELECT count(*) FROM lines),
-          (SELECT count(*) FROM lines WHERE hash = {BLANK}),
-          (SELECT count(*) FROM lines WHERE NOT first AND hash <> {BLANK}),
-          (SELECT coalesce(sum(n), 0) FROM dups),
-          (SELECT coalesce(sum(n), 0) FROM counts WHERE n = 1),
-          (SELECT count(*) FROM dups),
-          (SELECT count(*) FROM dups WHERE n = 2),
-          (SELECT count(*) FROM dups WHERE n BETWEEN 3 AND 10),
-          (SELECT count(*) FROM dups WHERE n BETWEEN 11 AND 100),
-          (SELECT count(*) FROM dups WHERE n > 100)
-        """,
-        [[str(p) for p in hash_files]],
-    ).fetchone()
-    con.close()
-    return dict(zip(zero, (int(v) for v in row)))
+def merge_buckets(buckets: Sequence[BucketCounts], key_files: Sequence[Path]) -> BucketCounts:
+    """A group's duplicates and line counts from all of its buckets, given in bucket order (the merged
+    hashes are sorted because the ranges are), plus the parts' own line counts from the key files."""
+    counts = dict.fromkeys(PART_COUNT_NAMES + BUCKET_COUNT_NAMES, 0)
+    for path in key_files:
+        for name, n in json.loads(pq.read_schema(path).metadata[PART_COUNTS_KEY]).items():
+            counts[name] += n
+    for b in buckets:
+        for name, n in b.counts.items():
+            counts[name] += n
+    duplicates = np.concatenate([b.duplicates for b in buckets]) if buckets else np.zeros(0, np.uint64)
+    return BucketCounts(duplicates.astype(np.uint64, copy=False), counts)
+
+
+def count_group(key_files: Sequence[Path], num_buckets: int, memory_limit: str = "2GB",
+                threads: int | None = None) -> BucketCounts:
+    """Every bucket of a group, one after the other (the in-process path; a cluster runs ``count_bucket``
+    per bucket on its workers and merges them the same way)."""
+    return merge_buckets([count_bucket(key_files, b, num_buckets, memory_limit, threads) for b in range(num_buckets)],
+                         key_files)
 
 
 def contains_sorted(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from assets.cc_perplexity import cc_perplexity, snapshot_label
+from assets.cc_perplexity import cc_perplexity
 from assets.resources import CorpusStorage
 from corpus.filters import perplexity as ppl
 from corpus.schema import new_document
@@ -58,13 +58,13 @@ def test_kept_share_and_cutoff_origin_at_1_30_and_3000_pages(size, origin, kept,
     md = _metadata(_materialize(root, [cc_perplexity]))
     assert md["docs_in"] == size and md["docs_out"] == kept, md["docs_out"]
     assert md["model_kind"] == "trained" and md["cutoffs_mode"] == "auto"
-    en = md["cutoff_origin"]["en"]
+    en = md["cutoff_origin"]["local"]["en"]
     assert en["origin"] == origin
     assert en["docs"] == (size if origin == ppl.SNAPSHOT_PERCENTILES else 143)  # the web reference: 143 pages
     table = Layout(root).models / "perplexity_cutoffs" / "local"
-    assert [p.parent for p in table.glob("*.json")] == [table] and md["cutoffs_reused"] == []
+    assert [p.parent for p in table.glob("*.json")] == [table] and md["cutoffs_reused"] == {"local": []}
     again = _metadata(_materialize(root, [cc_perplexity]))  # a later run of the same snapshot
-    assert again["cutoffs_reused"] == reused and again["cutoff_origin"] == md["cutoff_origin"]
+    assert again["cutoffs_reused"] == {"local": reused} and again["cutoff_origin"] == md["cutoff_origin"]
     docs = pq.read_table(Layout(root).root / "docs" / "perplexity" / "commoncrawl")
     assert set(docs.column("bucket").to_pylist()) <= {"head", "middle"} and docs.column("perplexity").null_count == 0
 
@@ -90,7 +90,7 @@ def test_ccnet_release_from_a_loopback_url_uses_published_cutoffs_and_trained_mo
     assert models_md["kind"].value == "ccnet" and models_md["source"].value == url and len(hits) == 2
     md = _metadata(_materialize(root, [cc_perplexity]))
     assert md["model_kind"] == "ccnet"
-    assert md["cutoff_origin"]["en"] == {"origin": ppl.CCNET_PUBLISHED, "docs": 0, "cutoffs": [340.0, 520.0]}
+    assert md["cutoff_origin"]["local"]["en"] == {"origin": ppl.CCNET_PUBLISHED, "docs": 0, "cutoffs": [340.0, 520.0]}
     other = tmp_path / "trained"
     _with_trained_model(other, trained)
     _langid_parts(other, ["x" * 400])
@@ -100,7 +100,27 @@ def test_ccnet_release_from_a_loopback_url_uses_published_cutoffs_and_trained_mo
     assert "belong to CCNet's released models" in str(failed.all_events)
 
 
-def test_snapshot_label_names_common_crawl_snapshots(tmp_path):
-    parts = [tmp_path / "CC-MAIN-2024-10__segments__a.warc.wet.gz.parquet", tmp_path / "mine.warc.gz.parquet"]
-    assert snapshot_label(parts) == "CC-MAIN-2024-10+local"
-    assert snapshot_label(parts[:1]) == "CC-MAIN-2024-10" and snapshot_label([]) == "local"
+def test_cutoffs_are_per_snapshot_and_a_new_snapshot_leaves_the_earlier_parts_unchanged(tmp_path, samples_dir, trained):
+    root = tmp_path / "data"
+    _with_trained_model(root, trained)
+    pages = web_pages.english_pages(samples_dir, 400, split="evaluation")
+    docs = [new_document("commoncrawl", f"page:{i}", text, lang="en", lang_score=0.99) for i, text in enumerate(pages)]
+    old = {f"crawl-data__CC-MAIN-2024-10__segments__s{k}__wet__f.warc.wet.gz": docs[k:300:2] for k in range(2)}
+    write_parts(root, "langid", "commoncrawl", old)
+    first = _metadata(_materialize(root, [cc_perplexity]))
+    assert first["snapshots"] == ["CC-MAIN-2024-10"] and first["parts_computed"] == 2
+    out = Layout(root).root / "docs" / "perplexity" / "commoncrawl"
+    before = {p.name: p.read_bytes() for p in out.glob("*.parquet")}
+    # a newer snapshot of the last 100 pages only: its 60th percentile is its own
+    write_parts(root, "langid", "commoncrawl", {"crawl-data__CC-MAIN-2024-18__segments__s0__wet__f.warc.wet.gz": docs[300:]})
+    second = _metadata(_materialize(root, [cc_perplexity]))
+    assert second["snapshots"] == ["CC-MAIN-2024-10", "CC-MAIN-2024-18"]
+    assert (second["parts_computed"], second["parts_skipped"]) == (1, 2)
+    origin = second["cutoff_origin"]
+    assert origin["CC-MAIN-2024-10"] == first["cutoff_origin"]["CC-MAIN-2024-10"]
+    assert origin["CC-MAIN-2024-10"]["en"]["docs"] == 300 and origin["CC-MAIN-2024-18"]["en"]["docs"] == 100
+    assert origin["CC-MAIN-2024-18"]["en"]["origin"] == ppl.SNAPSHOT_PERCENTILES
+    assert origin["CC-MAIN-2024-18"]["en"]["cutoffs"] != origin["CC-MAIN-2024-10"]["en"]["cutoffs"]
+    assert {n: (out / n).read_bytes() for n in before} == before
+    assert sorted(p.parent.name for p in (Layout(root).models / "perplexity_cutoffs").glob("*/*.json")) == [
+        "CC-MAIN-2024-10", "CC-MAIN-2024-18"]

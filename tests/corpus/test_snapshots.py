@@ -72,3 +72,15 @@ def test_folder_listing_hash_changes_with_content_and_ignores_partial_downloads(
     os.utime(target, ns=(first[0].mtime_ns + 10**9, first[0].mtime_ns + 10**9))
     assert snapshots.listing_hash(snapshots.folder_listing(tmp_path)) != snapshots.listing_hash(first)
     assert snapshots.folder_listing(tmp_path / "missing") == []
+
+
+def test_part_snapshot_and_snapshot_order(tmp_path):
+    assert snapshots.part_snapshot("crawl-data__CC-MAIN-2024-10__segments__s__wet__a.warc.wet.gz.parquet") == "CC-MAIN-2024-10"
+    assert snapshots.part_snapshot("CC-MAIN-2023-50__segments__s__wet__a.warc.wet.gz") == "CC-MAIN-2023-50"
+    assert snapshots.part_snapshot("cc-main-2024-22_whirlwind__whirlwind.warc.gz") == snapshots.LOCAL
+    assert snapshots.part_snapshot("=x_20y__CC-MAIN-2024-10__a") == "CC-MAIN-2024-10"
+    parts = [tmp_path / n for n in ("CC-MAIN-2024-18__b.parquet", "mine.warc.gz.parquet", "CC-MAIN-2024-10__z.parquet",
+                                    "CC-MAIN-2024-10__a.parquet")]
+    grouped = snapshots.by_snapshot(parts)
+    assert list(grouped) == [snapshots.LOCAL, "CC-MAIN-2024-10", "CC-MAIN-2024-18"]
+    assert [p.name for p in grouped["CC-MAIN-2024-10"]] == ["CC-MAIN-2024-10__z.parquet", "CC-MAIN-2024-10__a.parquet"]

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pyarrow.compute as pc
 import pytest
 
 from corpus import mixture, tokens
@@ -202,3 +203,31 @@ def test_megatron_dataset_read_back_by_megatron_core_matches_the_flat_shards(bui
     val = IndexedDataset(str(out / "megatron" / "val"))
     starts = np.cumsum(val.sequence_lengths) - val.sequence_lengths
     assert [[int(a), int(n)] for a, n in zip(starts, val.sequence_lengths)] == [d[1:] for d in m["val_documents"]]
+
+
+def test_document_ranges_encoded_in_any_order_merge_into_the_same_cache(corpus_root, built, tmp_path):
+    """Each range (a curated part's needed documents) encoded on its own, here last range first as a
+    worker pool may finish them, and merged in range order: the cache bytes and index of one sequential
+    pass, and the tokens the shards were gathered from."""
+    layout = Layout(corpus_root)
+    tok = tokens.load_tokenizer(tokens.latest_tokenizer(tokens.tokenizer_dir(layout))[1])
+    parts = mixture.curated_parts(layout, CURATED_STAGE)
+    plan = mixture.pq.read_table(corpus_root / "work" / "mixture" / "plan_exact.parquet")
+    needed: dict[str, set[str]] = {}
+    for s, i in zip(plan.column("source").to_pylist(), plan.column("id").to_pylist()):
+        needed.setdefault(s, set()).add(i)
+    sequential = tokens.TokenCache(tmp_path / "sequential")
+    assert sequential.encode(tok, parts, needed) == sum(len(v) for v in needed.values())
+    merged = tokens.TokenCache(tmp_path / "merged")
+    ranges = merged.ranges(parts, needed)
+    assert len(ranges) == sum(len(parts[s]) for s in needed) > 4
+    results = {k: tokens.encode_range(tok, r, tmp_path / f"range-{k}.u32") for k, r in reversed(list(enumerate(ranges)))}
+    for k in range(len(ranges)):
+        merged.append(*results[k], tmp_path / f"range-{k}.u32")
+    assert merged.index == sequential.index and merged.path.read_bytes() == sequential.path.read_bytes()
+    assert not list(tmp_path.glob("range-*.u32"))
+    # the shards' documents are these tokens: the first train shard starts with the plan's first document
+    first = plan.filter(pc.equal(plan.column("split"), "train")).column("id")[0].as_py()
+    start, n = merged.index[first]
+    shard = np.fromfile(corpus_root / "shards" / built["shards"][0]["path"], dtype=np.dtype(built["dtype"]))
+    assert np.array_equal(shard[:n], merged.tokens()[start:start + n])

@@ -14,14 +14,21 @@ def _sentences(samples_dir, lang, n, skip=0):
     return path.read_text(encoding="utf-8").splitlines()[skip:skip + n]
 
 
-def _run(batches, tmp_path, name="part"):
-    """Pass 1 and pass 2 of one part that is its own group."""
+def _pass1(batches, tmp_path, name="part"):
+    """A part's hash file and key file."""
     hashes = line_dedup.hash_part(batches)
-    path = tmp_path / f"{name}.parquet"
+    path, keys = tmp_path / f"{name}.parquet", tmp_path / f"{name}.keys.parquet"
     pq.write_table(hashes, path)
-    dups = line_dedup.duplicate_hashes([path])
-    flt = line_dedup.LineDedupFilter(path, dups, "commoncrawl")
-    return [flt(b) for b in batches], path
+    pq.write_table(line_dedup.part_keys(hashes), keys)
+    return path, keys
+
+
+def _run(batches, tmp_path, name="part", buckets=4):
+    """Pass 1 and pass 2 of one part that is its own group."""
+    path, keys = _pass1(batches, tmp_path, name)
+    group = line_dedup.count_group([keys], buckets)
+    flt = line_dedup.LineDedupFilter(path, group.duplicates, "commoncrawl")
+    return [flt(b) for b in batches], keys
 
 
 def test_normalisation_follows_ccnet():
@@ -95,7 +102,7 @@ def test_hashes_are_pooled_across_batches_and_rows_line_up(samples_dir, tmp_path
     results, path = _run(batches, tmp_path)
     out = [t for kept, _ in results for t in kept.column("text").to_pylist()]
     assert out == ["\n".join(pl[3 * i:3 * i + 3]) for i in range(20)]
-    stats = line_dedup.group_line_stats([path])
+    stats = line_dedup.count_group([path], 4).counts
     assert stats["lines_in"] == 62 and stats["lines_duplicate"] == 2 and stats["lines_out"] == 60
     assert stats["dup_hashes"] == 1 and stats["dup_docs_2"] == 1
 
@@ -108,3 +115,32 @@ def test_a_stale_hash_file_is_refused(samples_dir, tmp_path):
     changed = [new_document("commoncrawl", "s:1", "\n".join(_sentences(samples_dir, "nl", 4)))]
     with pytest.raises(ValueError, match="stale"):
         line_dedup.LineDedupFilter(path, np.zeros(0, np.uint64), "commoncrawl")(documents_to_batch(changed))
+
+
+def test_bucketed_counting_is_the_same_for_any_bucket_count_and_each_bucket_keeps_its_range(samples_dir, tmp_path):
+    # three parts of real sentences: 20 lines shared by parts 0 and 1, 20 by parts 1 and 2, 10 by all three;
+    # one line repeated inside the first document of each part
+    de = _sentences(samples_dir, "de", 400)
+    shared = {0: de[300:320] + de[340:350], 1: de[300:350], 2: de[320:350]}
+    keys = []
+    for p in range(3):
+        own = de[100 * p:100 * p + 100]
+        docs = [new_document("commoncrawl", f"p{p}:{i}", "\n".join(own[4 * i:4 * i + 4] + shared[p][i::20]
+                                                                   + ([de[390 + p]] * 2 if i == 0 else [])))
+                for i in range(20)]
+        keys.append(_pass1([documents_to_batch(docs)], tmp_path, f"part{p}")[1])
+    whole = line_dedup.count_group(keys, 1)
+    assert len(whole.duplicates) == 50 and np.all(whole.duplicates[1:] > whole.duplicates[:-1])
+    assert (whole.counts["dup_docs_2"], whole.counts["dup_docs_3_10"], whole.counts["lines_duplicate"]) == (40, 10, 110)
+    assert whole.counts["lines_repeated_in_doc"] == 3 and whole.counts["lines_in"] == sum(
+        pq.read_table(tmp_path / f"part{p}.parquet").num_rows for p in range(3))
+    for buckets in (2, 7, 16):
+        split = line_dedup.count_group(keys, buckets)
+        assert np.array_equal(split.duplicates, whole.duplicates) and split.counts == whole.counts
+        for b in range(buckets):
+            lo, hi = line_dedup.bucket_range(b, buckets)
+            mine = line_dedup.count_bucket(keys, b, buckets).duplicates
+            assert all(lo <= int(h) < hi for h in mine)
+    assert line_dedup.bucket_range(15, 16)[1] == 1 << 64
+    with pytest.raises(ValueError, match="not in 0..15"):
+        line_dedup.bucket_range(16, 16)

@@ -28,3 +28,24 @@ def test_ingest_and_dedup_report_row_count_and_column_schema(tmp_path, samples_d
         assert [(c.name, c.type) for c in columns] == [(f.name, str(f.type)) for f in DOCUMENT_SCHEMA]
         assert [c.name for c in columns if not c.constraints.nullable] == ["id", "source", "text"]
     assert result.asset_materializations_for_node("c4_documents")[0].metadata["dagster/row_count"].value == 20
+
+
+def test_every_part_stage_names_its_executor_and_counts_tasks_and_nodes(tmp_path, samples_dir, monkeypatch):
+    """In-process (the default): each built part is one task on one node; a rerun builds nothing."""
+    raw = tmp_path / "raw" / "c4"
+    raw.mkdir(parents=True)
+    for name in ("c4-sample.01.json.gz", "c4-sample.02.json.gz"):
+        shutil.copy(samples_dir / "c4" / name, raw)
+    monkeypatch.setenv("CORPUS_DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("CORPUS_RAW_DIR", str(tmp_path / "raw"))
+    monkeypatch.delenv("CORPUS_EXECUTOR", raising=False)
+    job = defs.resolve_job_def("build_corpus")
+    selection = [dg.AssetKey("c4_documents"), dg.AssetKey("exact_dedup")]
+    for expected_tasks, expected_nodes in ((2, 1), (0, 0)):
+        result = job.execute_in_process(asset_selection=selection)
+        assert result.success
+        for node in ("c4_documents", "exact_dedup"):
+            md = result.asset_materializations_for_node(node)[0].metadata
+            assert (md["executor"].value, md["executor_tasks"].value, md["executor_nodes"].value) == \
+                ("in-process", expected_tasks, expected_nodes)
+            assert md["docs_out"].value > 0

@@ -67,11 +67,13 @@ def run_units(context: dg.AssetExecutionContext, layout: Layout, stage: str, sou
     executor = executor_from_env()
     key = (context.run.run_id, context.asset_key.to_user_string())
     summary = _SUMMARIES.setdefault(key, ExecutionSummary(executor.name))
+    started = time.monotonic()
     for job, stats, node in executor.run(jobs, context.log):
-        summary.add(node)
+        summary.add(node, stats)
         for reason, n in sorted(stats.drop_reasons.items()):
             context.log.info(f"{stage}/{source} {job.part}: dropped {n} ({reason})")
         total.merge(stats)
+    summary.seconds += time.monotonic() - started
     layout.remove_stale_temps(stage, source)  # what a task killed mid-write left (its retry wrote the part)
     context.log.info(f"{stage}/{source}: {summary.line()}")
     context.add_asset_metadata(summary.metadata())

@@ -54,18 +54,23 @@ def build_part(job: PartJob, log: _Log | None = None) -> PartStats:
 @dataclass
 class ExecutionSummary:
     """What a stage's metadata says about where its parts were built: the executor, the parts it built
-    (tasks) and the nodes they ran on."""
+    (tasks), the nodes they ran on, their input documents and the wall time from submission to the last
+    result (the part work alone: a stage's own passes and metadata are outside it)."""
 
     executor: str
     tasks: int = 0
     nodes: set[str] = field(default_factory=set)
+    docs_in: int = 0
+    seconds: float = 0.0
 
-    def add(self, node: str) -> None:
+    def add(self, node: str, stats: PartStats) -> None:
         self.tasks += 1
         self.nodes.add(node)
+        self.docs_in += stats.docs_in
 
     def metadata(self) -> dict[str, Any]:
-        return {"executor": self.executor, "executor_nodes": len(self.nodes), "executor_tasks": self.tasks}
+        return {"executor": self.executor, "executor_nodes": len(self.nodes), "executor_tasks": self.tasks,
+                "executor_docs_in": self.docs_in, "executor_seconds": round(self.seconds, 3)}
 
     def line(self) -> str:
         return f"executor {self.executor}: {self.tasks} task(s) on {len(self.nodes)} node(s)"
@@ -137,9 +142,9 @@ class RayExecutor:
         """(job, its stats, the node that built it), in the order of ``jobs``."""
         if not jobs:
             return
-        ray = _ray()
         for job in jobs:
             _check_picklable(job)
+        ray = _ray()
         task = ray.remote(_build_part_on_worker).options(
             num_cpus=self.resources.num_cpus, memory=self.resources.memory,
             max_retries=self.resources.max_retries, retry_exceptions=False)
@@ -154,7 +159,7 @@ class RayExecutor:
 def _check_picklable(job: PartJob) -> None:
     """A clear error when a build closure captured something a worker cannot receive (the Dagster
     context, an open model handle), instead of Ray's serialization traceback."""
-    import cloudpickle
+    from ray import cloudpickle
 
     try:
         cloudpickle.dumps(job)

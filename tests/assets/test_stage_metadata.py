@@ -3,19 +3,25 @@ in the stage's parts) and ``dagster/column_schema`` (the document schema), what 
 import shutil
 
 import dagster as dg
+import pytest
 
 from corpus.schema import DOCUMENT_SCHEMA
 from corpus.storage import Layout, read_table
 from pipelines import defs
 
 
-def test_ingest_and_dedup_report_row_count_and_column_schema(tmp_path, samples_dir, monkeypatch):
+@pytest.fixture
+def two_c4_files(tmp_path, samples_dir, monkeypatch):
+    """A raw folder of two real C4 files; the data root in tmp_path."""
     raw = tmp_path / "raw" / "c4"
     raw.mkdir(parents=True)
     for name in ("c4-sample.01.json.gz", "c4-sample.02.json.gz"):
         shutil.copy(samples_dir / "c4" / name, raw)
     monkeypatch.setenv("CORPUS_DATA_ROOT", str(tmp_path / "data"))
     monkeypatch.setenv("CORPUS_RAW_DIR", str(tmp_path / "raw"))
+
+
+def test_ingest_and_dedup_report_row_count_and_column_schema(tmp_path, two_c4_files):
     result = defs.resolve_job_def("build_corpus").execute_in_process(
         asset_selection=[dg.AssetKey("c4_documents"), dg.AssetKey("exact_dedup")])
     assert result.success
@@ -30,14 +36,8 @@ def test_ingest_and_dedup_report_row_count_and_column_schema(tmp_path, samples_d
     assert result.asset_materializations_for_node("c4_documents")[0].metadata["dagster/row_count"].value == 20
 
 
-def test_every_part_stage_names_its_executor_and_counts_tasks_and_nodes(tmp_path, samples_dir, monkeypatch):
+def test_every_part_stage_names_its_executor_and_counts_tasks_and_nodes(two_c4_files, monkeypatch):
     """In-process (the default): each built part is one task on one node; a rerun builds nothing."""
-    raw = tmp_path / "raw" / "c4"
-    raw.mkdir(parents=True)
-    for name in ("c4-sample.01.json.gz", "c4-sample.02.json.gz"):
-        shutil.copy(samples_dir / "c4" / name, raw)
-    monkeypatch.setenv("CORPUS_DATA_ROOT", str(tmp_path / "data"))
-    monkeypatch.setenv("CORPUS_RAW_DIR", str(tmp_path / "raw"))
     monkeypatch.delenv("CORPUS_EXECUTOR", raising=False)
     job = defs.resolve_job_def("build_corpus")
     selection = [dg.AssetKey("c4_documents"), dg.AssetKey("exact_dedup")]
@@ -49,3 +49,5 @@ def test_every_part_stage_names_its_executor_and_counts_tasks_and_nodes(tmp_path
             assert (md["executor"].value, md["executor_tasks"].value, md["executor_nodes"].value) == \
                 ("in-process", expected_tasks, expected_nodes)
             assert md["docs_out"].value > 0
+            # the built parts' input documents: all of them in the first run, none when every part is skipped
+            assert md["executor_docs_in"].value == (md["docs_in"].value if expected_tasks else 0)

@@ -4,20 +4,23 @@ measured per-core rates, next to CCNet's ~45,000 (RECIPE.md: 9 h on 5,000 cores)
 
 Input: the samples (every source: the quality models train on them) plus ``--files`` WET files of ``--docs``
 documents each derived from the samples' texts (``benchmarks.common.write_wet``). Setup: the Common Crawl chain
-and its upstream are materialized once in process. Then, for each cluster size, inside a private network
+and its upstream are materialized once in process (or ``--data-root``: a copy of a finished samples build, whose
+models are reused; the first measured pass then also computes the new files' side tables, outside the measured
+part work). Then, for each cluster size, inside a private network
 namespace (``unshare -n``; every node bound to 127.0.0.1; the head has 0 CPUs, so only worker nodes run tasks),
 each part stage of the chain has its Common Crawl parts removed and is materialized alone with
 ``CORPUS_EXECUTOR=ray``: its side tables in ``work/`` are current, so what it computes is its parts, one Ray
 task each. The rate is ``executor_docs_in / executor_seconds`` (the stage's metadata: part work from the first
 submission to the last result). The machine is shared: figures are noisy.
 
-    .venv/bin/python -m benchmarks.bench_ray_executor [--files 6] [--docs 300] [--json OUT]
+    .venv/bin/python -m benchmarks.bench_ray_executor [--files 6] [--docs 300] [--data-root DONE] [--json OUT]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -125,6 +128,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=6)
     ap.add_argument("--docs", type=int, default=300)
+    ap.add_argument("--data-root", default=None, help="a finished samples build to start from (copied)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -137,10 +141,13 @@ def main() -> None:
         (root / "home" / "dagster.yaml").write_text((common.REPO / "dagster.yaml").read_text())
         env = dict(os.environ, CORPUS_DATA_ROOT=str(root / "data"), CORPUS_RAW_DIR=info["raw"],
                    DAGSTER_HOME=str(root / "home"), PYTHONPATH=str(common.REPO), CORPUS_EXECUTOR="in-process")
-        setup = subprocess.run([sys.executable, "-c", "from benchmarks.bench_ray_executor import _materialize; "
-                                "_materialize('cc_quality_filter', upstream=True)"], cwd=common.REPO, env=env,
-                               capture_output=True, text=True)
-        assert setup.returncode == 0, setup.stderr[-3000:]
+        if args.data_root:
+            shutil.copytree(args.data_root, root / "data", symlinks=True)
+        else:
+            setup = subprocess.run([sys.executable, "-c", "from benchmarks.bench_ray_executor import _materialize; "
+                                    "_materialize('cc_quality_filter', upstream=True)"], cwd=common.REPO, env=env,
+                                   capture_output=True, text=True)
+            assert setup.returncode == 0, setup.stderr[-3000:]
         runs = {}
         for workers in (1, 2):
             cmd = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" -m benchmarks.bench_ray_executor "$@"',

@@ -84,7 +84,7 @@ def main() -> None:
         if action == "driver":
             report["killed_driver_returncode"] = job.returncode
             job = build_corpus(env, log)
-    report["returncode"] = job.wait(timeout=1500)
+    report["returncode"] = job.wait()  # the test bounds the whole helper
     cluster.shutdown()
     print(json.dumps(report))
 

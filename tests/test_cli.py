@@ -181,7 +181,7 @@ def _loopback_ray_build(tmp_path: Path, samples_dir: Path, *faults: str) -> tupl
         pytest.skip(f"a private network namespace is not permitted here (unshare -n: {probe.stderr.strip()}): "
                     "the Ray cluster test runs only on the loopback of one")
     env = _env(tmp_path, samples_dir)
-    done = subprocess.run(loopback_command(*faults), cwd=REPO, env=env, capture_output=True, text=True, timeout=2400)
+    done = subprocess.run(loopback_command(*faults), cwd=REPO, env=env, capture_output=True, text=True, timeout=3500)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["returncode"] == 0, Path(report["log"]).read_text()[-4000:]
@@ -213,6 +213,7 @@ def _part_stage_metadata(env: dict) -> dict[str, dict]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # a whole build_corpus: minutes on 2 free cores, much more on a loaded machine
 def test_build_corpus_on_a_two_node_ray_cluster_writes_the_in_process_bytes(cli_built, tmp_path, samples_dir):
     """Every part of every stage is a Ray task (head + one worker node, 1 CPU each, on 127.0.0.1); the parts,
     the shard manifest and the catalog rows equal the in-process run's, and each stage names the executor."""
@@ -227,6 +228,7 @@ def test_build_corpus_on_a_two_node_ray_cluster_writes_the_in_process_bytes(cli_
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_ray_build_survives_a_killed_worker_node_and_a_killed_driver_with_the_same_bytes(cli_built, tmp_path, samples_dir):
     """The worker node is killed while Common Crawl ingest tasks run on it (Ray retries them on the head); later
     the whole driver (`dagster job execute` and its step processes) is SIGKILLed in language ID, and a rerun

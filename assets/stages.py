@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable
 import dagster as dg
 import pyarrow as pa
 
+from corpus.executors import ExecutionSummary, PartJob, executor_from_env
 from corpus.fingerprints import FingerprintCache
 from corpus.progress import Progress
 from corpus.schema import DOCUMENT_SCHEMA
@@ -44,23 +45,38 @@ def upstream_fingerprint(path: Location) -> str:
     return (read_schema(path).metadata or {}).get(FINGERPRINT_KEY, b"").decode()
 
 
+# per step (run id, asset key): the executor summary of every run_units call of that step so far
+_SUMMARIES: dict[tuple[str, str], ExecutionSummary] = {}
+
+
 def run_units(context: dg.AssetExecutionContext, layout: Layout, stage: str, source: str, units: Iterable[Unit]) -> PartStats:
+    """Build the parts that are missing or stale on the executor ``CORPUS_EXECUTOR`` names (in this process,
+    or one Ray task each); the step records ``executor``, ``executor_nodes`` and ``executor_tasks``."""
     units = list(units)
     layout.remove_stale_temps(stage, source)
     layout.clear_stage(stage, source, keep_parts=[u.part for u in units])
     total = PartStats(source=source, stage=stage)
+    jobs = []
     for i, unit in enumerate(units, 1):
         if part_is_current(layout.part("docs", stage, source, unit.part), unit.fingerprint):
             context.log.info(f"{stage}/{source}: part {i}/{len(units)} {unit.part} is complete, skipped")
             total.merge(read_part_stats(layout, stage, source, unit.part))
             continue
-        progress = Progress(context.log, f"{stage}/{source} {unit.part} ({i}/{len(units)})")
-        with PartWriter(layout, stage, source, unit.part, unit.fingerprint) as writer:
-            unit.build(writer, progress)
-        progress.finish()
-        for reason, n in sorted(writer.stats.drop_reasons.items()):
-            context.log.info(f"{stage}/{source} {unit.part}: dropped {n} ({reason})")
-        total.merge(writer.stats)
+        jobs.append(PartJob(layout, stage, source, unit.part, unit.fingerprint, unit.build,
+                            f"{stage}/{source} {unit.part} ({i}/{len(units)})"))
+    executor = executor_from_env()
+    key = (context.run.run_id, context.asset_key.to_user_string())
+    summary = _SUMMARIES.setdefault(key, ExecutionSummary(executor.name))
+    started = time.monotonic()
+    for job, stats, node in executor.run(jobs, context.log):
+        summary.add(node, stats)
+        for reason, n in sorted(stats.drop_reasons.items()):
+            context.log.info(f"{stage}/{source} {job.part}: dropped {n} ({reason})")
+        total.merge(stats)
+    summary.seconds += time.monotonic() - started
+    layout.remove_stale_temps(stage, source)  # what a task killed mid-write left (its retry wrote the part)
+    context.log.info(f"{stage}/{source}: {summary.line()}")
+    context.add_asset_metadata(summary.metadata())
     return total
 
 

@@ -34,13 +34,13 @@ import sys
 import tempfile
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence, TextIO
 
 import numpy as np
 import xxhash
 
+from corpus.model_cache import fasttext_model
 from corpus.storage import Layout, atomic_path
 from quality_models.fasttext_training import train_supervised
 
@@ -72,20 +72,11 @@ def default_labelled_path() -> Path:
     return Path(env) if env else REPO.parent / "shared" / "samples" / "langid" / "labelled.tsv"
 
 
-def _quiet_fasttext():
-    import fasttext
-
-    # fastText prints a deprecation warning on every load_model; it is noise in logs.
-    fasttext.FastText.eprint = lambda *args, **kwargs: None
-    return fasttext
-
-
-@lru_cache(maxsize=8)
 def load_fasttext(path: str):
     """A fastText model, loaded once per process (the heavy state a worker keeps)."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"fastText model not found: {path} (run scripts/setup.sh or set ${MODEL_ENV})")
-    return _quiet_fasttext().load_model(path)
+    return fasttext_model(path)
 
 
 def clean_label(raw: str) -> str:

@@ -94,4 +94,10 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   log "installing postgresql (server for the instance storage test)"
   apt_install postgresql
 fi
+# `unshare` (util-linux) and `ip` (iproute2): the Ray cluster test runs in a private network namespace with only
+# its loopback up (tests/ray_loopback.py), so no Ray traffic leaves the machine.
+if ! command -v unshare >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; then
+  log "installing util-linux and iproute2 (network namespace of the Ray cluster test)"
+  apt_install util-linux iproute2
+fi
 log "ready: $("$PY" -c 'import dagster, torch; print("dagster", dagster.__version__, "torch", torch.__version__)')"

@@ -169,3 +169,78 @@ def test_dev_serves_the_asset_graph(tmp_path, samples_dir, cli):
     finally:
         stop(process)
     assert {"c4_documents", "commoncrawl_documents", "exact_dedup", "curated_documents", "corpus_catalog"} <= keys
+
+
+def _loopback_ray_build(tmp_path: Path, samples_dir: Path, *faults: str) -> tuple[Path, dict, dict]:
+    """`dagster job execute -j build_corpus` with CORPUS_EXECUTOR=ray on a two-node Ray cluster bound to 127.0.0.1
+    inside a private network namespace (tests/ray_loopback.py); returns its data root, report and env."""
+    from tests.ray_loopback import loopback_command
+
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"a private network namespace is not permitted here (unshare -n: {probe.stderr.strip()}): "
+                    "the Ray cluster test runs only on the loopback of one")
+    env = _env(tmp_path, samples_dir)
+    done = subprocess.run(loopback_command(*faults), cwd=REPO, env=env, capture_output=True, text=True, timeout=3500)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["returncode"] == 0, Path(report["log"]).read_text()[-4000:]
+    return tmp_path / "data", report, env
+
+
+def _assert_same_corpus(root: Path, reference: Path) -> None:
+    """Every Parquet part (docs/, dropped/, funnel/), the shard manifest and the catalog rows, byte for byte."""
+    ours, expected = local_trees(root), local_trees(reference)
+    assert ours.keys() == expected.keys() and expected
+    assert [k for k in expected if ours[k] != expected[k]] == []
+    assert read_manifest(root / "shards") == read_manifest(reference / "shards")
+    rows = documents(storage.Layout(root))
+    assert rows and rows == documents(storage.Layout(reference))
+
+
+def _part_stage_metadata(env: dict) -> dict[str, dict]:
+    """The latest materialization's metadata of every asset that reports an executor."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        out = {}
+        for key in instance.get_asset_keys():
+            event = instance.get_latest_materialization_event(key)
+            md = event.asset_materialization.metadata if event else {}
+            if "executor" in md:
+                out[key.to_user_string()] = {k: md[k].value for k in ("executor", "executor_tasks", "executor_nodes")}
+        return out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)  # a whole build_corpus: minutes on 2 free cores, much more on a loaded machine
+def test_build_corpus_on_a_two_node_ray_cluster_writes_the_in_process_bytes(cli_built, tmp_path, samples_dir):
+    """Every part of every stage is a Ray task (head + one worker node, 1 CPU each, on 127.0.0.1); the parts,
+    the shard manifest and the catalog rows equal the in-process run's, and each stage names the executor."""
+    root, _, env = _loopback_ray_build(tmp_path, samples_dir)
+    _assert_same_corpus(root, cli_built)
+    stages = _part_stage_metadata(env)
+    cc_parts = len(storage.Layout(cli_built).docs_parts("ingest", "commoncrawl"))
+    assert stages["commoncrawl_documents"] == {"executor": "ray", "executor_tasks": cc_parts, "executor_nodes": 2}
+    assert {"cc_line_dedup", "cc_language_id", "cc_perplexity", "cc_quality_filter", "exact_dedup",
+            "curated_documents"} <= set(stages)
+    assert {md["executor"] for md in stages.values()} == {"ray"}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_ray_build_survives_a_killed_worker_node_and_a_killed_driver_with_the_same_bytes(cli_built, tmp_path, samples_dir):
+    """The worker node is killed while Common Crawl ingest tasks run on it (Ray retries them on the head); later
+    the whole driver (`dagster job execute` and its step processes) is SIGKILLed in language ID, and a rerun
+    resumes: it builds only the parts that were not complete. The result is the in-process run's, byte for byte."""
+    root, report, env = _loopback_ray_build(tmp_path, samples_dir, "--kill-worker-at", "ingest/commoncrawl:4",
+                                            "--kill-driver-at", "langid/commoncrawl:3")
+    cc_parts = len(storage.Layout(cli_built).docs_parts("langid", "commoncrawl"))
+    assert 4 <= report["worker_killed_at_parts"] < cc_parts and 3 <= report["driver_killed_at_parts"] < cc_parts
+    assert report["killed_driver_returncode"] == -signal.SIGKILL
+    _assert_same_corpus(root, cli_built)
+    stages = _part_stage_metadata(env)
+    # the rerun materialized language ID building only what the killed driver had not completed
+    assert stages["cc_language_id"]["executor"] == "ray"
+    assert 0 < stages["cc_language_id"]["executor_tasks"] <= cc_parts - report["driver_killed_at_parts"]
+    assert stages["commoncrawl_documents"]["executor_tasks"] == 0  # completed before the kill: all skipped

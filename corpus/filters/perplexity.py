@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
+from corpus.model_cache import kenlm_model, sentencepiece_model
 from corpus.stage import BatchFilter, drops_table
 from corpus.storage import FINGERPRINT_KEY, fingerprint, iter_batches, part_is_current, write_table_atomic
 
@@ -94,27 +95,19 @@ def pp(log10_score: float, length: int) -> float:
 
 
 class LanguageModel:
-    """One language's SentencePiece + KenLM pair, loaded lazily (heavy state stays out of pickles)."""
+    """One language's SentencePiece + KenLM pair, loaded lazily and once per process (``corpus.model_cache``:
+    heavy state stays out of pickles)."""
 
     def __init__(self, sp_path: Path, lm_path: Path):
         self.sp_path, self.lm_path = Path(sp_path), Path(lm_path)
-        self._sp = self._lm = None
 
     @property
     def sp(self):
-        if self._sp is None:
-            import sentencepiece
-
-            self._sp = sentencepiece.SentencePieceProcessor(model_file=str(self.sp_path))
-        return self._sp
+        return sentencepiece_model(str(self.sp_path))
 
     @property
     def lm(self):
-        if self._lm is None:
-            import kenlm
-
-            self._lm = kenlm.Model(str(self.lm_path))
-        return self._lm
+        return kenlm_model(str(self.lm_path))
 
     def tokenize(self, lines: Sequence[str]) -> list[str]:
         """Normalised lines -> space-joined SentencePiece pieces (``sp.encode_as_pieces``, batched)."""

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpus.filters.perplexity import normalize_line
+from corpus.model_cache import fasttext_model
 from corpus.stage import BatchFilter, drops_table
 
 STAGE = "wikiref"
@@ -39,24 +40,19 @@ def drop_reason(min_score: float) -> str:
 
 
 class WikirefScorer:
-    """A trained fastText model (loaded lazily); ``score`` gives P(wiki-ref) per text."""
+    """A trained fastText model (loaded lazily, once per process); ``score`` gives P(wiki-ref) per text."""
 
     def __init__(self, model_path: Path):
         self.model_path = Path(model_path)
-        self._model = None
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         return self.score_prepared([fasttext_text(t) for t in texts])
 
     def score_prepared(self, texts: Sequence[str]) -> np.ndarray:
         """P(wiki-ref) of texts already in ``fasttext_text`` form (all predicted in one call)."""
-        if self._model is None:
-            import fasttext
-
-            self._model = fasttext.load_model(str(self.model_path))
         if not texts:
             return np.zeros(0)
-        labels, probs = self._model.predict(list(texts), k=-1, threshold=0.0)
+        labels, probs = fasttext_model(str(self.model_path)).predict(list(texts), k=-1, threshold=0.0)
         out = np.zeros(len(texts))
         for i, (labs, ps) in enumerate(zip(labels, probs)):
             for lab, p in zip(labs, ps):

@@ -3,19 +3,25 @@ in the stage's parts) and ``dagster/column_schema`` (the document schema), what 
 import shutil
 
 import dagster as dg
+import pytest
 
 from corpus.schema import DOCUMENT_SCHEMA
 from corpus.storage import Layout, read_table
 from pipelines import defs
 
 
-def test_ingest_and_dedup_report_row_count_and_column_schema(tmp_path, samples_dir, monkeypatch):
+@pytest.fixture
+def two_c4_files(tmp_path, samples_dir, monkeypatch):
+    """A raw folder of two real C4 files; the data root in tmp_path."""
     raw = tmp_path / "raw" / "c4"
     raw.mkdir(parents=True)
     for name in ("c4-sample.01.json.gz", "c4-sample.02.json.gz"):
         shutil.copy(samples_dir / "c4" / name, raw)
     monkeypatch.setenv("CORPUS_DATA_ROOT", str(tmp_path / "data"))
     monkeypatch.setenv("CORPUS_RAW_DIR", str(tmp_path / "raw"))
+
+
+def test_ingest_and_dedup_report_row_count_and_column_schema(tmp_path, two_c4_files):
     result = defs.resolve_job_def("build_corpus").execute_in_process(
         asset_selection=[dg.AssetKey("c4_documents"), dg.AssetKey("exact_dedup")])
     assert result.success
@@ -28,3 +34,20 @@ def test_ingest_and_dedup_report_row_count_and_column_schema(tmp_path, samples_d
         assert [(c.name, c.type) for c in columns] == [(f.name, str(f.type)) for f in DOCUMENT_SCHEMA]
         assert [c.name for c in columns if not c.constraints.nullable] == ["id", "source", "text"]
     assert result.asset_materializations_for_node("c4_documents")[0].metadata["dagster/row_count"].value == 20
+
+
+def test_every_part_stage_names_its_executor_and_counts_tasks_and_nodes(two_c4_files, monkeypatch):
+    """In-process (the default): each built part is one task on one node; a rerun builds nothing."""
+    monkeypatch.delenv("CORPUS_EXECUTOR", raising=False)
+    job = defs.resolve_job_def("build_corpus")
+    selection = [dg.AssetKey("c4_documents"), dg.AssetKey("exact_dedup")]
+    for expected_tasks, expected_nodes in ((2, 1), (0, 0)):
+        result = job.execute_in_process(asset_selection=selection)
+        assert result.success
+        for node in ("c4_documents", "exact_dedup"):
+            md = result.asset_materializations_for_node(node)[0].metadata
+            assert (md["executor"].value, md["executor_tasks"].value, md["executor_nodes"].value) == \
+                ("in-process", expected_tasks, expected_nodes)
+            assert md["docs_out"].value > 0
+            # the built parts' input documents: all of them in the first run, none when every part is skipped
+            assert md["executor_docs_in"].value == (md["docs_in"].value if expected_tasks else 0)

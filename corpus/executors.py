@@ -1,0 +1,178 @@
+"""Where a stage's parts are built: in this process (the default) or as Ray tasks on a cluster.
+
+``CORPUS_EXECUTOR`` picks the executor (``in-process`` or ``ray``). Under Ray, ``RAY_ADDRESS`` (Ray's own
+variable) names the cluster; unset, a local Ray is started for this process and shut down when it exits.
+Each part is one task with the resources of ``RayTaskResources`` (from ``CORPUS_RAY_TASK_*``); the task
+builds its part on the worker, writing to the data root (shared storage: every node sees the same path or
+bucket), and returns its ``PartStats``. Ray is imported only by the Ray executor.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Protocol
+
+from corpus.progress import Progress
+from corpus.storage import Layout, PartStats, PartWriter
+
+EXECUTOR_ENV = "CORPUS_EXECUTOR"
+IN_PROCESS, RAY = "in-process", "ray"
+EXECUTORS = (IN_PROCESS, RAY)
+# where a worker's progress lines go (a worker has no Dagster context; Ray forwards worker logs to the driver)
+WORKER_LOG = logging.getLogger("corpus.executors")
+
+
+class _Log(Protocol):
+    def info(self, msg: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class PartJob:
+    """What a worker needs to build one part. ``build`` must not capture the Dagster context (it is
+    pickled for Ray); it gets a ``PartWriter`` and a ``Progress``."""
+
+    layout: Layout
+    stage: str
+    source: str
+    part: str
+    fingerprint: str
+    build: Callable[[PartWriter, Progress], None]
+    label: str
+
+
+def build_part(job: PartJob, log: _Log | None = None) -> PartStats:
+    """Build one part through its ``PartWriter`` (temp files, renamed; the docs file last)."""
+    progress = Progress(log if log is not None else WORKER_LOG, job.label)
+    with PartWriter(job.layout, job.stage, job.source, job.part, job.fingerprint) as writer:
+        job.build(writer, progress)
+    progress.finish()
+    return writer.stats
+
+
+@dataclass
+class ExecutionSummary:
+    """What a stage's metadata says about where its parts were built: the executor, the parts it built
+    (tasks), the nodes they ran on, their input documents and the wall time from submission to the last
+    result (the part work alone: a stage's own passes and metadata are outside it)."""
+
+    executor: str
+    tasks: int = 0
+    nodes: set[str] = field(default_factory=set)
+    docs_in: int = 0
+    seconds: float = 0.0
+
+    def add(self, node: str, stats: PartStats) -> None:
+        self.tasks += 1
+        self.nodes.add(node)
+        self.docs_in += stats.docs_in
+
+    def metadata(self) -> dict[str, Any]:
+        return {"executor": self.executor, "executor_nodes": len(self.nodes), "executor_tasks": self.tasks,
+                "executor_docs_in": self.docs_in, "executor_seconds": round(self.seconds, 3)}
+
+    def line(self) -> str:
+        return f"executor {self.executor}: {self.tasks} task(s) on {len(self.nodes)} node(s)"
+
+
+class InProcessExecutor:
+    """Builds the parts one after the other in this process (the embedded default)."""
+
+    name = IN_PROCESS
+
+    def run(self, jobs: list[PartJob], log: _Log) -> Iterator[tuple[PartJob, PartStats, str]]:
+        """(job, its stats, the node that built it), in the order of ``jobs``."""
+        for job in jobs:
+            yield job, build_part(job, log), "local"
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class RayTaskResources:
+    """The resources every part task declares (Ray schedules by them; ``memory`` is logical, in bytes),
+    and how often Ray reruns a task whose worker or node died (``max_retries``; an exception in the
+    build itself is not retried: it would fail the same way)."""
+
+    num_cpus: int = 1
+    memory: int = 2 * 1024 ** 3
+    max_retries: int = 3
+
+    @classmethod
+    def from_env(cls) -> "RayTaskResources":
+        d = cls()
+        return cls(num_cpus=_env_int("CORPUS_RAY_TASK_CPUS", d.num_cpus),
+                   memory=_env_int("CORPUS_RAY_TASK_MEMORY", d.memory),
+                   max_retries=_env_int("CORPUS_RAY_TASK_MAX_RETRIES", d.max_retries))
+
+
+def _ray():
+    """Ray, connected: to ``RAY_ADDRESS`` when set, else to a local Ray started here (bound to 127.0.0.1).
+    Ray shuts the connection (and a local Ray it started) down when the process exits."""
+    import ray
+
+    if not ray.is_initialized():
+        if os.environ.get("RAY_ADDRESS"):
+            ray.init(log_to_driver=True, configure_logging=False)
+        else:
+            ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1",
+                     log_to_driver=True, configure_logging=False)
+    return ray
+
+
+def _build_part_on_worker(job: PartJob) -> tuple[PartStats, str]:
+    import ray
+
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    return build_part(job), ray.get_runtime_context().get_node_id()
+
+
+@dataclass
+class RayExecutor:
+    """One Ray task per part; results are collected in the order the parts were given."""
+
+    resources: RayTaskResources = field(default_factory=RayTaskResources.from_env)
+    name = RAY
+
+    def run(self, jobs: list[PartJob], log: _Log) -> Iterator[tuple[PartJob, PartStats, str]]:
+        """(job, its stats, the node that built it), in the order of ``jobs``."""
+        if not jobs:
+            return
+        for job in jobs:
+            _check_picklable(job)
+        ray = _ray()
+        task = ray.remote(_build_part_on_worker).options(
+            num_cpus=self.resources.num_cpus, memory=self.resources.memory,
+            max_retries=self.resources.max_retries, retry_exceptions=False)
+        refs = [task.remote(job) for job in jobs]
+        alive = sum(1 for n in ray.nodes() if n.get("Alive"))
+        log.info(f"{jobs[0].stage}/{jobs[0].source}: {len(refs)} part task(s) submitted to Ray ({alive} node(s) alive)")
+        for job, ref in zip(jobs, refs):
+            stats, node = ray.get(ref)
+            yield job, stats, node
+
+
+def _check_picklable(job: PartJob) -> None:
+    """A clear error when a build closure captured something a worker cannot receive (the Dagster
+    context, an open model handle), instead of Ray's serialization traceback."""
+    from ray import cloudpickle
+
+    try:
+        cloudpickle.dumps(job)
+    except (pickle.PicklingError, TypeError, AttributeError) as e:
+        raise TypeError(f"{job.stage}/{job.source} {job.part}: its build cannot be sent to a Ray worker ({e}); "
+                        "a build must capture only plain settings, paths and lazily loaded models") from e
+
+
+Executor = InProcessExecutor | RayExecutor
+
+
+def executor_from_env() -> Executor:
+    name = os.environ.get(EXECUTOR_ENV, IN_PROCESS) or IN_PROCESS
+    if name not in EXECUTORS:
+        raise ValueError(f"{EXECUTOR_ENV}={name!r}: expected one of {', '.join(EXECUTORS)}")
+    return RayExecutor() if name == RAY else InProcessExecutor()

@@ -1,0 +1,84 @@
+"""The execution seam (corpus.executors): the executor comes from CORPUS_EXECUTOR, the in-process one builds
+the parts a PartWriter would, a build that cannot be sent to a Ray worker is refused by name before any Ray
+starts, and a model is loaded once per process however many unpickled filters use it."""
+import pickle
+import threading
+
+import pytest
+
+from corpus import executors, model_cache
+from corpus.filters.wikiref import WikirefScorer
+from corpus.schema import new_document
+from corpus.stage import ingest_part
+from corpus.storage import Layout, read_table
+from quality_models.langid import default_model_path
+
+
+def test_the_executor_comes_from_corpus_executor(monkeypatch):
+    monkeypatch.delenv("CORPUS_EXECUTOR", raising=False)
+    assert isinstance(executors.executor_from_env(), executors.InProcessExecutor)
+    monkeypatch.setenv("CORPUS_EXECUTOR", "ray")
+    assert isinstance(executors.executor_from_env(), executors.RayExecutor)
+    monkeypatch.setenv("CORPUS_EXECUTOR", "spark")
+    with pytest.raises(ValueError, match=r"CORPUS_EXECUTOR='spark': expected one of in-process, ray"):
+        executors.executor_from_env()
+
+
+def test_ray_task_resources_come_from_the_environment(monkeypatch):
+    assert executors.RayTaskResources.from_env() == executors.RayTaskResources(1, 2 * 1024 ** 3, 3)
+    monkeypatch.setenv("CORPUS_RAY_TASK_CPUS", "2")
+    monkeypatch.setenv("CORPUS_RAY_TASK_MEMORY", "1073741824")
+    assert executors.RayTaskResources.from_env() == executors.RayTaskResources(2, 1024 ** 3, 3)
+
+
+def _job(layout: Layout, part: str, build) -> executors.PartJob:
+    return executors.PartJob(layout, "ingest", "c4", part, "fp-" + part, build, f"ingest/c4 {part}")
+
+
+def _two_docs(writer, progress) -> None:
+    ingest_part(writer, [new_document("c4", "a:1", "first text"), new_document("c4", "a:2", "second")], progress)
+
+
+class _Log:
+    def __init__(self):
+        self.lines = []
+
+    def info(self, msg: str) -> None:
+        self.lines.append(msg)
+
+
+def test_in_process_builds_each_part_through_its_writer_in_order(tmp_path):
+    layout, log = Layout(tmp_path), _Log()
+    jobs = [_job(layout, "b", _two_docs), _job(layout, "a", _two_docs)]
+    done = list(executors.InProcessExecutor().run(jobs, log))
+    assert [(j.part, node) for j, _, node in done] == [("b", "local"), ("a", "local")]
+    assert [(s.docs_in, s.docs_out, s.chars_in) for _, s, _ in done] == [(2, 2, 16), (2, 2, 16)]
+    assert read_table(layout.part("docs", "ingest", "c4", "a")).column("text").to_pylist() == ["first text", "second"]
+    assert [line.split(":")[0] for line in log.lines] == ["ingest/c4 b", "ingest/c4 a"]  # Progress.finish, per part
+    summary = executors.ExecutionSummary("in-process")
+    for _, stats, node in done:
+        summary.add(node, stats)
+    assert summary.metadata() == {"executor": "in-process", "executor_nodes": 1, "executor_tasks": 2,
+                                  "executor_docs_in": 4, "executor_seconds": 0.0}
+
+
+def test_a_build_that_captured_unpicklable_state_is_refused_by_name_before_ray_starts(tmp_path, monkeypatch):
+    lock = threading.Lock()  # what a captured Dagster context or open model handle amounts to
+
+    def build(writer, progress, lock=lock) -> None:
+        _two_docs(writer, progress)
+
+    monkeypatch.setattr(executors, "_ray", lambda: pytest.fail("Ray must not start"))
+    with pytest.raises(TypeError, match=r"ingest/c4 p1: its build cannot be sent to a Ray worker"):
+        list(executors.RayExecutor().run([_job(Layout(tmp_path), "p1", build)], _Log()))
+
+
+def test_an_unpickled_scorer_uses_the_model_this_process_already_loaded():
+    path = default_model_path()
+    scorer = WikirefScorer(path)
+    copies = [pickle.loads(pickle.dumps(scorer)) for _ in range(3)]
+    model_cache.fasttext_model.cache_clear()
+    scores = [c.score_prepared(["some text to classify"]) for c in [scorer, *copies]]
+    info = model_cache.fasttext_model.cache_info()
+    assert (info.misses, info.hits) == (1, 3)
+    assert all(len(s) == 1 for s in scores)

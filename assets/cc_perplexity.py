@@ -8,18 +8,15 @@ language with no model (or no cut-offs) is kept with ``bucket`` null and counted
 (``no_model: drop`` drops it with that reason instead).
 """
 
-import base64
-import io
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 import dagster as dg
-import numpy as np
 
 from assets.resources import CorpusStorage
 from assets.stages import Unit, code_fingerprint, run_units, stage_metadata, upstream_fingerprint
-from corpus import recipe, snapshots
+from corpus import plots, recipe, snapshots
 from corpus.filters import perplexity as ppl
 from corpus.stage import filter_part
 from corpus.storage import fingerprint, iter_batches
@@ -27,39 +24,6 @@ from quality_models import kenlm_model
 
 SOURCE = "commoncrawl"
 UPSTREAM = "langid"
-
-
-def histogram_markdown(values: Dict[str, np.ndarray], cutoffs: Dict[str, Tuple[float, ...]], xlabel: str,
-                       out_dir: Path, log_x: bool) -> str:
-    """One matplotlib histogram per language, cut-offs as vertical lines; PNGs saved under ``out_dir``
-    and embedded in Markdown as base64 data URIs (the UI shows them)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    parts = []
-    for lang, vals in sorted(values.items()):
-        vals = vals[np.isfinite(vals)]
-        if not vals.size:
-            continue
-        fig, ax = plt.subplots(figsize=(6, 3), dpi=80)
-        bins = np.logspace(np.log10(max(vals.min(), 1e-3)), np.log10(vals.max() + 1e-9), 40) if log_x and vals.min() > 0 else 40
-        ax.hist(vals, bins=bins, color="#4c72b0")
-        if log_x and vals.min() > 0:
-            ax.set_xscale("log")
-        for c in cutoffs.get(lang, ()):
-            ax.axvline(c, color="#c44e52", linestyle="--")
-        ax.set_title(f"{lang}: {vals.size} docs, cut-offs {', '.join(f'{c:.3g}' for c in cutoffs.get(lang, ()))}")
-        ax.set_xlabel(xlabel)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        plt.close(fig)
-        (out_dir / f"{lang}.png").write_bytes(buf.getvalue())
-        parts.append(f"![{lang}](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})")
-    return "\n\n".join(parts) or "_no scored documents_"
 
 
 class PerplexityConfig(dg.Config):
@@ -138,7 +102,6 @@ def cc_perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig,
         buckets=dg.MetadataValue.md("| lang | cut-offs from | from docs | head/middle | middle/tail | head | middle | tail |\n"
                                     "|---|---|---|---|---|---|---|---|\n" + rows),
         bucket_counts=dg.MetadataValue.json(buckets),
-        perplexity_histogram=dg.MetadataValue.md(histogram_markdown(
-            {lang: sample.values(lang) for lang in sample.languages}, cutoffs, "perplexity",
-            layout.work / ppl.STAGE / "histograms", log_x=True)),
+        perplexity_histogram=dg.MetadataValue.md(plots.histograms_markdown(
+            {lang: sample.values(lang) for lang in sample.languages}, cutoffs, "perplexity", log_x=True)),
     ))

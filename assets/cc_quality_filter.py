@@ -9,9 +9,9 @@ from typing import Optional
 import dagster as dg
 import numpy as np
 
-from assets.cc_perplexity import histogram_markdown
 from assets.resources import CorpusStorage
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata
+from corpus import plots
 from corpus.filters import wikiref
 from corpus.storage import read_table
 from quality_models import kenlm_model
@@ -55,7 +55,6 @@ def cc_quality_filter(context: dg.AssetExecutionContext, config: WikirefFilterCo
         model_version=folder.name,
         min_score=dg.MetadataValue.float(min_score),
         keep_rule=rule["rule"] if config.min_score is None else f"P(wiki-ref) >= {min_score:g} (run config)",
-        quality_score_histogram=dg.MetadataValue.md(histogram_markdown(
-            values, {k: (min_score,) for k in values}, "P(wiki-ref)",
-            layout.work / wikiref.STAGE / "histograms", log_x=False)),
+        quality_score_histogram=dg.MetadataValue.md(plots.histograms_markdown(
+            values, {k: (min_score,) for k in values}, "P(wiki-ref)")),
     ))

@@ -20,7 +20,7 @@ from corpus import plots, recipe, snapshots
 from corpus.filters import perplexity as ppl
 from corpus.stage import filter_part
 from corpus.storage import fingerprint, iter_batches
-from quality_models import kenlm_model
+from quality_models import kenlm_model, store
 
 SOURCE = "commoncrawl"
 UPSTREAM = "langid"
@@ -56,7 +56,7 @@ def cc_perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig,
     if config.no_model not in ("keep", "drop"):
         raise ValueError(f"no_model must be 'keep' or 'drop', not {config.no_model!r}")
     layout = corpus_storage.layout()
-    scorer = ppl.PerplexityScorer(kenlm_model.current_dir(layout.models, kenlm_model.NAME))
+    scorer = ppl.PerplexityScorer(store.current_dir(layout.models, kenlm_model.NAME))
     code = code_fingerprint(ppl)
     score_dir = layout.work / ppl.STAGE / "scores" / SOURCE
     upstream = layout.docs_parts(UPSTREAM, SOURCE)

@@ -14,7 +14,7 @@ from assets.stages import code_fingerprint, filter_units, run_units, stage_metad
 from corpus import plots
 from corpus.filters import wikiref
 from corpus.storage import read_table
-from quality_models import kenlm_model
+from quality_models import store
 
 SOURCE = "commoncrawl"
 UPSTREAM = "perplexity"
@@ -32,7 +32,7 @@ def cc_quality_filter(context: dg.AssetExecutionContext, config: WikirefFilterCo
     """Wikipedia-reference quality classifier (LLaMA-1)."""
     started = time.monotonic()
     layout = corpus_storage.layout()
-    folder = kenlm_model.current_dir(layout.models, "wikiref")
+    folder = store.current_dir(layout.models, "wikiref")
     scorer = wikiref.WikirefScorer(Path(folder) / "model.bin")
     rule = json.loads((Path(folder) / "manifest.json").read_text())["keep_rule"]
     min_score = rule["min_score"] if config.min_score is None else config.min_score

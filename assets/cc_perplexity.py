@@ -79,7 +79,7 @@ def cc_perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig,
 
     def unit(path: Path) -> Unit:
         def build(writer, progress) -> None:
-            process = ppl.bucket_filter(ppl.read_scores(scores[path]), cutoffs, config.keep_buckets,
+            process = ppl.BucketFilter(ppl.read_scores(scores[path]), cutoffs, config.keep_buckets,
                                         config.no_model == "drop", SOURCE)
             filter_part(writer, iter_batches([path]), process, progress)
 

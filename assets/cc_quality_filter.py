@@ -38,7 +38,7 @@ def cc_quality_filter(context: dg.AssetExecutionContext, config: WikirefFilterCo
     min_score = rule["min_score"] if config.min_score is None else config.min_score
     settings = dict(min_score=min_score, model=folder.name)
     units = filter_units(layout, wikiref.STAGE, SOURCE, UPSTREAM, settings,
-                         lambda: wikiref.wikiref_filter(scorer, min_score, SOURCE), code_fingerprint(wikiref))
+                         lambda: wikiref.WikirefFilter(scorer, min_score, SOURCE), code_fingerprint(wikiref))
     stats = run_units(context, layout, wikiref.STAGE, SOURCE, units)
     # every scored document: the kept ones (docs) and the dropped ones (p= in dropped.detail)
     kept = [read_table(p, columns=["lang", "quality_score"]) for p in layout.docs_parts(wikiref.STAGE, SOURCE)]

@@ -9,58 +9,22 @@ language with no model (or no cut-offs) is kept with ``bucket`` null and counted
 (``no_model: drop`` drops it with that reason instead).
 """
 
-import base64
-import io
 import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 import dagster as dg
-import numpy as np
 
 from assets.resources import CorpusStorage
 from assets.stages import Unit, code_fingerprint, run_units, stage_metadata, upstream_fingerprint
-from corpus import recipe, snapshots
+from corpus import plots, recipe, snapshots
 from corpus.filters import perplexity as ppl
 from corpus.stage import filter_part
 from corpus.storage import fingerprint, iter_batches
-from quality_models import kenlm_model
+from quality_models import kenlm_model, store
 
 SOURCE = "commoncrawl"
 UPSTREAM = "langid"
-
-
-def histogram_markdown(values: Dict[str, np.ndarray], cutoffs: Dict[str, Tuple[float, ...]], xlabel: str,
-                       out_dir: Path, log_x: bool) -> str:
-    """One matplotlib histogram per language, cut-offs as vertical lines; PNGs saved under ``out_dir``
-    and embedded in Markdown as base64 data URIs (the UI shows them)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    parts = []
-    for lang, vals in sorted(values.items()):
-        vals = vals[np.isfinite(vals)]
-        if not vals.size:
-            continue
-        fig, ax = plt.subplots(figsize=(6, 3), dpi=80)
-        bins = np.logspace(np.log10(max(vals.min(), 1e-3)), np.log10(vals.max() + 1e-9), 40) if log_x and vals.min() > 0 else 40
-        ax.hist(vals, bins=bins, color="#4c72b0")
-        if log_x and vals.min() > 0:
-            ax.set_xscale("log")
-        for c in cutoffs.get(lang, ()):
-            ax.axvline(c, color="#c44e52", linestyle="--")
-        ax.set_title(f"{lang}: {vals.size} docs, cut-offs {', '.join(f'{c:.3g}' for c in cutoffs.get(lang, ()))}")
-        ax.set_xlabel(xlabel)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        plt.close(fig)
-        (out_dir / f"{lang}.png").write_bytes(buf.getvalue())
-        parts.append(f"![{lang}](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})")
-    return "\n\n".join(parts) or "_no scored documents_"
 
 
 class PerplexityConfig(dg.Config):
@@ -87,7 +51,7 @@ def cc_perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig,
     if config.no_model not in ("keep", "drop"):
         raise ValueError(f"no_model must be 'keep' or 'drop', not {config.no_model!r}")
     layout = corpus_storage.layout()
-    scorer = ppl.PerplexityScorer(kenlm_model.current_dir(layout.models, kenlm_model.NAME))
+    scorer = ppl.PerplexityScorer(store.current_dir(layout.models, kenlm_model.NAME))
     code = code_fingerprint(ppl)
     score_dir = layout.work / ppl.STAGE / "scores" / SOURCE
     upstream = layout.docs_parts(UPSTREAM, SOURCE)
@@ -102,7 +66,7 @@ def cc_perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig,
 
     def unit(path: Path, cutoffs: Dict[str, Tuple[float, float]]) -> Unit:
         def build(writer, progress) -> None:
-            process = ppl.bucket_filter(ppl.read_scores(scores[path]), cutoffs, config.keep_buckets,
+            process = ppl.BucketFilter(ppl.read_scores(scores[path]), cutoffs, config.keep_buckets,
                                         config.no_model == "drop", SOURCE)
             filter_part(writer, iter_batches([path]), process, progress)
 
@@ -123,9 +87,8 @@ def cc_perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig,
         tables[snapshot] = ppl.CutoffTable.resolve(layout.models / "perplexity_cutoffs", snapshot, scorer.version,
                                                    table_settings, chosen)
         units.update((path, unit(path, tables[snapshot].pairs)) for path in members)
-        histograms.append(f"**{snapshot}**\n\n" + histogram_markdown(
-            {lang: sample.values(lang) for lang in sample.languages}, tables[snapshot].pairs, "perplexity",
-            layout.work / ppl.STAGE / "histograms" / snapshot, log_x=True))
+        histograms.append(f"**{snapshot}**\n\n" + plots.histograms_markdown(
+            {lang: sample.values(lang) for lang in sample.languages}, tables[snapshot].pairs, "perplexity", log_x=True))
     stats = run_units(context, layout, ppl.STAGE, SOURCE, [units[p] for p in upstream])  # pass 2
     buckets = {}
     no_model = 0

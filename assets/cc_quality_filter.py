@@ -9,12 +9,12 @@ from typing import Optional
 import dagster as dg
 import numpy as np
 
-from assets.cc_perplexity import histogram_markdown
 from assets.resources import CorpusStorage
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata
+from corpus import plots
 from corpus.filters import wikiref
 from corpus.storage import read_table
-from quality_models import kenlm_model
+from quality_models import store
 
 SOURCE = "commoncrawl"
 UPSTREAM = "perplexity"
@@ -32,13 +32,13 @@ def cc_quality_filter(context: dg.AssetExecutionContext, config: WikirefFilterCo
     """Wikipedia-reference quality classifier (LLaMA-1)."""
     started = time.monotonic()
     layout = corpus_storage.layout()
-    folder = kenlm_model.current_dir(layout.models, "wikiref")
+    folder = store.current_dir(layout.models, "wikiref")
     scorer = wikiref.WikirefScorer(Path(folder) / "model.bin")
     rule = json.loads((Path(folder) / "manifest.json").read_text())["keep_rule"]
     min_score = rule["min_score"] if config.min_score is None else config.min_score
     settings = dict(min_score=min_score, model=folder.name)
     units = filter_units(layout, wikiref.STAGE, SOURCE, UPSTREAM, settings,
-                         lambda: wikiref.wikiref_filter(scorer, min_score, SOURCE), code_fingerprint(wikiref))
+                         lambda: wikiref.WikirefFilter(scorer, min_score, SOURCE), code_fingerprint(wikiref))
     stats = run_units(context, layout, wikiref.STAGE, SOURCE, units)
     # every scored document: the kept ones (docs) and the dropped ones (p= in dropped.detail)
     kept = [read_table(p, columns=["lang", "quality_score"]) for p in layout.docs_parts(wikiref.STAGE, SOURCE)]
@@ -55,7 +55,6 @@ def cc_quality_filter(context: dg.AssetExecutionContext, config: WikirefFilterCo
         model_version=folder.name,
         min_score=dg.MetadataValue.float(min_score),
         keep_rule=rule["rule"] if config.min_score is None else f"P(wiki-ref) >= {min_score:g} (run config)",
-        quality_score_histogram=dg.MetadataValue.md(histogram_markdown(
-            values, {k: (min_score,) for k in values}, "P(wiki-ref)",
-            layout.work / wikiref.STAGE / "histograms", log_x=False)),
+        quality_score_histogram=dg.MetadataValue.md(plots.histograms_markdown(
+            values, {k: (min_score,) for k in values}, "P(wiki-ref)")),
     ))

@@ -20,7 +20,7 @@ from tests.corpus.test_mixture import write_sample_corpus
 from tests.corpus.test_tokens import build
 from training.data import ShardSampler
 from training.model import LlamaLM, ModelConfig
-from training.train import TrainConfig
+from training.config import TrainConfig
 
 
 def main() -> None:

@@ -108,3 +108,54 @@ def as_markdown_image(png: bytes, alt: str = "plot") -> str:
     if not png.startswith(b"\x89PNG\r\n\x1a\n"):
         raise ValueError("as_markdown_image expects PNG bytes")
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+
+
+def loss_curve_plot(losses: Sequence[float], val_history: Sequence[tuple[int, float]], baseline: float,
+                    baseline_label: str = "unigram entropy", style: PlotStyle = DEFAULT_STYLE) -> bytes:
+    """Training loss per step, validation losses as points, and a horizontal baseline."""
+    fig, ax = plt.subplots(figsize=(style.width_in, style.height_in))
+    ax.plot(range(1, len(losses) + 1), losses, lw=0.8, color=style.color, label="train loss")
+    if val_history:
+        steps, values = zip(*val_history)
+        ax.scatter(steps, values, color=style.cutoff_color, zorder=3, label="validation loss")
+    ax.axhline(baseline, color="gray", ls="--", lw=0.8, label=baseline_label)
+    ax.set_xlabel("step")
+    ax.set_ylabel("nats / token")
+    ax.legend(fontsize=8)
+    return _png(fig, style.dpi)
+
+
+def stacked_bar_plot(labels: Sequence[str], kept: Sequence[int], total: Sequence[int], title: str = "",
+                     ylabel: str = "documents", style: PlotStyle = DEFAULT_STYLE) -> bytes:
+    """Vertical bars per label: the kept count, with the dropped rest stacked on it."""
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.35 * len(labels) + 1.5), style.height_in))
+    x = list(range(len(labels)))
+    ax.bar(x, kept, color=style.color, label="kept")
+    ax.bar(x, [t - k for t, k in zip(total, kept)], bottom=kept, color="#c8c8c8", label="dropped")
+    ax.set_xticks(x, labels, rotation=90 if len(labels) > 12 else 0)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return _png(fig, style.dpi)
+
+
+def histogram_table(counts: Sequence[int], edges: Sequence[float], label: str = "score") -> str:
+    """A histogram as a markdown table, one row per bin (for values users read off exactly)."""
+    rows = [f"| {lo:.1f}-{hi:.1f} | {int(n)} |" for lo, hi, n in zip(edges[:-1], edges[1:], counts)]
+    return "\n".join([f"| {label} | docs |", "|---|---|", *rows])
+
+
+def histograms_markdown(values: Mapping[str, Sequence[float]], cutoffs: Mapping[str, Sequence[float]], xlabel: str,
+                        log_x: bool = False, style: PlotStyle = DEFAULT_STYLE) -> str:
+    """One histogram per key (e.g. per language), its cut-offs as lines, as inline markdown images."""
+    images = []
+    for key, vals in sorted(values.items()):
+        finite = [float(v) for v in vals if v == v and abs(v) != float("inf")]
+        if not finite:
+            continue
+        cuts = list(cutoffs.get(key, ()))
+        title = f"{key}: {len(finite)} docs" + (f", cut-offs {', '.join(f'{c:.3g}' for c in cuts)}" if cuts else "")
+        png = histogram_plot(finite, title=title, xlabel=xlabel, cutoffs={f"{c:.3g}": c for c in cuts},
+                             log_x=log_x and min(finite) > 0, style=style)
+        images.append(as_markdown_image(png, key))
+    return "\n\n".join(images) or "_no scored documents_"

@@ -33,7 +33,6 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -44,57 +43,12 @@ from corpus.filters.perplexity import LM_SUFFIX, SP_SUFFIX, LanguageModel, langu
 from corpus.inputs import DownloadError, download, sha256_file
 from corpus.sampling import PrioritySample, PriorityThreshold
 from corpus.storage import fingerprint, iter_batches
+from quality_models.store import publish
 
 NAME = "perplexity"
 # bump when the files or the training procedure change meaning (2: held-out length = pieces;
 # 3: SentencePiece unigram + CCNet file names + calibration)
 MODEL_FORMAT = 3
-
-
-# --- the model store: versioned folders written atomically, and a pointer to the current one ----
-
-def version_dir(models_root: Path, name: str, version: str) -> Path:
-    return Path(models_root) / name / version
-
-
-def publish(models_root: Path, name: str, version: str, build) -> tuple[Path, bool]:
-    """Build a model folder with ``build(tmp_dir)`` unless ``<name>/<version>/manifest.json`` exists.
-
-    The folder is built under a temp name and renamed into place, so a crash leaves no half model.
-    Returns (folder, reused).
-    """
-    final = version_dir(models_root, name, version)
-    if (final / "manifest.json").exists():
-        return final, True
-    tmp = final.with_name(f"{version}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir(parents=True)
-    try:
-        build(tmp)
-        if final.exists():  # an incomplete folder from an older crash
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return final, False
-
-
-def set_current(models_root: Path, name: str, version: str) -> None:
-    path = Path(models_root) / name / "current.json"
-    tmp = path.with_name(f"current.json.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.write_text(json.dumps({"version": version}))
-    os.replace(tmp, path)
-
-
-def current_dir(models_root: Path, name: str) -> Path:
-    """The model folder the filters use; a clear error when the model asset has not run."""
-    pointer = Path(models_root) / name / "current.json"
-    if not pointer.exists():
-        raise FileNotFoundError(f"no trained {name!r} model under {models_root}: materialize its quality_models asset first")
-    folder = version_dir(models_root, name, json.loads(pointer.read_text())["version"])
-    if not (folder / "manifest.json").exists():
-        raise FileNotFoundError(f"{pointer} names {folder}, which has no manifest.json")
-    return folder
 
 
 # --- KenLM binaries ------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ import xxhash
 from corpus.model_cache import fasttext_model
 from corpus.storage import Layout, atomic_path
 from quality_models.fasttext_training import train_supervised
+from quality_models import store
 
 MODEL_ENV = "CORPUS_LID_MODEL"
 MODEL_NAME = "lid.176.ftz"
@@ -51,7 +52,8 @@ LABEL_PREFIX = "__label__"
 LABEL_MAP = {"no": "nb"}
 # How many of lid.176's labels are read per text to sum a cluster's probability.
 TOP_K = 5
-REFINERS_POINTER = "current.json"
+NAME = "langid"  # the refiners' folder in the model store: models/langid/<version>/
+REFINERS_MARKER = "clusters.json"  # written last: a refiners folder holding it is complete
 # The probability given to a cluster language that lid.176's top-k (or a refiner) leaves out.
 PROBABILITY_FLOOR = 1e-4
 
@@ -188,18 +190,18 @@ def train_refiners(rows: Sequence[tuple[str, str]], out_dir: Path, clusters: Seq
         finally:
             os.unlink(tmp.name)
         paths[cluster.name] = path
-    with atomic_path(out_dir / "clusters.json") as tmp:  # written last: the folder's completion marker
+    with atomic_path(out_dir / REFINERS_MARKER) as tmp:
         tmp.write_text(json.dumps([asdict(c) for c in clusters if c.name in paths], indent=1))
     return paths
 
 
 def current_refiners(models_dir: Path) -> Path | None:
     """The refiners folder the last ``langid_model`` run under ``models_dir`` pointed to, if it exists."""
-    pointer = Path(models_dir) / "langid" / REFINERS_POINTER
-    if not pointer.exists():
+    version = store.current_version(models_dir, NAME)
+    if version is None:
         return None
-    found = Path(json.loads(pointer.read_text())["refiners_dir"])
-    return found if (found / "clusters.json").exists() else None
+    found = store.version_dir(models_dir, NAME, version)
+    return found if (found / REFINERS_MARKER).exists() else None
 
 
 def default_refiners_dir() -> Path | None:

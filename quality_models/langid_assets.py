@@ -3,7 +3,6 @@ the second-stage cluster refiners trained on the train half of the labelled sent
 evaluated on the held-out half and on the labelled sets of other distributions
 (``quality_models.langid_sets``), accuracy per language as metadata. Logic: ``quality_models.langid``."""
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -11,12 +10,8 @@ import dagster as dg
 
 from assets.resources import CorpusStorage
 from corpus.inputs import sha256_file
-from corpus.storage import atomic_path, fingerprint
-from quality_models import langid, langid_sets
-
-
-def langid_models_dir(layout) -> Path:
-    return layout.models / "langid"
+from corpus.storage import fingerprint
+from quality_models import langid, langid_sets, store
 
 
 def current_refiners(layout) -> Optional[Path]:
@@ -45,11 +40,11 @@ def langid_model(context: dg.AssetExecutionContext, config: LangIdModelConfig, c
     heldout = langid.read_labelled(labelled, "heldout")
     refiners = None
     if config.train_refiners:
-        refiners = langid_models_dir(layout) / f"refiners-{fingerprint(sha256_file(labelled), langid.REFINER_PARAMS, [c.__dict__ for c in langid.CLUSTERS])[:16]}"
-        if not (refiners / "clusters.json").exists():
-            langid.train_refiners(langid.read_labelled(labelled, "train"), refiners)
-        with atomic_path(langid_models_dir(layout) / langid.REFINERS_POINTER) as tmp:
-            tmp.write_text(json.dumps({"refiners_dir": str(refiners), "base_sha256": sha}))
+        version = f"refiners-{fingerprint(sha256_file(labelled), langid.REFINER_PARAMS, [c.__dict__ for c in langid.CLUSTERS])[:16]}"
+        refiners, _ = store.publish(layout.models, langid.NAME, version,
+                                    lambda tmp: langid.train_refiners(langid.read_labelled(labelled, "train"), tmp),
+                                    marker=langid.REFINERS_MARKER)
+        store.set_current(layout.models, langid.NAME, version)
     refined = langid.LanguageIdentifier(model_path, refiners) if refiners else None
     md = {"model_path": dg.MetadataValue.path(str(model_path)), "model_sha256": sha}
     if refiners:

@@ -8,7 +8,7 @@ import dagster as dg
 
 from assets.resources import CorpusStorage
 from corpus import recipe
-from quality_models import kenlm_model
+from quality_models import kenlm_model, store
 
 
 class PerplexityModelsConfig(dg.Config):
@@ -61,7 +61,7 @@ def perplexity_models(context: dg.AssetExecutionContext, config: PerplexityModel
         folder, manifest, reused = kenlm_model.train_models(layout.docs_parts("ingest", "wikipedia"), layout.models,
                                                             layout.work / "perplexity_models", params,
                                                             log=context.log.info, web_reference=web)
-    kenlm_model.set_current(layout.models, kenlm_model.NAME, manifest["version"])
+    store.set_current(layout.models, kenlm_model.NAME, manifest["version"])
     langs = manifest["languages"]
     if not langs:
         context.log.warning("no language had enough Wikipedia text for a KenLM model: the filter keeps everything")
@@ -81,4 +81,4 @@ def perplexity_models(context: dg.AssetExecutionContext, config: PerplexityModel
                                       "calibration docs (wikipedia / web) | tokenizer seconds | seconds |\n"
                                       "|---|---|---|---|---|---|---|---|---|\n" + rows),
         "seconds": dg.MetadataValue.float(round(time.monotonic() - started, 2)),
-    })
+    }, data_version=dg.DataVersion(manifest["version"]))

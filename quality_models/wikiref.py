@@ -25,7 +25,7 @@ held-out balanced accuracy and AUC are in the manifest with the class counts, ov
 sources. Training is ``fasttext.train_supervised`` with one thread and a fixed seed.
 
 A model is versioned by a hash of its examples and parameters and written atomically to
-``models/wikiref/<version>/`` (see ``quality_models.kenlm_model.publish``).
+``models/wikiref/<version>/`` (see ``quality_models.store``).
 """
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ from corpus.schema import Drop, batches
 from corpus.stage import BatchFilter
 from corpus.storage import fingerprint, iter_batches
 from quality_models.fasttext_training import train_supervised
-from quality_models.kenlm_model import is_heldout, publish
+from quality_models.kenlm_model import is_heldout
+from quality_models.store import publish
 
 NAME = "wikiref"
 MODEL_FORMAT = 2

@@ -9,7 +9,7 @@ import dagster as dg
 from assets.resources import CorpusStorage
 from corpus import recipe, snapshots
 from corpus.filters import langid as langid_filter
-from quality_models import kenlm_model, langid, wikiref
+from quality_models import langid, store, wikiref
 from quality_models.langid_assets import current_refiners
 
 WEB_STAGE = langid_filter.STAGE  # negatives: Common Crawl pages after line dedup + LID
@@ -67,7 +67,7 @@ def wikiref_classifier(context: dg.AssetExecutionContext, config: WikirefClassif
     inputs = wikiref.WikirefInputs(layout.docs_parts("ingest", "wikipedia"), layout.docs_parts("ingest", "books"),
                                    negative_parts(layout.docs_parts(WEB_STAGE, "commoncrawl")), cited_pages, lid)
     folder, manifest, reused = wikiref.train_classifier(inputs, layout.models, params_of(config))
-    kenlm_model.set_current(layout.models, wikiref.NAME, manifest["version"])
+    store.set_current(layout.models, wikiref.NAME, manifest["version"])
     if manifest["positives_source"] == "fallback_curated":
         context.log.warning(f"only {manifest['cited_pages_used']} Wikipedia-cited pages found (< {config.min_positives}): "
                             f"positives are Wikipedia and Books paragraphs instead; keep rule: {manifest['keep_rule']['rule']}")
@@ -89,4 +89,4 @@ def wikiref_classifier(context: dg.AssetExecutionContext, config: WikirefClassif
         **{k: (dg.MetadataValue.float(v) if isinstance(v, float) else v) for k, v in scores.items() if v is not None},
         "train_seconds": dg.MetadataValue.float(manifest["train_seconds"]),
         "seconds": dg.MetadataValue.float(round(time.monotonic() - started, 2)),
-    })
+    }, data_version=dg.DataVersion(manifest["version"]))

@@ -9,7 +9,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from corpus.storage import Layout
-from training.train import TrainConfig, train
+from training.config import TrainConfig
+from training.train import train
 
 _BOOLS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 

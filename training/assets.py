@@ -5,7 +5,9 @@ import dagster as dg
 from assets.config_base import config_class, dataclass_fields
 from assets.resources import CorpusStorage
 from assets.tokens import token_shards
-from training.train import TrainConfig, loss_curve_png, png_markdown, train
+from corpus.plots import as_markdown_image, loss_curve_plot
+from training.config import TrainConfig
+from training.train import train
 
 PretrainConfig = config_class("PretrainConfig", __name__, dataclass_fields(TrainConfig),
                               doc="The training settings: every TrainConfig field, with its type and default.")
@@ -17,7 +19,7 @@ def pretrained_model(context: dg.AssetExecutionContext, config: PretrainConfig, 
     layout = corpus_storage.layout()
     cfg = TrainConfig(**config.model_dump())
     result = train(cfg, layout.shards, layout.checkpoints, log=context.log.info)
-    png = loss_curve_png(result)
+    png = loss_curve_plot(result.losses, result.val_history, result.unigram_entropy)
     every = max(1, len(result.losses) // 100)
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(result.run_dir / "ckpt.pt")),
@@ -35,7 +37,7 @@ def pretrained_model(context: dg.AssetExecutionContext, config: PretrainConfig, 
         "tokens_per_s": result.tokens_per_s,
         "parameters": result.params,
         "device": result.device,
-        "loss_curve": dg.MetadataValue.md(png_markdown(png)),
+        "loss_curve": dg.MetadataValue.md(as_markdown_image(png, "loss curve")),
         "losses": dg.MetadataValue.json({"every": every, "train": [round(x, 4) for x in result.losses[::every]],
                                          "val": [[s, round(v, 4)] for s, v in result.val_history]}),
     })

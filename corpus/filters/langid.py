@@ -9,10 +9,7 @@ rerun skipped. Kept documents get ``lang`` and ``lang_score``.
 """
 from __future__ import annotations
 
-import base64
-import io
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import duckdb
@@ -21,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpus import recipe
-from corpus.stage import drops_table
+from corpus.filters.base import DocumentFilter, Judgement
 from corpus.storage import Location
 
 STAGE = "langid"
@@ -37,8 +34,9 @@ def language_reason(label: str) -> str:
 
 
 @dataclass
-class LangIdFilter:
-    """A ``corpus.stage.BatchFilter``; ``identifier`` has ``predict(texts) -> (labels, scores)``."""
+class LangIdFilter(DocumentFilter):
+    """Fills ``lang``/``lang_score``; keeps ``keep_languages`` at or above their score threshold.
+    ``identifier`` has ``predict(texts) -> (labels, scores)``."""
 
     identifier: object
     source: str
@@ -50,25 +48,19 @@ class LangIdFilter:
     def threshold(self, label: str) -> float:
         return float(self.min_score_per_language.get(label, self.min_score))
 
-    def __call__(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.Table]:
+    def judge(self, batch: pa.RecordBatch) -> Judgement:
         labels, scores = self.identifier.predict(batch.column("text").to_pylist())
         scores = np.asarray(scores, np.float32)
         thresholds = np.array([self.threshold(label) for label in labels], np.float32)
         keep_set = set(self.keep_languages)
         known = np.array([label in keep_set for label in labels], bool)
         unsure = scores < thresholds
-        keep = known & ~unsure
-        reasons = [score_reason(t) if u else language_reason(label)
-                   for label, t, u in zip(labels, thresholds, unsure)]
-        dropped = ~keep
-        drops = drops_table(
-            batch.column("id").filter(pa.array(dropped)), self.source, self.stage,
-            [r for r, d in zip(reasons, dropped) if d],
-            [f"{label}:{s:.4f}" for label, s, d in zip(labels, scores, dropped) if d],
+        return Judgement(
+            keep=known & ~unsure,
+            reasons=[score_reason(t) if u else language_reason(label) for label, t, u in zip(labels, thresholds, unsure)],
+            details=[f"{label}:{s:.4f}" for label, s in zip(labels, scores)],
+            columns={"lang": pa.array(labels, pa.string()), "lang_score": pa.array(scores, pa.float32())},
         )
-        out = batch.set_column(batch.schema.get_field_index("lang"), "lang", pa.array(labels, pa.string()))
-        out = out.set_column(out.schema.get_field_index("lang_score"), "lang_score", pa.array(scores, pa.float32()))
-        return out.filter(pa.array(keep)), drops
 
 
 def language_summary(docs_files: Sequence[Location], dropped_files: Sequence[Location],
@@ -106,40 +98,3 @@ def markdown_table(summary: pa.Table, limit: int = 30) -> str:
     if summary.num_rows > limit:
         lines.append(f"| ({summary.num_rows - limit} more) | {int(pc.sum(summary.column('docs')).as_py()) - sum(r['docs'] for r in rows)} | |")
     return "\n".join(lines)
-
-
-def histogram_markdown(hist: np.ndarray, bins: np.ndarray = SCORE_BINS) -> str:
-    lines = ["| score | docs |", "|---|---|"]
-    lines += [f"| {lo:.1f}-{hi:.1f} | {int(n)} |" for lo, hi, n in zip(bins[:-1], bins[1:], hist)]
-    return "\n".join(lines)
-
-
-def plot_languages(summary: pa.Table, path: Path, limit: int = 30) -> bytes:
-    """A bar plot of documents per language (kept stacked on dropped), saved as PNG; returns its bytes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = summary.slice(0, limit).to_pylist()
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.35 * len(rows) + 1.5), 3.2), dpi=100)
-    x = np.arange(len(rows))
-    kept = np.array([r["kept"] for r in rows])
-    total = np.array([r["docs"] for r in rows])
-    ax.bar(x, kept, color="#2a7ab0", label="kept")
-    ax.bar(x, total - kept, bottom=kept, color="#c8c8c8", label="dropped")
-    ax.set_xticks(x, [r["lang"] for r in rows], rotation=90 if len(rows) > 12 else 0)
-    ax.set_ylabel("documents")
-    ax.set_title("language ID: documents per predicted language")
-    ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})  # no timestamp: same data, same bytes
-    plt.close(fig)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(buf.getvalue())
-    return buf.getvalue()
-
-
-def png_markdown(png: bytes, alt: str) -> str:
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from corpus.model_cache import kenlm_model, sentencepiece_model
-from corpus.stage import BatchFilter, drops_table
+from corpus.filters.base import DocumentFilter, Judgement
 from corpus.storage import FINGERPRINT_KEY, fingerprint, iter_batches, part_is_current, write_table_atomic
 
 STAGE = "perplexity"
@@ -340,31 +340,34 @@ def bucket_counts(score_paths: Iterable[Path], cutoffs: Mapping[str, tuple[float
     return counts, unbucketed
 
 
-def bucket_filter(scores: pa.Table, cutoffs: Mapping[str, tuple[float, float]], keep_buckets: Sequence[str],
-                  drop_without_model: bool, source: str) -> BatchFilter:
+@dataclass
+class BucketFilter(DocumentFilter):
     """Pass 2: fill ``perplexity``/``bucket`` from a part's pass-1 scores; drop buckets not kept.
 
     A document whose language has no model keeps ``perplexity``/``bucket`` null and is kept, or
     dropped as ``no_lm_for_lang`` when ``drop_without_model``.
     """
-    keep = set(keep_buckets)
 
-    def process(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.Table]:
-        idx = pc.index_in(batch.column("id"), value_set=scores.column("id"))
+    scores: pa.Table
+    cutoffs: Mapping[str, tuple[float, float]]
+    keep_buckets: Sequence[str]
+    drop_without_model: bool
+    source: str
+    stage: str = STAGE
+
+    def judge(self, batch: pa.RecordBatch) -> Judgement:
+        idx = pc.index_in(batch.column("id"), value_set=self.scores.column("id"))
         if idx.null_count:
             raise ValueError("a document has no pass-1 perplexity score (scores are stale)")
-        ppl = scores.column("perplexity").take(idx).to_numpy(zero_copy_only=False)
+        ppl = self.scores.column("perplexity").take(idx).to_numpy(zero_copy_only=False)
         langs = batch.column("lang").to_pylist()
-        buckets = assign_buckets(ppl, langs, cutoffs)
-        ppl_col = pa.array(np.where(np.isnan(ppl), None, ppl).tolist(), pa.float32())
-        out = batch.set_column(batch.schema.get_field_index("perplexity"), "perplexity", ppl_col)
-        out = out.set_column(out.schema.get_field_index("bucket"), "bucket", pa.array(buckets, pa.string()))
-        reasons = [None if (b in keep or (b is None and not drop_without_model)) else
+        buckets = assign_buckets(ppl, langs, self.cutoffs)
+        keep = set(self.keep_buckets)
+        reasons = [None if (b in keep or (b is None and not self.drop_without_model)) else
                    NO_MODEL if b is None else DROP_TAIL if b == "tail" else f"perplexity_{b}" for b in buckets]
-        dropped = np.asarray([r is not None for r in reasons])
-        detail = [None if r is None else f"lang={lang} perplexity={p:.1f}" for r, lang, p in zip(reasons, langs, ppl)]
-        drops = drops_table(pc.filter(batch.column("id"), pa.array(dropped)), source, STAGE,
-                            [r for r in reasons if r is not None], [d for d in detail if d is not None])
-        return out.filter(pa.array(~dropped)), drops
-
-    return process
+        return Judgement(
+            keep=np.asarray([r is None for r in reasons], bool), reasons=reasons,
+            details=[f"lang={lang} perplexity={p:.1f}" for lang, p in zip(langs, ppl)],
+            columns={"perplexity": pa.array(np.where(np.isnan(ppl), None, ppl).tolist(), pa.float32()),
+                     "bucket": pa.array(buckets, pa.string())},
+        )

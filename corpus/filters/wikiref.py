@@ -11,16 +11,16 @@ threshold calibrated on held-out web documents for the curated fallback, see ``q
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from corpus.filters.perplexity import normalize_line
 from corpus.model_cache import fasttext_model
-from corpus.stage import BatchFilter, drops_table
+from corpus.filters.base import DocumentFilter, Judgement
 
 STAGE = "wikiref"
 POSITIVE = "__label__wikiref"
@@ -61,17 +61,16 @@ class WikirefScorer:
         return out
 
 
-def wikiref_filter(scorer: WikirefScorer, min_score: float, source: str) -> BatchFilter:
-    """Fill ``quality_score``; drop documents under ``min_score`` (reason ``wikiref<0.25``)."""
-    reason = drop_reason(min_score)
+@dataclass
+class WikirefFilter(DocumentFilter):
+    """Fills ``quality_score`` with P(wiki-ref); drops documents under ``min_score`` (reason ``wikiref<0.25``)."""
 
-    def process(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.Table]:
-        scores = scorer.score(batch.column("text").to_pylist())
-        out = batch.set_column(batch.schema.get_field_index("quality_score"), "quality_score",
-                               pa.array(scores, pa.float32()))
-        keep = scores >= min_score
-        drops = drops_table(pc.filter(batch.column("id"), pa.array(~keep)), source, STAGE, reason,
-                            [f"p={s:.3f}" for s in scores[~keep]])
-        return out.filter(pa.array(keep)), drops
+    scorer: WikirefScorer
+    min_score: float
+    source: str
+    stage: str = STAGE
 
-    return process
+    def judge(self, batch: pa.RecordBatch) -> Judgement:
+        scores = self.scorer.score(batch.column("text").to_pylist())
+        return Judgement(keep=scores >= self.min_score, reasons=drop_reason(self.min_score),
+                         details=[f"p={s:.3f}" for s in scores], columns={"quality_score": pa.array(scores, pa.float32())})

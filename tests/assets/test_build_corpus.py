@@ -133,14 +133,14 @@ def test_english_common_crawl_pages_reach_documents_with_their_ccnet_columns(bui
     import json
 
     from corpus import recipe
-    from quality_models import kenlm_model
+    from quality_models import store
 
     con = _catalog(built)
     funnel = con.execute("SELECT stage, docs_in, docs_out FROM funnel WHERE source = 'commoncrawl'").fetchall()
     print("commoncrawl funnel:", ", ".join(f"{stage} {o}/{i} = {o / i:.3f}" for stage, i, o in funnel))
     assert [stage for stage, _, _ in funnel] == ["ingest", "line_dedup", "langid", "perplexity", "wikiref",
                                                  "exact_dedup", "near_dedup"]
-    rule = json.loads((kenlm_model.current_dir(storage.Layout(built).models, "wikiref") / "manifest.json").read_text())
+    rule = json.loads((store.current_dir(storage.Layout(built).models, "wikiref") / "manifest.json").read_text())
     rows = con.execute(
         "SELECT count(*), count(*) FILTER (lang = 'en'), count(lang_score), count(perplexity), count(bucket), "
         "count(quality_score), min(lang_score), list(DISTINCT bucket ORDER BY bucket), "

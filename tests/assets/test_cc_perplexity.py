@@ -12,7 +12,7 @@ from assets.resources import CorpusStorage
 from corpus.filters import perplexity as ppl
 from corpus.schema import new_document
 from corpus.storage import Layout
-from quality_models import kenlm_model
+from quality_models import kenlm_model, store
 from quality_models.perplexity_assets import perplexity_models
 from tests import web_pages
 from tests.httpserver import serve
@@ -43,7 +43,7 @@ def _with_trained_model(root, trained) -> None:
     folder, manifest = trained
     layout = Layout(root)
     shutil.copytree(folder, layout.models / kenlm_model.NAME / manifest["version"])
-    kenlm_model.set_current(layout.models, kenlm_model.NAME, manifest["version"])
+    store.set_current(layout.models, kenlm_model.NAME, manifest["version"])
 
 
 @pytest.mark.parametrize("size, origin, kept, reused", [

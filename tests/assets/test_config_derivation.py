@@ -12,7 +12,7 @@ from assets.sources import SCRATCH_OPTIONS, ingest_assets, source_config
 from corpus.recipe import SOURCES
 from corpus.sources import reader
 from training.assets import PretrainConfig, pretrained_model
-from training.train import TrainConfig
+from training.config import TrainConfig
 
 
 def _config_fields(cls: type[dg.Config]) -> dict:

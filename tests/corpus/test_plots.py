@@ -39,3 +39,19 @@ def test_bar_plot_and_markdown_image_round_trip():
     assert base64.b64decode(md[len("![drops](data:image/png;base64,"):-1]) == png
     with pytest.raises(ValueError):
         plots.as_markdown_image(b"GIF89a")
+
+
+def test_loss_curve_and_stacked_bars_are_deterministic_pngs():
+    curve = plots.loss_curve_plot([5.0, 4.0, 3.5], [(3, 3.6)], baseline=4.5)
+    assert curve.startswith(b"\x89PNG") and curve == plots.loss_curve_plot([5.0, 4.0, 3.5], [(3, 3.6)], baseline=4.5)
+    bars = plots.stacked_bar_plot(["en", "ru"], [3, 0], [3, 3])
+    assert bars.startswith(b"\x89PNG") and bars != plots.stacked_bar_plot(["en", "ru"], [3, 3], [3, 3])
+
+
+def test_histogram_table_and_per_key_histograms():
+    assert plots.histogram_table([2, 0, 5], [0.0, 0.5, 0.8, 1.0]) == (
+        "| score | docs |\n|---|---|\n| 0.0-0.5 | 2 |\n| 0.5-0.8 | 0 |\n| 0.8-1.0 | 5 |")
+    md = plots.histograms_markdown({"en": [100.0, 300.0, 900.0], "de": [float("nan")]}, {"en": [250.0, 600.0]},
+                                   "perplexity", log_x=True)
+    assert md.startswith("![en](data:image/png;base64,") and "![de]" not in md
+    assert plots.histograms_markdown({"de": [float("inf")]}, {}, "x") == "_no scored documents_"

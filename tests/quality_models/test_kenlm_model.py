@@ -21,7 +21,7 @@ from corpus.sources import reader
 from corpus.stage import ingest_part
 from corpus.storage import Layout, PartWriter
 from corpus.sampling import PrioritySample
-from quality_models import kenlm_model
+from quality_models import kenlm_model, store
 from quality_models.kenlm_model import KenlmParams, is_heldout
 from tests import web_pages
 from tests.httpserver import serve
@@ -76,7 +76,7 @@ def trained_models(samples: str, root: str) -> tuple[Path, dict]:
     layout = Layout(Path(root))
     folder, manifest, _ = kenlm_model.train_models(parts, layout.models, layout.work / "kenlm_text", small_params(),
                                                    web_reference=web_reference_parts(Path(root), samples))
-    kenlm_model.set_current(layout.models, kenlm_model.NAME, manifest["version"])
+    store.set_current(layout.models, kenlm_model.NAME, manifest["version"])
     return folder, manifest
 
 
@@ -144,7 +144,7 @@ def test_trains_one_model_per_wikipedia_language_with_heldout_perplexity(kenlm_s
         # a 5-gram model of its own language: held-out text is far from uniform over the vocabulary
         assert 1 < m["heldout_perplexity"] < m["vocab_size"], lang
     assert not list(folder.parent.glob("*.tmp-*"))  # written atomically
-    assert kenlm_model.current_dir(root / "models", "perplexity") == folder
+    assert store.current_dir(root / "models", "perplexity") == folder
 
 
 def test_same_data_and_params_reuse_the_model_and_other_params_make_a_new_version(kenlm_set, samples_dir):

@@ -5,6 +5,7 @@ labelled.tsv holds the same sentences as lingua-sentences/*.txt (checked below),
 on the ``train`` half and every accuracy of a refined model is measured on the ``heldout`` half. The
 refiners train the same model bit for bit (one thread, seed 0), so their accuracies are pinned."""
 import json
+import shutil
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from quality_models import langid, langid_sets
+from quality_models import langid, langid_sets, store
 
 REPO = Path(__file__).resolve().parents[2]
 CONFUSED = ("bs", "hr", "sr", "nb", "da")
@@ -86,9 +87,10 @@ def test_predict_cli_uses_the_refiners_langid_model_trained_by_default(labelled,
     bosnian = [s for lab, s in langid.read_labelled(labelled, "heldout") if lab == "bs"][:40]
     stdin = "\n".join(bosnian) + "\n"
     alone = [line.split("\t")[0] for line in _cli("predict", stdin=stdin).splitlines()]
-    pointer = tmp_path / "models" / "langid" / langid.REFINERS_POINTER
-    pointer.parent.mkdir(parents=True)
-    pointer.write_text(json.dumps({"refiners_dir": str(refiners)}))
+    store.publish(tmp_path / "models", langid.NAME, "refiners-test", lambda tmp: shutil.copytree(refiners, tmp, dirs_exist_ok=True),
+                  marker=langid.REFINERS_MARKER)
+    store.set_current(tmp_path / "models", langid.NAME, "refiners-test")
+    assert json.loads((tmp_path / "models" / "langid" / "current.json").read_text()) == {"version": "refiners-test"}
     by_default = [line.split("\t") for line in _cli("predict", stdin=stdin, data_root=tmp_path).splitlines()]
     labels, scores = langid.LanguageIdentifier(refiners_dir=refiners).predict(bosnian)
     assert [lab for lab, _ in by_default] == labels

@@ -7,7 +7,7 @@ import pytest
 
 from corpus.storage import Layout
 from training.__main__ import parser
-from training.train import TrainConfig
+from training.config import TrainConfig
 
 
 def _parse(tmp_path, *argv: str) -> dict:

@@ -17,8 +17,10 @@ from tests.corpus.test_mixture import write_sample_corpus
 from tests.corpus.test_tokens import build
 from training.data import ShardSampler, val_batches, val_windows_by_source
 from training.model import LlamaLM, ModelConfig
-from training.train import (TrainConfig, evaluate, load_weights, lr_at, mixture_weights, train, unigram_counts,
-                            unigram_validation, weighted_loss)
+from training.checkpoint import load_weights
+from training.config import TrainConfig
+from training.evaluation import evaluate, mixture_weights, unigram_counts, unigram_validation, weighted_loss
+from training.train import lr_at, train
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = dict(batch_size=8, block_size=32, n_layer=1, n_head=2, n_kv_head=1, d_model=32, lr=1e-2, warmup_steps=5, threads=1)

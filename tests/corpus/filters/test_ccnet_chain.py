@@ -2,7 +2,7 @@
 rule) on real English pages (tests/web_pages.py, evaluation half) at input sizes 1, 30 and 3,000, and on the
 boilerplate pages. Each input is run as cc_perplexity and cc_quality_filter run it, through the same functions
 with their default settings: ``score_table`` -> ``ScoreSample`` -> ``choose_cutoffs`` -> ``bucket_filter``, then
-``wikiref_filter`` with the threshold of the model's own keep rule; an input is pooled alone, as a snapshot of
+``WikirefFilter`` with the threshold of the model's own keep rule; an input is pooled alone, as a snapshot of
 that size would be, so a single page takes its cut-offs from the model's web reference."""
 from collections import Counter
 
@@ -11,7 +11,7 @@ import pytest
 
 from corpus import recipe
 from corpus.filters import perplexity as ppl
-from corpus.filters.wikiref import WikirefScorer, wikiref_filter
+from corpus.filters.wikiref import WikirefFilter, WikirefScorer
 from corpus.schema import DOCUMENT_SCHEMA, new_document
 from tests import web_pages
 from tests.assets.test_cc_perplexity import trained  # noqa: F401 (fixture)
@@ -40,8 +40,8 @@ class Chain:
                                     recipe.PERPLEXITY_MIN_DOCS_FOR_PERCENTILES, recipe.CCNET_PERPLEXITY_CUTOFFS,
                                     recipe.PERPLEXITY_WIKI_REFERENCE_PERCENTILES)
         cutoffs = {lang: c.pair for lang, c in chosen.items()}
-        after_ppl, _ = ppl.bucket_filter(scores, cutoffs, recipe.PERPLEXITY_KEEP_BUCKETS, False, SOURCE)(batch)
-        after_wikiref, _ = wikiref_filter(self.wikiref, self.min_score, SOURCE)(after_ppl)
+        after_ppl, _ = ppl.BucketFilter(scores, cutoffs, recipe.PERPLEXITY_KEEP_BUCKETS, False, SOURCE)(batch)
+        after_wikiref, _ = WikirefFilter(self.wikiref, self.min_score, SOURCE)(after_ppl)
         return after_ppl.num_rows, after_wikiref.num_rows, {c.origin for c in chosen.values()}
 
 

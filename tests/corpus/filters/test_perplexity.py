@@ -279,10 +279,10 @@ def test_buckets_and_drop_reasons():
     batch = _batch([f"d{i}" for i in range(11)] + ["?"], ["en"] * 11 + ["zz"])
     scores = pa.table({"id": batch.column("id"), "lang": ["en"] * 11 + ["zz"],
                        "perplexity": [float(x) for x in range(100, 1200, 100)] + [float("nan")]}, schema=ppl.SCORES_SCHEMA)
-    kept, dropped = ppl.bucket_filter(scores, cut, recipe.PERPLEXITY_KEEP_BUCKETS, False, "commoncrawl")(batch)
+    kept, dropped = ppl.BucketFilter(scores, cut, recipe.PERPLEXITY_KEEP_BUCKETS, False, "commoncrawl")(batch)
     assert kept.column("bucket").to_pylist() == ["head"] * 3 + ["middle"] * 3 + [None]
     assert kept.column("perplexity").to_pylist()[:2] == [100.0, 200.0] and kept.column("perplexity")[-1].as_py() is None
     assert dropped.column("reason").to_pylist() == [ppl.DROP_TAIL] * 5
     assert dropped.column("detail")[0].as_py() == "lang=en perplexity=700.0"
-    _, dropped2 = ppl.bucket_filter(scores, cut, recipe.PERPLEXITY_KEEP_BUCKETS, True, "commoncrawl")(batch)
+    _, dropped2 = ppl.BucketFilter(scores, cut, recipe.PERPLEXITY_KEEP_BUCKETS, True, "commoncrawl")(batch)
     assert dropped2.column("reason").to_pylist() == [ppl.DROP_TAIL] * 5 + [ppl.NO_MODEL]

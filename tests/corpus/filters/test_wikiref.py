@@ -22,7 +22,7 @@ def test_filter_scores_real_documents_and_drops_under_threshold(classifier, samp
     cc = [new_document("commoncrawl", d["id"], d["text"], url=d["url"])
           for docs in sample_docs("commoncrawl", str(samples_dir)).values() for d in docs]
     batch = pa.RecordBatch.from_pylist(web + cc, schema=DOCUMENT_SCHEMA)
-    kept, dropped = wikiref.wikiref_filter(scorer, recipe.WIKIREF_MIN_SCORE, "commoncrawl")(batch)
+    kept, dropped = wikiref.WikirefFilter(scorer, recipe.WIKIREF_MIN_SCORE, "commoncrawl")(batch)
     scores = scorer.score(batch.column("text").to_pylist())
     assert ((scores >= 0) & (scores <= 1)).all()
     assert kept.num_rows + dropped.num_rows == batch.num_rows
@@ -31,5 +31,5 @@ def test_filter_scores_real_documents_and_drops_under_threshold(classifier, samp
     assert set(dropped.column("reason").to_pylist()) <= {"wikiref<0.25"}
     assert all(d.startswith("p=") for d in dropped.column("detail").to_pylist())
     # a threshold above every score drops everything, with the reason naming it
-    _, all_dropped = wikiref.wikiref_filter(scorer, 1.01, "commoncrawl")(batch)
+    _, all_dropped = wikiref.WikirefFilter(scorer, 1.01, "commoncrawl")(batch)
     assert all_dropped.num_rows == batch.num_rows and all_dropped.column("reason")[0].as_py() == "wikiref<1.01"

@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from corpus.stage import drops_table
+from corpus.filters.base import DocumentFilter, Judgement
 
 STAGE = "line_dedup"
 EMPTY_REASON = "line_dedup_empty"
@@ -211,8 +211,9 @@ def contains_sorted(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarra
     return sorted_values[np.minimum(pos, len(sorted_values) - 1)] == queries
 
 
-class LineDedupFilter:
-    """Pass 2 for one part: a ``corpus.stage.BatchFilter`` fed the part's batches in order."""
+class LineDedupFilter(DocumentFilter):
+    """Pass 2 for one part, fed the part's batches in order: rewrites each text without its group's
+    duplicate lines, and drops a document left with none (``EMPTY_REASON``)."""
 
     def __init__(self, hash_file: Path, duplicates: np.ndarray, source: str, stage: str = STAGE):
         table = pq.read_table(hash_file, columns=["doc", "hash", "first"])
@@ -222,7 +223,7 @@ class LineDedupFilter:
         self.source, self.stage = source, stage
         self.offset = 0
 
-    def __call__(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.Table]:
+    def judge(self, batch: pa.RecordBatch) -> Judgement:
         n = batch.num_rows
         lo, hi = np.searchsorted(self.docs, [self.offset, self.offset + n])
         lines = split_lines(batch.column("text"))
@@ -238,11 +239,6 @@ class LineDedupFilter:
         np.cumsum(kept_per_doc, out=offsets[1:])
         kept_lines = pa.ListArray.from_arrays(pa.array(offsets), values.filter(pa.array(keep)))
         texts = pc.binary_join(kept_lines, pa.scalar(_NEWLINE, values.type))
-        rewritten = batch.set_column(batch.schema.get_field_index("text"), "text", texts.cast(pa.large_string()))
-        alive = kept_per_doc > 0
-        emptied = ~alive
-        drops = drops_table(
-            batch.column("id").filter(pa.array(emptied)), self.source, self.stage, EMPTY_REASON,
-            [f"all {k} lines duplicated or blank" for k in lines_per_doc[emptied]],
-        )
-        return rewritten.filter(pa.array(alive)), drops
+        return Judgement(keep=kept_per_doc > 0, reasons=EMPTY_REASON,
+                         details=[f"all {k} lines duplicated or blank" for k in lines_per_doc],
+                         columns={"text": texts.cast(pa.large_string())})

@@ -147,10 +147,9 @@ def lsh_band_table(context: dg.AssetExecutionContext, config: LshConfig,
 def _edges(layout: Layout, manifest: dict, config: VerifyConfig, names, log):
     work = near_dedup_dir(layout)
     verifier = clusters.make_verifier(layout, manifest, config.verify_sources, config.source_thresholds)
-    settings = dict(verify_sources=sorted(config.verify_sources), thresholds=config.source_thresholds)
     files, computed = [], 0
     for name in names:
-        path, fresh = clusters.partition_edges(work / "bands", work / "edges", name, manifest, verifier, settings)
+        path, fresh = clusters.partition_edges(work / "bands", work / "edges", name, manifest, verifier)
         files.append(path)
         computed += fresh
     log.info(f"band partitions: {computed} processed, {len(names) - computed} reused")

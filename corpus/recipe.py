@@ -167,12 +167,14 @@ NEAR_DEDUP_BAND_PARTITIONS = 16
 # "> 90% content overlap", BOOKS_NEAR_DUP_JACCARD), for every source. Only verified edges enter the
 # union-find, so no cluster forms through a chain of LSH collisions (Marin issue 6854).
 NEAR_DEDUP_VERIFY_SOURCES: tuple[str, ...] = SOURCES
-# Ours: the LSH runs at a lower threshold than the dedup threshold, so that it misses few pairs at the
-# threshold (the verification removes the extra candidates). datasketch's bands x rows for 0.6 with 128
-# permutations is 18 x 7; its S-curve 1 - (1 - J**7)**18 finds a pair at J 0.8 with P 0.986, 0.85: 0.999,
-# 0.9: 1.000, and proposes a pair at J 0.5 with P 0.13, 0.3: 0.004. At 0.7 (14 x 9) J 0.8 would be found
-# with P 0.867 only; at 0.8 itself (9 x 13, the unverified setting before issue 16), 0.399.
-NEAR_DEDUP_CANDIDATE_THRESHOLD = 0.6
+# Ours: the LSH runs at a lower threshold than the dedup threshold, so that it misses almost no pair at the
+# threshold (the verification removes the extra candidates): the highest threshold on a 0.05 grid whose
+# S-curve misses < 0.5% of the pairs at J 0.8. datasketch's bands x rows for 0.55 with 128 permutations is
+# 21 x 6: 1 - (1 - J**6)**21 finds a pair at J 0.8 with P 0.998, 0.85 and up: 1.000, and proposes a pair at
+# J 0.5 with P 0.28, 0.3: 0.015 (unrelated pages are at J ~0.01: no cost). 0.6 (18 x 7) finds J 0.8 with
+# P 0.986 (measured: 1 of 29 test pairs in [0.8, 0.85) missed), 0.7 (14 x 9) 0.867, 0.8 itself (9 x 13,
+# the unverified setting before issue 16) 0.399.
+NEAR_DEDUP_CANDIDATE_THRESHOLD = 0.55
 # Ours: in a band bucket each round verifies every open member against the bucket's smallest open one
 # (its head); the unmatched stay open for the next round, so the heads of a bucket are pairwise below the
 # threshold. A bucket of k near copies costs k-1 checks; the cap bounds a bucket of k mutually dissimilar

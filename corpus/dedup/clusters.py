@@ -29,7 +29,7 @@ below the threshold (Marin issue 6854). A chain of verified near copies (A~B, B~
 threshold) is one cluster: B and C are removed for A. Either way no kept pair that was verified at or
 above the threshold remains: the two are in one component, and one component keeps one document.
 A pair is verified when it shares a bucket in which one of the two is a round head when the other is
-open; a true pair missed there is still found through another of the bands (18 at 0.6).
+open; a true pair missed there is still found through another of the bands (21 at 0.55).
 """
 from __future__ import annotations
 
@@ -277,6 +277,8 @@ class PairVerifier:
         sources = [p.source for p in index.parts]
         self._verified = np.array([s in frozenset(verify_sources) for s in sources], bool)
         self._threshold = np.array([thresholds.get(s, default_threshold) for s in sources], np.float64)
+        self.settings = dict(verify_sources=sorted(set(verify_sources)), thresholds=dict(sorted(thresholds.items())),
+                             default_threshold=default_threshold, ngram=ngram)  # what the edges depend on
         self.measured: dict[tuple[int, int], float] = {}
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -428,14 +430,15 @@ def pairs_path(edges: Path, name: str) -> Path:
     return edges.parent / "pairs" / f"{name}.parquet"
 
 
-def partition_edges(bands: Path, edges: Path, name: str, manifest: dict, verifier: PairVerifier | None,
-                    verify_settings: dict) -> tuple[Path, bool]:
+def partition_edges(bands: Path, edges: Path, name: str, manifest: dict,
+                    verifier: PairVerifier | None) -> tuple[Path, bool]:
     """The file of one band partition's component edges, and whether it was computed now: reused when
     computed from the same band table and verification settings (that is how the partitioned scale-out
     asset feeds the merge). With a verifier, every pair it measured goes to ``pairs_path`` too. The merge
     streams the files; no caller holds every partition's edges."""
     out, pairs = edges / f"{name}.parquet", pairs_path(edges, name)
-    fp = fingerprint(manifest["fingerprint"], name, verify_settings, _code(lsh, minhash, sys.modules[__name__]))
+    fp = fingerprint(manifest["fingerprint"], name, verifier.settings if verifier else None,
+                     _code(lsh, minhash, sys.modules[__name__]))
     if part_is_current(out, fp) and (verifier is None or part_is_current(pairs, fp)):
         return out, False
     table = process_partition(lsh.read_partition(bands / f"{name}.parquet"), verifier)

@@ -74,7 +74,7 @@ class MinHashParams:
                       ngram: int = recipe.MINHASH_NGRAM, candidate_threshold: float | None = None) -> "MinHashParams":
         """Bands x rows minimising the FP + FN areas for ``candidate_threshold`` (default: ``threshold``;
         datasketch's own optimiser, equal weights as MinHashLSH's default): 0.8 / 128 perms -> 9 x 13,
-        0.9 -> 5 x 25, 0.6 (``recipe.NEAR_DEDUP_CANDIDATE_THRESHOLD``) -> 18 x 7."""
+        0.9 -> 5 x 25, 0.55 (``recipe.NEAR_DEDUP_CANDIDATE_THRESHOLD``) -> 21 x 6."""
         candidate = threshold if candidate_threshold is None else candidate_threshold
         if not 0 < candidate <= threshold <= 1:
             raise ValueError(f"the LSH candidate threshold {candidate} must be in (0, the dedup threshold {threshold}]")

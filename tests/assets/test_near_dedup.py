@@ -62,7 +62,7 @@ def test_without_verification_the_truncated_release_joins_the_full_editions(book
     _materialize(layout.root, NEAR_ASSETS[:3], run_config=config)
     removals = pq.read_table(dedup.near_dup_removals_path(layout))
     got = dict(zip(removals.column("id").to_pylist(), removals.column("kept_id").to_pylist()))
-    # the LSH's candidates alone (18 x 7 for 0.6), permutations seeded: the truncated pg1661 release (J 0.78-0.80 to the full
+    # the LSH's candidates alone (21 x 6 for 0.55), permutations seeded: the truncated pg1661 release (J 0.78-0.80 to the full
     # editions) joins their component and, having the smallest id of the three, is the one kept; the two
     # full copies of pg1342 are one component; the unrelated #42671 excerpt is in none
     truncated = ids["farbodbj__llm-overflow/pg1661.txt"]
@@ -113,7 +113,7 @@ def test_partitioned_scale_out_gives_the_unpartitioned_result(samples_dir, tmp_p
     a, b = (pq.read_table(dedup.near_dup_removals_path(l)) for l in roots)
     assert a.equals(b)
     # the permutations are seeded, so the result is fixed: all 30 copies (J~0.9, each a candidate with
-    # p~1.000 at the LSH's 18 x 7, 27 at 9 x 13 before) are removed for their original (same source: the
+    # p~1.000 at the LSH's 21 x 6, 27 at 9 x 13 before) are removed for their original (same source: the
     # smaller id is kept), nothing else is
     ids = [d["id"] for d in docs_for("c4", "c4", pages)]
     copies = {max(ids[i], ids[120 + i]): min(ids[i], ids[120 + i]) for i in range(30)}

@@ -76,5 +76,5 @@ def run_pipeline(layout: Layout, num_partitions: int, verify_sources=SOURCES, th
     manifest = clusters.write_band_table(index, params, work / f"bands-{num_partitions}", num_partitions, scope)
     verifier = clusters.make_verifier(layout, manifest, verify_sources, thresholds or {"books": 0.9})
     files = [clusters.partition_edges(work / f"bands-{num_partitions}", work / f"edges-{num_partitions}", n,
-                                      manifest, verifier, {})[0] for n in manifest["partitions"]]
+                                      manifest, verifier)[0] for n in manifest["partitions"]]
     return clusters.merge_removals(files, index), verifier, computed

@@ -70,7 +70,7 @@ def test_near_copies_removed_for_the_priority_original(corpus_with_copies):
     removals, _, _ = run_pipeline(layout, num_partitions=4)
     got = dict(zip(removals.column("id").to_pylist(), removals.column("kept_id").to_pylist()))
     expected = {cc[i]["id"]: wiki[i]["id"] for i in range(40)}
-    # J ~ 0.906, LSH at the candidate threshold 0.6 (18 bands x 7 rows): P(found) = 1 - (1 - J**7)**18
+    # J ~ 0.906, LSH at the candidate threshold 0.55 (21 bands x 6 rows): P(found) = 1 - (1 - J**6)**21
     # ~ 1.000 each (9 x 13 at 0.8 found 36); every candidate verified at J >= 0.8: all 40, each for its original
     assert got == expected
     far_ids = {d["id"] for d in cc[40:]}

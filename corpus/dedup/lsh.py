@@ -124,16 +124,9 @@ def band_table_writer(folder: Path, num_partitions: int, metadata: dict[str, str
 
 
 def star_edges(keys: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate pairs of a band table slice: each bucket's members joined to its smallest ordinal."""
-    if len(keys) == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    order = np.lexsort((docs, keys))
-    k, d = keys[order], docs[order]
-    new = np.concatenate([[True], k[1:] != k[:-1]])
-    head = np.maximum.accumulate(np.where(new, np.arange(len(k)), 0))
-    a, b = d[head], d
-    keep = (~new) & (a != b)
-    a, b = a[keep], b[keep]
+    """Candidate pairs of a band table slice, unverified: each bucket's members joined to its smallest
+    ordinal (one round of ``verified_star_edges`` accepting every pair), each pair once."""
+    a, b = verified_star_edges(keys, docs, lambda a, b: np.ones(len(a), bool), max_rounds=1)
     if len(a) == 0:
         return a, b
     pairs = np.unique(np.stack([a, b], axis=1), axis=0)
@@ -170,7 +163,7 @@ def verified_star_edges(keys: np.ndarray, docs: np.ndarray, verify, max_rounds: 
         k, d = k[members[~matched]], d[members[~matched]]
     if not found_a:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    return np.concatenate(found_a), np.concatenate(found_b)
+    return np.concatenate(found_a).astype(np.int64, copy=False), np.concatenate(found_b).astype(np.int64, copy=False)
 
 
 def read_partition(path: Path) -> pa.Table:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -268,18 +269,22 @@ class PairVerifier:
 
     Streaming: the pairs are measured in batches whose distinct documents hold at most ``batch_shingles``
     shingles (their signature tables' counts); a batch's texts are re-read by ordinal, part by part
-    (``DocIndex.texts``), and shingled at once (``minhash.shingle_sets``). Every measured pair is recorded
-    (``take_measured``: the audit trail of one band partition), and not measured twice."""
+    (``DocIndex.texts``), and shingled at once (``minhash.shingle_sets``). Every pair checked is recorded
+    (``take_measured``: the audit trail of one band partition). A pair colliding in bands of several
+    partitions is checked in each; a verifier serving several partitions in one process (``near_duplicates``)
+    remembers the last ``memo_pairs`` Jaccards, so it measures such a pair once (bounded memory)."""
 
     def __init__(self, index: DocIndex, ngram: int, verify_sources: Iterable[str], thresholds: dict[str, float],
-                 default_threshold: float, batch_shingles: int = recipe.NEAR_DEDUP_VERIFY_BATCH_SHINGLES):
-        self.index, self.ngram, self.batch_shingles = index, ngram, batch_shingles
+                 default_threshold: float, batch_shingles: int = recipe.NEAR_DEDUP_VERIFY_BATCH_SHINGLES,
+                 memo_pairs: int = recipe.NEAR_DEDUP_VERIFY_MEMO_PAIRS):
+        self.index, self.ngram, self.batch_shingles, self.memo_pairs = index, ngram, batch_shingles, memo_pairs
         sources = [p.source for p in index.parts]
         self._verified = np.array([s in frozenset(verify_sources) for s in sources], bool)
         self._threshold = np.array([thresholds.get(s, default_threshold) for s in sources], np.float64)
         self.settings = dict(verify_sources=sorted(set(verify_sources)), thresholds=dict(sorted(thresholds.items())),
                              default_threshold=default_threshold, ngram=ngram)  # what the edges depend on
-        self.measured: dict[tuple[int, int], float] = {}
+        self.measured: dict[tuple[int, int], float] = {}  # the pairs checked since the last take_measured
+        self._memo: OrderedDict[tuple[int, int], float] = OrderedDict()  # the last memo_pairs Jaccards measured
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         keep = np.ones(len(a), bool)
@@ -287,6 +292,9 @@ class PairVerifier:
             return keep
         check = np.flatnonzero(self._verified[self.index.part_of(a)] | self._verified[self.index.part_of(b)])
         pairs = list(zip(a[check].tolist(), b[check].tolist()))
+        for p in dict.fromkeys(pairs):
+            if p in self._memo:
+                self.measured[p] = self._memo[p]
         self._measure([p for p in dict.fromkeys(pairs) if p not in self.measured])
         jaccard = np.array([self.measured[p] for p in pairs], np.float64)
         keep[check] = jaccard >= self._need(a[check], b[check])
@@ -319,7 +327,9 @@ class PairVerifier:
         sets = minhash.shingle_sets(self.index.texts(docs), self.ngram)
         at = {d: i for i, d in enumerate(docs.tolist())}
         for x, y in pairs:
-            self.measured[(x, y)] = minhash.jaccard(sets[at[x]], sets[at[y]])
+            self.measured[(x, y)] = self._memo[(x, y)] = minhash.jaccard(sets[at[x]], sets[at[y]])
+        while len(self._memo) > self.memo_pairs:
+            self._memo.popitem(last=False)
 
     def take_measured(self) -> pa.Table:
         """(a, b, jaccard, duplicate) of every pair measured since the last call, sorted; ``duplicate``:

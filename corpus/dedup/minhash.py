@@ -150,16 +150,11 @@ def signatures(texts: pa.Array | pa.ChunkedArray | Sequence[str], params: MinHas
 
 
 def shingle_sets(texts: pa.Array | pa.ChunkedArray | Sequence[str], ngram: int) -> list[np.ndarray]:
-    """The sorted distinct shingle hashes of each text (for the exact Jaccard check), one sort for the batch."""
+    """The sorted distinct shingle hashes of each text (for the exact Jaccard check), hashed as one batch
+    (a sort per document: cheaper than one two-key sort of the batch)."""
     hashes, counts = shingle_hashes(texts, ngram)
-    doc = np.repeat(np.arange(len(counts)), counts)
-    order = np.lexsort((hashes, doc))
-    hashes, doc = hashes[order], doc[order]
-    first = np.ones(len(hashes), bool)
-    first[1:] = (hashes[1:] != hashes[:-1]) | (doc[1:] != doc[:-1])
-    hashes, doc = hashes[first], doc[first]
-    bounds = np.searchsorted(doc, np.arange(len(counts) + 1))
-    return [hashes[bounds[i]:bounds[i + 1]] for i in range(len(counts))]
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    return [np.unique(hashes[bounds[i]:bounds[i + 1]]) for i in range(len(counts))]
 
 
 def shingle_set(text: str, ngram: int) -> np.ndarray:

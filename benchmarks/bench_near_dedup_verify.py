@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks.bench_minhash import build_set, component_pairs, edit, write_corpus
+from benchmarks.bench_minhash import EDIT_LEVELS, build_set, component_pairs, edit, write_corpus
 from corpus import recipe
 from corpus.dedup import clusters, minhash
 from corpus.schema import new_document
@@ -39,14 +39,14 @@ from corpus.storage import FINGERPRINT_KEY, Layout
 
 def scaled_set(scale: int) -> tuple[list[str], list[tuple[int, int]]]:
     texts, families = build_set(copies_of=10**9)
-    originals = len(texts) - len(families)
+    originals, edited = len(texts) - len(families), [i for i, _ in families]
     rng = random.Random(7)
     for _ in range(scale - 1):
         base = len(texts)
         replicas = [edit(t, 0.25, rng) for t in texts[:originals]]
         texts += replicas
-        for k, (i, _) in enumerate(families):
-            texts.append(edit(replicas[i], [0.002, 0.01, 0.02, 0.03, 0.05, 0.08][k % 6], rng))
+        for k, i in enumerate(edited):
+            texts.append(edit(replicas[i], EDIT_LEVELS[k % len(EDIT_LEVELS)], rng))
             families.append((base + i, len(texts) - 1))
     return texts, families
 

@@ -49,9 +49,16 @@ def test_the_second_full_edition_of_each_book_is_dropped_as_near_dup(books_root)
     # measured exact Jaccards (5-grams, nothing stripped): pg1342 0.974, pg1661 0.960 -> removed at 0.9;
     # the truncated newer pg1661 release is 0.78-0.80 to the full ones and the #42671 excerpt 0.08: kept
     assert dropped == expected
-    assert _metadata(result, "near_duplicates")["near_duplicates"].value == 2
-    table = _metadata(result, "near_duplicates")["verified_pairs"].value
-    assert "| 0.9741 |" in table and "| 0.9598 |" in table
+    meta = _metadata(result, "near_duplicates")
+    assert meta["near_duplicates"].value == 2
+    # every candidate pair verified (all sources): the two full-edition pairs, and the truncated pg1661
+    # release to each full edition (0.7845, 0.8013: below the books' 0.9), each pair measured once per
+    # partition its bands fall in (30 in all)
+    assert (meta["pairs_verified"].value, meta["pairs_duplicate"].value, meta["pairs_rejected"].value,
+            meta["pairs_measured_in_partitions"].value) == (4, 2, 2, 30)
+    table = meta["verified_pairs"].value
+    assert "| 0.9741 | yes |" in table and "| 0.9598 | yes |" in table
+    assert "| 0.7845 | no |" in table and "| 0.8013 | no |" in table
     curated = [i for p in layout.docs_parts("near_dedup", "books") for i in read_table(p, columns=["id"]).column("id").to_pylist()]
     assert set(curated) == set(ids.values()) - set(expected)
 

@@ -6,6 +6,7 @@ The truth is computed here independently of the pipeline's hashing: the 5-word s
 import itertools
 from collections import defaultdict
 
+import numpy as np
 import pytest
 
 from corpus import recipe
@@ -158,3 +159,26 @@ def test_snapshot_scope_deduplicates_each_snapshot_on_its_own(samples_dir, tmp_p
     per_snapshot = _removed(run_pipeline(layout, 4, scope="snapshot")[0])
     # no cluster spans two snapshots, nor a snapshot and the other sources' group
     assert per_snapshot == within
+
+
+def test_the_verifier_streams_in_bounded_batches_with_the_exact_jaccard(graded_copies):
+    """Batches of one pair each (texts re-read per batch, no memo) measure what one big batch does, and
+    the hashed shingle sets give the Jaccard of the string shingle sets exactly."""
+    from corpus.dedup import clusters
+    layout, docs, truth, graded = graded_copies
+    run_pipeline(layout, num_partitions=4)
+    manifest = clusters.read_manifest(layout.work / "near_dedup" / "bands-4")
+    index = clusters.DocIndex.from_json(layout, manifest["index"])
+    ordinal = {i: n for n, i in enumerate(index.ids(np.arange(index.size)))}
+    pairs = np.array(sorted(tuple(sorted((ordinal[c], ordinal[w]))) for c, (w, _) in graded.items()), np.int64)
+    results = []
+    for batch_shingles, memo in ((recipe.NEAR_DEDUP_VERIFY_BATCH_SHINGLES, recipe.NEAR_DEDUP_VERIFY_MEMO_PAIRS), (1, 0)):
+        verifier = clusters.PairVerifier(index, recipe.MINHASH_NGRAM, recipe.SOURCES, {}, THRESHOLD, batch_shingles, memo)
+        keep = verifier(pairs[:, 0], pairs[:, 1])
+        results.append((keep, verifier.take_measured()))
+    assert np.array_equal(results[0][0], results[1][0]) and results[0][1].equals(results[1][1])
+    measured = results[0][1]
+    ids = index.ids(measured.column("a").to_numpy()), index.ids(measured.column("b").to_numpy())
+    got = {tuple(sorted(p)): j for *p, j in zip(*ids, measured.column("jaccard").to_pylist())}
+    assert len(got) == len(graded) and all(abs(j - truth[p]) < 1e-12 for p, j in got.items())
+    assert results[0][0].sum() == sum(j >= THRESHOLD for _, j in graded.values()) == 147

@@ -374,8 +374,6 @@ def scope_keys(snapshots: pa.Array | pa.ChunkedArray, scope: str) -> np.ndarray 
     """The band-hash seed of each document for a near-dedup ``scope`` (``recipe.NEAR_DEDUP_SCOPES``):
     none for ``global``; for ``snapshot`` a hash of the document's snapshot (0 without one: the other
     sources and crawl pages without a snapshot are one group), so two snapshots never share a bucket."""
-    if scope not in recipe.NEAR_DEDUP_SCOPES:
-        raise ValueError(f"near-dedup scope must be one of {recipe.NEAR_DEDUP_SCOPES}, not {scope!r}")
     if scope == "global":
         return None
     encoded = pc.dictionary_encode(snapshots).combine_chunks() if isinstance(snapshots, pa.ChunkedArray) \
@@ -391,6 +389,8 @@ def write_band_table(index: DocIndex, params: minhash.MinHashParams, folder: Pat
     """The band table's partitions and its manifest (index, params, scope, partition names, fingerprint).
 
     Skipped when the manifest already describes the same signatures, parameters, scope and partition count."""
+    if scope not in recipe.NEAR_DEDUP_SCOPES:
+        raise ValueError(f"near-dedup scope must be one of {recipe.NEAR_DEDUP_SCOPES}, not {scope!r}")
     names = lsh.partition_names(num_partitions)
     fp = fingerprint([p.fingerprint for p in index.parts], params.as_dict(), num_partitions, scope,
                      _code(lsh, minhash, sys.modules[__name__]))

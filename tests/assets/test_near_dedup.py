@@ -126,3 +126,24 @@ def test_partitioned_scale_out_gives_the_unpartitioned_result(samples_dir, tmp_p
     copies = {max(ids[i], ids[120 + i]): min(ids[i], ids[120 + i]) for i in range(30)}
     got = dict(zip(a.column("id").to_pylist(), a.column("kept_id").to_pylist()))
     assert got == copies
+
+
+def test_the_snapshot_scope_is_run_config_of_the_band_table(samples_dir, tmp_path):
+    layout = Layout(tmp_path / "data")
+    texts = book_chunks(samples_dir, limit=40)
+    old = docs_for("commoncrawl", "2024-10", texts[:20], meta={"snapshot": "CC-MAIN-2024-10"})
+    new = docs_for("commoncrawl", "2024-18", texts[20:] + [edit_words(t, 0.005, seed=i) for i, t in enumerate(texts)],
+                   meta={"snapshot": "CC-MAIN-2024-18"})
+    write_part(layout, "exact_dedup", "commoncrawl", "CC-MAIN-2024-10", old)
+    write_part(layout, "exact_dedup", "commoncrawl", "CC-MAIN-2024-18", new)
+    config = {"ops": {"lsh_band_table": {"config": {"scope": "snapshot"}}}}
+    result = _materialize(layout.root, NEAR_ASSETS[:3], run_config=config)
+    assert _metadata(result, "lsh_band_table")["scope"].value == "snapshot"
+    removals = pq.read_table(dedup.near_dup_removals_path(layout))
+    got = dict(zip(removals.column("id").to_pylist(), removals.column("kept_id").to_pylist()))
+    # the 2024-18 copies of 2024-18 pages go, those of 2024-10 pages stay: no cluster spans two snapshots
+    within = [(new[i]["id"], new[40 + i]["id"]) for i in range(20)]
+    assert got == {max(p): min(p) for p in within}
+    with pytest.raises(ValueError, match="scope must be one of"):
+        dg.materialize(NEAR_ASSETS[1:2], resources={"corpus_storage": CorpusStorage(data_root=str(layout.root))},
+                       run_config={"ops": {"lsh_band_table": {"config": {"scope": "dump"}}}})

@@ -161,21 +161,14 @@ VERIFIED_PAIRS_SHOWN = 50
 
 def _verification_metadata(index, files, verifier) -> dict:
     """Counts of the distinct pairs measured in every partition (from their pair files) and the first of them."""
-    if verifier is None:
+    if verifier is None or not files:
         return {}
-    tables = [pq.read_table(clusters.pairs_path(f.parent, f.stem)) for f in files]
-    pairs = pa.concat_tables(tables) if tables else clusters.PAIRS_SCHEMA.empty_table()
-    unique = pairs.group_by(["a", "b"]).aggregate([("jaccard", "max"), ("duplicate", "max")])  # a pair in two partitions
-    unique = unique.take(pc.sort_indices(unique, [("a", "ascending"), ("b", "ascending")]))
-    duplicates = pc.sum(unique.column("duplicate_max")).as_py() or 0
-    shown = unique.slice(0, VERIFIED_PAIRS_SHOWN)
+    counts, shown = clusters.pair_summary([clusters.pairs_path(f.parent, f.stem) for f in files], VERIFIED_PAIRS_SHOWN)
     ids = index.ids(np.array([x for r in zip(shown.column("a").to_pylist(), shown.column("b").to_pylist()) for x in r], np.int64))
     rows = "\n".join(f"| {ids[2 * i]} | {ids[2 * i + 1]} | {j:.4f} | {'yes' if d else 'no'} |" for i, (j, d) in
-                     enumerate(zip(shown.column("jaccard_max").to_pylist(), shown.column("duplicate_max").to_pylist())))
-    return {"pairs_verified": unique.num_rows, "pairs_duplicate": duplicates,
-            "pairs_rejected": unique.num_rows - duplicates, "pairs_measured_in_partitions": pairs.num_rows,
-            "verified_pairs": dg.MetadataValue.md(f"first {shown.num_rows} of {unique.num_rows}\n\n| a | b | exact "
-                                                  "Jaccard | duplicate |\n|---|---|---|---|\n" + rows)}
+                     enumerate(zip(shown.column("jaccard").to_pylist(), shown.column("duplicate").to_pylist())))
+    return {**counts, "verified_pairs": dg.MetadataValue.md(
+        f"first {shown.num_rows} of {counts['pairs_verified']}\n\n| a | b | exact Jaccard | duplicate |\n|---|---|---|---|\n" + rows)}
 
 
 @dg.asset(group_name=SCALE_OUT_GROUP, deps=[lsh_band_table], kinds={"numpy", "parquet"},

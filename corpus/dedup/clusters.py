@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -438,6 +439,24 @@ def make_verifier(layout: Layout, manifest: dict, verify_sources: Iterable[str],
 def pairs_path(edges: Path, name: str) -> Path:
     """The measured pairs of a band partition (``PAIRS_SCHEMA``), next to its edges: the audit trail."""
     return edges.parent / "pairs" / f"{name}.parquet"
+
+
+def pair_summary(pair_files: Sequence[Path], first: int, memory_limit: str = "1GB") -> tuple[dict, pa.Table]:
+    """Counts of the distinct measured pairs of ``pair_files`` (a pair colliding in several partitions is
+    in several files) and the ``first`` of them by ordinals (a, b, jaccard, duplicate). Grouped in DuckDB,
+    which spills to disk: memory does not grow with the pairs."""
+    con = duckdb.connect()
+    con.sql(f"SET memory_limit='{memory_limit}'")
+    con.read_parquet([str(f) for f in pair_files]).create_view("pairs")
+    con.sql("CREATE TEMP VIEW distinct_pairs AS SELECT a, b, max(jaccard) AS jaccard, bool_or(duplicate) "
+            "AS duplicate FROM pairs GROUP BY a, b")
+    total, dup = con.sql("SELECT count(*), count(*) FILTER (WHERE duplicate) FROM distinct_pairs").fetchall()[0]
+    measured = con.sql("SELECT count(*) FROM pairs").fetchall()[0][0]
+    head = con.sql(f"SELECT * FROM distinct_pairs ORDER BY a, b LIMIT {int(first)}").to_arrow_table()
+    con.close()
+    counts = dict(pairs_verified=total, pairs_duplicate=dup, pairs_rejected=total - dup,
+                  pairs_measured_in_partitions=measured)
+    return counts, pa.table(head).cast(PAIRS_SCHEMA) if head.num_rows else PAIRS_SCHEMA.empty_table()
 
 
 def partition_edges(bands: Path, edges: Path, name: str, manifest: dict,

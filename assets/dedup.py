@@ -102,7 +102,9 @@ class MinHashConfig(dg.Config):
 
 
 class LshConfig(dg.Config):
-    threshold: float = recipe.MINHASH_THRESHOLD
+    threshold: float = recipe.MINHASH_THRESHOLD  # the dedup threshold (verified exact Jaccard)
+    candidate_threshold: float = recipe.NEAR_DEDUP_CANDIDATE_THRESHOLD  # the LSH's: bands x rows are chosen for it
+    scope: str = recipe.NEAR_DEDUP_SCOPE  # "global" or "snapshot" (recipe.NEAR_DEDUP_SCOPES)
     num_partitions: int = recipe.NEAR_DEDUP_BAND_PARTITIONS
 
 
@@ -135,33 +137,41 @@ def lsh_band_table(context: dg.AssetExecutionContext, config: LshConfig,
     """The LSH band table, one Parquet file per band-hash prefix (bands x rows chosen for the threshold)."""
     layout = corpus_storage.layout()
     index, sig_params = clusters.read_index(layout, near_dedup_dir(layout) / "signatures")
-    params = minhash.MinHashParams.for_threshold(config.threshold, sig_params.num_perm, sig_params.ngram)
-    manifest = clusters.write_band_table(index, params, near_dedup_dir(layout) / "bands", config.num_partitions)
+    params = minhash.MinHashParams.for_threshold(config.threshold, sig_params.num_perm, sig_params.ngram,
+                                                 config.candidate_threshold)
+    manifest = clusters.write_band_table(index, params, near_dedup_dir(layout) / "bands", config.num_partitions,
+                                         config.scope)
     rows = manifest["rows"]
     return dg.MaterializeResult(metadata={"bands": params.bands, "rows_per_band": params.rows,
+                                          "candidate_threshold": params.candidate_threshold, "scope": config.scope,
                                           "partitions": len(rows), "largest_partition_rows": max(rows.values())})
 
 
 def _edges(layout: Layout, manifest: dict, config: VerifyConfig, names, log):
     work = near_dedup_dir(layout)
     verifier = clusters.make_verifier(layout, manifest, config.verify_sources, config.source_thresholds)
-    settings = dict(verify_sources=sorted(config.verify_sources), thresholds=config.source_thresholds)
     files, computed = [], 0
     for name in names:
-        path, fresh = clusters.partition_edges(work / "bands", work / "edges", name, manifest, verifier, settings)
+        path, fresh = clusters.partition_edges(work / "bands", work / "edges", name, manifest, verifier)
         files.append(path)
         computed += fresh
     log.info(f"band partitions: {computed} processed, {len(names) - computed} reused")
     return files, verifier, computed
 
 
-def _jaccard_table(index, verifier) -> dict:
-    if verifier is None or not verifier.measured:
+VERIFIED_PAIRS_SHOWN = 50
+
+
+def _verification_metadata(index, files, verifier) -> dict:
+    """Counts of the distinct pairs measured in every partition (from their pair files) and the first of them."""
+    if verifier is None or not files:
         return {}
-    pairs = sorted(verifier.measured.items())
-    ids = index.ids(np.array([x for (a, b), _ in pairs for x in (a, b)], np.int64))
-    rows = "\n".join(f"| {ids[2 * i]} | {ids[2 * i + 1]} | {j:.4f} |" for i, (_, j) in enumerate(pairs))
-    return {"verified_pairs": dg.MetadataValue.md("| a | b | exact Jaccard |\n|---|---|---|\n" + rows)}
+    counts, shown = clusters.pair_summary([clusters.pairs_path(f.parent, f.stem) for f in files], VERIFIED_PAIRS_SHOWN)
+    ids = index.ids(np.array([x for r in zip(shown.column("a").to_pylist(), shown.column("b").to_pylist()) for x in r], np.int64))
+    rows = "\n".join(f"| {ids[2 * i]} | {ids[2 * i + 1]} | {j:.4f} | {'yes' if d else 'no'} |" for i, (j, d) in
+                     enumerate(zip(shown.column("jaccard").to_pylist(), shown.column("duplicate").to_pylist())))
+    return {**counts, "verified_pairs": dg.MetadataValue.md(
+        f"first {shown.num_rows} of {counts['pairs_verified']}\n\n| a | b | exact Jaccard | duplicate |\n|---|---|---|---|\n" + rows)}
 
 
 @dg.asset(group_name=SCALE_OUT_GROUP, deps=[lsh_band_table], kinds={"numpy", "parquet"},
@@ -197,7 +207,7 @@ def near_duplicates(context: dg.AssetExecutionContext, config: VerifyConfig,
     return dg.MaterializeResult(metadata={
         "near_duplicates": removals.num_rows, "docs": index.size, "partitions_processed": computed,
         "partitions_reused": len(files) - computed, "seconds": round(time.monotonic() - started, 3),
-        **_jaccard_table(index, verifier)})
+        **_verification_metadata(index, files, verifier)})
 
 
 @dg.asset(group_name="dedup", deps=[near_duplicates], kinds={"python", "parquet"})

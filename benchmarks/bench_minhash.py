@@ -97,7 +97,7 @@ def run_ours(layout: Layout, num_partitions: int, params: minhash.MinHashParams)
     work = layout.work / "near_dedup"
     index, _ = clusters.update_signatures(layout, parts, params, work / "signatures")
     manifest = clusters.write_band_table(index, params, work / "bands", num_partitions)
-    files = [clusters.partition_edges(work / "bands", work / "edges", n, manifest, None, {})[0]
+    files = [clusters.partition_edges(work / "bands", work / "edges", n, manifest, None)[0]
              for n in manifest["partitions"]]
     nodes, roots = clusters.stream_components(files)
     return index, list(zip(nodes.tolist(), roots.tolist()))

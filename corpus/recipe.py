@@ -173,9 +173,37 @@ MINHASH_FP_FN_WEIGHTS = (0.5, 0.5)
 # RECIPE.md near-dedup: "partition the band table by hash so each part fits in memory and runs
 # independently" -- the number of band-hash-prefix partitions (a power of two).
 NEAR_DEDUP_BAND_PARTITIONS = 16
-# RECIPE.md Books: LLaMA-1's "> 90% content overlap" measured for real: candidate pairs touching these
-# sources are checked by exact Jaccard of their shingle sets (books at BOOKS_NEAR_DUP_JACCARD).
-NEAR_DEDUP_VERIFY_SOURCES: tuple[str, ...] = ("books",)
+# Issue 16: the LSH only proposes candidates; every candidate pair is checked by the exact Jaccard of its
+# shingle sets and removed only at J >= the dedup threshold (MINHASH_THRESHOLD; books at LLaMA-1's
+# "> 90% content overlap", BOOKS_NEAR_DUP_JACCARD), for every source. Only verified edges enter the
+# union-find, so no cluster forms through a chain of LSH collisions (Marin issue 6854).
+NEAR_DEDUP_VERIFY_SOURCES: tuple[str, ...] = SOURCES
+# Ours: the LSH runs at a lower threshold than the dedup threshold, so that it misses almost no pair at the
+# threshold (the verification removes the extra candidates): the highest threshold on a 0.05 grid whose
+# S-curve misses < 0.5% of the pairs at J 0.8. datasketch's bands x rows for 0.55 with 128 permutations is
+# 21 x 6: 1 - (1 - J**6)**21 finds a pair at J 0.8 with P 0.998, 0.85 and up: 1.000, and proposes a pair at
+# J 0.5 with P 0.28, 0.3: 0.015 (unrelated pages are at J ~0.01: no cost). 0.6 (18 x 7) finds J 0.8 with
+# P 0.986 (measured: 1 of 29 test pairs in [0.8, 0.85) missed), 0.7 (14 x 9) 0.867, 0.8 itself (9 x 13,
+# the unverified setting before issue 16) 0.399.
+NEAR_DEDUP_CANDIDATE_THRESHOLD = 0.55
+# Ours: in a band bucket each round verifies every open member against the bucket's smallest open one
+# (its head); the unmatched stay open for the next round, so the heads of a bucket are pairwise below the
+# threshold. A bucket of k near copies costs k-1 checks; the cap bounds a bucket of k mutually dissimilar
+# members (templated pages) to k * ROUNDS checks instead of k**2 / 2. Members still open after it only
+# lose this band's chance to be found (recall), never precision.
+NEAR_DEDUP_MAX_ROUNDS = 16
+# Ours: the shingles (~ words) of the documents whose texts are re-read and shingled at once to verify a
+# batch of pairs: 4M x 8 B hashes + sort temporaries, ~100 MiB whatever the partition size.
+NEAR_DEDUP_VERIFY_BATCH_SHINGLES = 1 << 22
+# Ours: the measured Jaccards one verifier remembers across the band partitions it serves (a true pair
+# collides in several bands, so in several partitions): ~150 B each, ~150 MiB.
+NEAR_DEDUP_VERIFY_MEMO_PAIRS = 1 << 20
+# Near-dedup scope. "global": one dedup over every source and snapshot (LLaMA-1, RedPajama v1, the
+# default). "snapshot": each Common Crawl snapshot is deduplicated on its own (FineWeb: dedup across dumps
+# hurt quality, as it removes what recurs across crawls), and the documents of the other sources (and crawl
+# pages without a snapshot) together; no cluster spans two of these groups.
+NEAR_DEDUP_SCOPES: tuple[str, ...] = ("global", "snapshot")
+NEAR_DEDUP_SCOPE = "global"
 
 # --- Books, ArXiv, StackExchange readers (issue 3) ---
 # Ours: the largest single record (book, paper file, Posts.xml row) a reader accepts; matches the ingest

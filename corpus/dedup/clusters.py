@@ -6,9 +6,15 @@ Flow (every step streams parts and writes atomically; no Dagster here, the asset
    fingerprinted by the part's own fingerprint + MinHash settings + code; a current file is reused, so
    a new CommonCrawl snapshot computes only its own parts' signatures.
 2. ``write_band_table``: documents get an *ordinal* (parts in source-priority order, then row); the
-   band table is written as ``2**k`` partitions by band-hash prefix (``corpus.dedup.lsh``).
-3. ``partition_edges``: one partition alone: star edges per bucket, optional exact-Jaccard check
-   (``PairVerifier``), connected components -> (doc, root) edges. Memory follows the partition size.
+   band table is written as ``2**k`` partitions by band-hash prefix (``corpus.dedup.lsh``), with bands x
+   rows chosen for the LSH's *candidate* threshold (``recipe.NEAR_DEDUP_CANDIDATE_THRESHOLD``, below the
+   dedup threshold) and, in the ``snapshot`` scope, band hashes seeded by the document's snapshot
+   (``scope_keys``), so no bucket, hence no cluster, spans two snapshots.
+3. ``partition_edges``: one partition alone: candidate pairs per bucket in rounds
+   (``lsh.verified_star_edges``), each verified by the exact Jaccard of the two shingle sets
+   (``PairVerifier``: texts re-read by ordinal, part by part, in bounded batches); only pairs at J >= the
+   threshold are edges; connected components -> (doc, root) edges, and every measured pair to
+   ``pairs/<partition>.parquet``. Memory follows the partition size.
 4. ``merge_removals``: union-find over all partitions' edge files, streamed in batches of
    ``EDGE_BATCH_ROWS`` (``stream_components``); in each component the document first by
    (``DEDUP_SOURCE_PRIORITY`` rank, id) is kept, the others removed. Components of a union of edge sets
@@ -17,9 +23,13 @@ Flow (every step streams parts and writes atomically; no Dagster here, the asset
    component) 8 B ordinal + 8 B root (+ 8 B while a batch is applied) and its id/source strings;
    nothing per edge, so more bands or partitions (more edges per document) cost no memory.
 
-The verification checks a star edge (member, bucket minimum); a pair of members that are near copies of
-each other but not of the bucket's minimum is then found only through another band (a documented
-limitation of star edges; with 9 bands a true pair at J >= 0.9 shares several buckets).
+The cluster rule (LLaMA-1 / RedPajama): one document kept per connected component of *verified* edges.
+An LSH collision alone never joins two documents, so no cluster forms through a chain of candidates
+below the threshold (Marin issue 6854). A chain of verified near copies (A~B, B~C, J(A, C) below the
+threshold) is one cluster: B and C are removed for A. Either way no kept pair that was verified at or
+above the threshold remains: the two are in one component, and one component keeps one document.
+A pair is verified when it shares a bucket in which one of the two is a round head when the other is
+open; a true pair missed there is still found through another of the bands (21 at 0.55).
 """
 from __future__ import annotations
 
@@ -31,11 +41,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from corpus import recipe
 from corpus.dedup import lsh, minhash
 from corpus.storage import (FINGERPRINT_KEY, TMP_MARK, Layout, Location, atomic_path, fingerprint, iter_batches,
                             open_parquet, part_is_current, remove_stale_temps, write_table_atomic)
@@ -149,12 +161,15 @@ def _compressed(parent: np.ndarray) -> np.ndarray:
         parent = up
 
 
-def process_partition(table: pa.Table, verify=None) -> pa.Table:
-    """One band partition -> (doc, root) edges of its components (root: the smallest ordinal)."""
-    a, b = lsh.star_edges(table.column("key").to_numpy(), table.column("doc").to_numpy())
-    if verify is not None and len(a):
-        keep = verify(a, b)
-        a, b = a[keep], b[keep]
+def process_partition(table: pa.Table, verify: "PairVerifier | None" = None,
+                      max_rounds: int = recipe.NEAR_DEDUP_MAX_ROUNDS) -> pa.Table:
+    """One band partition -> (doc, root) edges of its components (root: the smallest ordinal). With a
+    verifier, only verified pairs are edges (``lsh.verified_star_edges``); without, every star edge."""
+    keys, docs = table.column("key").to_numpy(), table.column("doc").to_numpy()
+    if verify is None:
+        a, b = lsh.star_edges(keys, docs)
+    else:
+        a, b = lsh.verified_star_edges(keys, docs, verify, max_rounds)
     nodes, roots = connected_components(a, b)
     moved = nodes != roots
     return pa.table([pa.array(nodes[moved]), pa.array(roots[moved])], schema=EDGE_SCHEMA)
@@ -211,65 +226,121 @@ class DocIndex:
     def sorted_ids(self, ordinals: np.ndarray) -> pa.ChunkedArray:
         """The document ids of ascending ``ordinals``, kept in Arrow (a few bytes per id, not a Python
         object), reading only the id column of the parts concerned, one part at a time."""
+        return self.signature_column(ordinals, "id")
+
+    def _by_part(self, ordinals: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """(part, its row numbers) for ascending ``ordinals``, part by part."""
         owner = self.part_of(ordinals)
         bounds = np.flatnonzero(np.diff(owner)) + 1
-        chunks = []
         for sel in np.split(np.arange(len(ordinals)), bounds) if len(ordinals) else ():
             p = int(owner[sel[0]])
-            ids = pq.read_table(self.layout.root / self.parts[p].signatures, columns=["id"]).column("id")
-            chunks.append(ids.take(pa.array(ordinals[sel] - self.offsets[p])).combine_chunks())
-        return pa.chunked_array(chunks, pa.string())
+            yield p, ordinals[sel] - self.offsets[p]
 
-    def text(self, ordinal: int) -> tuple[str, str]:
-        """(id, text) of one document, reading only the row group that holds it."""
-        p = int(self.part_of(np.array([ordinal]))[0])
-        row = int(ordinal - self.offsets[p])
-        pf = open_parquet(self.layout.data / self.parts[p].docs)
-        for g in range(pf.num_row_groups):
-            n = pf.metadata.row_group(g).num_rows
-            if row < n:
-                t = pf.read_row_group(g, columns=["id", "text"]).slice(row, 1).to_pylist()[0]
-                return t["id"], t["text"]
-            row -= n
-        raise IndexError(f"ordinal {ordinal} beyond {self.parts[p].docs}")
+    def signature_column(self, ordinals: np.ndarray, column: str) -> pa.ChunkedArray:
+        """``column`` of the signature table (id, shingles, ...) for ascending ``ordinals``."""
+        chunks = []
+        for p, rows in self._by_part(ordinals):
+            values = pq.read_table(self.layout.root / self.parts[p].signatures, columns=[column]).column(column)
+            chunks.append(values.take(pa.array(rows)).combine_chunks())
+        return pa.chunked_array(chunks, minhash.signature_schema(1).field(column).type)
+
+    def texts(self, ordinals: np.ndarray) -> pa.ChunkedArray:
+        """The texts of ascending ``ordinals``, re-read from their exact_dedup parts: part by part, only
+        the row groups that hold them."""
+        chunks = []
+        for p, rows in self._by_part(ordinals):
+            pf = open_parquet(self.layout.data / self.parts[p].docs)
+            starts = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])
+            if len(rows) and rows[-1] >= starts[-1]:
+                raise IndexError(f"row {rows[-1]} beyond the {starts[-1]} rows of {self.parts[p].docs}")
+            group = np.searchsorted(starts, rows, side="right") - 1
+            for g in np.unique(group):
+                text = pf.read_row_group(int(g), columns=["text"]).column("text")
+                chunks.append(text.take(pa.array(rows[group == g] - starts[g])).combine_chunks())
+        return pa.chunked_array(chunks) if chunks else pa.chunked_array([], pa.string())
+
+
+PAIRS_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("jaccard", pa.float64()), ("duplicate", pa.bool_())])
 
 
 class PairVerifier:
     """Exact Jaccard of the shingle sets of candidate pairs that touch a source in ``verify_sources``;
     such a pair is kept when J >= the larger of the two sources' thresholds. Other pairs pass as the
-    LSH found them. Every measured pair is recorded in ``measured`` (for metadata and tests)."""
+    LSH found them.
+
+    Streaming: the pairs are measured in batches whose distinct documents hold at most ``batch_shingles``
+    shingles (their signature tables' counts); a batch's texts are re-read by ordinal, part by part
+    (``DocIndex.texts``), and shingled at once (``minhash.shingle_sets``). Every pair checked is recorded
+    (``take_measured``: the audit trail of one band partition). A pair colliding in bands of several
+    partitions is checked in each; a verifier serving several partitions in one process (``near_duplicates``)
+    remembers the last ``memo_pairs`` Jaccards, so it measures such a pair once (bounded memory)."""
 
     def __init__(self, index: DocIndex, ngram: int, verify_sources: Iterable[str], thresholds: dict[str, float],
-                 default_threshold: float, cache_docs: int = 32):
-        self.index, self.ngram = index, ngram
-        self.verify_sources = frozenset(verify_sources)
-        self.thresholds, self.default = dict(thresholds), default_threshold
-        self.measured: dict[tuple[int, int], float] = {}
-        self._sets: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._cache_docs = cache_docs
-
-    def _shingles(self, ordinal: int) -> np.ndarray:
-        if ordinal in self._sets:
-            self._sets.move_to_end(ordinal)
-            return self._sets[ordinal]
-        s = minhash.shingle_set(self.index.text(ordinal)[1], self.ngram)
-        self._sets[ordinal] = s
-        if len(self._sets) > self._cache_docs:
-            self._sets.popitem(last=False)
-        return s
+                 default_threshold: float, batch_shingles: int = recipe.NEAR_DEDUP_VERIFY_BATCH_SHINGLES,
+                 memo_pairs: int = recipe.NEAR_DEDUP_VERIFY_MEMO_PAIRS):
+        self.index, self.ngram, self.batch_shingles, self.memo_pairs = index, ngram, batch_shingles, memo_pairs
+        sources = [p.source for p in index.parts]
+        self._verified = np.array([s in frozenset(verify_sources) for s in sources], bool)
+        self._threshold = np.array([thresholds.get(s, default_threshold) for s in sources], np.float64)
+        self.settings = dict(verify_sources=sorted(set(verify_sources)), thresholds=dict(sorted(thresholds.items())),
+                             default_threshold=default_threshold, ngram=ngram)  # what the edges depend on
+        self.measured: dict[tuple[int, int], float] = {}  # the pairs checked since the last take_measured
+        self._memo: OrderedDict[tuple[int, int], float] = OrderedDict()  # the last memo_pairs Jaccards measured
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         keep = np.ones(len(a), bool)
-        src_a, src_b = self.index.sources(a), self.index.sources(b)
-        for i in range(len(a)):
-            if src_a[i] not in self.verify_sources and src_b[i] not in self.verify_sources:
-                continue
-            pair = (int(a[i]), int(b[i]))
-            if pair not in self.measured:
-                self.measured[pair] = minhash.jaccard(self._shingles(pair[0]), self._shingles(pair[1]))
-            need = max(self.thresholds.get(src_a[i], self.default), self.thresholds.get(src_b[i], self.default))
-            keep[i] = self.measured[pair] >= need
+        if len(a) == 0:
+            return keep
+        check = np.flatnonzero(self._verified[self.index.part_of(a)] | self._verified[self.index.part_of(b)])
+        pairs = list(zip(a[check].tolist(), b[check].tolist()))
+        for p in dict.fromkeys(pairs):
+            if p in self._memo:
+                self.measured[p] = self._memo[p]
+        self._measure([p for p in dict.fromkeys(pairs) if p not in self.measured])
+        jaccard = np.array([self.measured[p] for p in pairs], np.float64)
+        keep[check] = jaccard >= self._need(a[check], b[check])
         return keep
+
+    def _need(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The threshold of each pair: the larger of its two sources' ones."""
+        return np.maximum(self._threshold[self.index.part_of(a)], self._threshold[self.index.part_of(b)])
+
+    def _measure(self, pairs: list[tuple[int, int]]) -> None:
+        if not pairs:
+            return
+        docs = np.unique(np.array(pairs, np.int64).reshape(-1))
+        counts = dict(zip(docs.tolist(), self.index.signature_column(docs, "shingles").to_numpy().tolist()))
+        batch, members, size = [], set(), 0
+        for pair in pairs:
+            new = [d for d in pair if d not in members]
+            cost = sum(counts[d] for d in new)
+            if batch and size + cost > self.batch_shingles:
+                self._measure_batch(batch)
+                batch, members, size = [], set(), 0
+                new, cost = list(pair), counts[pair[0]] + counts[pair[1]]
+            batch.append(pair)
+            members.update(new)
+            size += cost
+        self._measure_batch(batch)
+
+    def _measure_batch(self, pairs: list[tuple[int, int]]) -> None:
+        docs = np.unique(np.array(pairs, np.int64).reshape(-1))
+        sets = minhash.shingle_sets(self.index.texts(docs), self.ngram)
+        at = {d: i for i, d in enumerate(docs.tolist())}
+        for x, y in pairs:
+            self.measured[(x, y)] = self._memo[(x, y)] = minhash.jaccard(sets[at[x]], sets[at[y]])
+        while len(self._memo) > self.memo_pairs:
+            self._memo.popitem(last=False)
+
+    def take_measured(self) -> pa.Table:
+        """(a, b, jaccard, duplicate) of every pair measured since the last call, sorted; ``duplicate``:
+        J >= the pair's threshold (the pair is an edge). Clears the record."""
+        pairs = np.array(sorted(self.measured), np.int64).reshape(-1, 2)
+        jaccard = np.array([self.measured[(x, y)] for x, y in pairs.tolist()], np.float64)
+        self.measured = {}
+        duplicate = jaccard >= self._need(pairs[:, 0], pairs[:, 1])
+        return pa.table([pa.array(pairs[:, 0]), pa.array(pairs[:, 1]), pa.array(jaccard), pa.array(duplicate)],
+                        schema=PAIRS_SCHEMA)
 
 
 # --- the pipeline steps ---------------------------------------------------------------------------------
@@ -288,7 +359,7 @@ def update_signatures(layout: Layout, parts: Sequence[tuple[str, int, Location, 
         wanted.add(out)
         fp = fingerprint(part_fp, settings, code)
         if not part_is_current(out, fp):
-            table = minhash.part_signatures(iter_batches([path], columns=["id", "source", "text"], batch_size=
+            table = minhash.part_signatures(iter_batches([path], columns=["id", "source", "text", "meta"], batch_size=
                                                          minhash.SIGNATURE_BATCH_ROWS), params)
             write_table_atomic(out, table, {FINGERPRINT_KEY: fp.encode()})
             computed.append(f"{source}/{path.name}")
@@ -300,12 +371,30 @@ def update_signatures(layout: Layout, parts: Sequence[tuple[str, int, Location, 
     return DocIndex(layout, indexed), computed
 
 
-def write_band_table(index: DocIndex, params: minhash.MinHashParams, folder: Path, num_partitions: int) -> dict:
-    """The band table's partitions and its manifest (index, params, partition names, fingerprint).
+def scope_keys(snapshots: pa.Array | pa.ChunkedArray, scope: str) -> np.ndarray | None:
+    """The band-hash seed of each document for a near-dedup ``scope`` (``recipe.NEAR_DEDUP_SCOPES``):
+    none for ``global``; for ``snapshot`` a hash of the document's snapshot (0 without one: the other
+    sources and crawl pages without a snapshot are one group), so two snapshots never share a bucket."""
+    if scope == "global":
+        return None
+    encoded = pc.dictionary_encode(snapshots).combine_chunks() if isinstance(snapshots, pa.ChunkedArray) \
+        else pc.dictionary_encode(snapshots)
+    names = encoded.dictionary.to_pylist()
+    seeds = np.array([int.from_bytes(hashlib.sha256(n.encode()).digest()[:8], "little") for n in names] + [0], np.uint64)
+    codes = encoded.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)
+    return seeds[codes]
 
-    Skipped when the manifest already describes the same signatures, parameters and partition count."""
+
+def write_band_table(index: DocIndex, params: minhash.MinHashParams, folder: Path, num_partitions: int,
+                     scope: str = recipe.NEAR_DEDUP_SCOPE) -> dict:
+    """The band table's partitions and its manifest (index, params, scope, partition names, fingerprint).
+
+    Skipped when the manifest already describes the same signatures, parameters, scope and partition count."""
+    if scope not in recipe.NEAR_DEDUP_SCOPES:
+        raise ValueError(f"near-dedup scope must be one of {recipe.NEAR_DEDUP_SCOPES}, not {scope!r}")
     names = lsh.partition_names(num_partitions)
-    fp = fingerprint([p.fingerprint for p in index.parts], params.as_dict(), num_partitions, _code(lsh, minhash))
+    fp = fingerprint([p.fingerprint for p in index.parts], params.as_dict(), num_partitions, scope,
+                     _code(lsh, minhash, sys.modules[__name__]))
     manifest_path = folder / MANIFEST
     if manifest_path.exists():
         old = json.loads(manifest_path.read_text())
@@ -317,15 +406,17 @@ def write_band_table(index: DocIndex, params: minhash.MinHashParams, folder: Pat
     with lsh.band_table_writer(folder, num_partitions, {"corpus.fingerprint": fp}) as writer:
         for i, part in enumerate(index.parts):
             offset = int(index.offsets[i])
-            for batch in iter_batches([index.layout.root / part.signatures], columns=["shingles", "signature"],
-                                      batch_size=16_384):
+            for batch in iter_batches([index.layout.root / part.signatures],
+                                      columns=["shingles", "signature", "snapshot"], batch_size=16_384):
                 sig = minhash.signature_matrix(batch, params.num_perm)
                 has = batch.column("shingles").to_numpy(zero_copy_only=False) > 0  # no words: never a duplicate
                 rows = np.flatnonzero(has)
+                seeds = scope_keys(batch.column("snapshot"), scope)
                 start = offset
                 offset += batch.num_rows
-                writer.add(lsh.band_keys(sig[rows], params.bands, params.rows), start + rows)
-    manifest = dict(fingerprint=fp, params=params.as_dict(), num_partitions=num_partitions, partitions=names,
+                writer.add(lsh.band_keys(sig[rows], params.bands, params.rows, None if seeds is None else seeds[rows]),
+                           start + rows)
+    manifest = dict(fingerprint=fp, params=params.as_dict(), scope=scope, num_partitions=num_partitions, partitions=names,
                     rows={n: int(r) for n, r in zip(names, writer.rows)}, index=index.to_json())
     with atomic_path(manifest_path) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
@@ -345,25 +436,54 @@ def make_verifier(layout: Layout, manifest: dict, verify_sources: Iterable[str],
                         params["threshold"])
 
 
-def partition_edges(bands: Path, edges: Path, name: str, manifest: dict, verifier: PairVerifier | None,
-                    verify_settings: dict) -> tuple[Path, bool]:
+def pairs_path(edges: Path, name: str) -> Path:
+    """The measured pairs of a band partition (``PAIRS_SCHEMA``), next to its edges: the audit trail."""
+    return edges.parent / "pairs" / f"{name}.parquet"
+
+
+def pair_summary(pair_files: Sequence[Path], first: int, memory_limit: str = "1GB") -> tuple[dict, pa.Table]:
+    """Counts of the distinct measured pairs of ``pair_files`` (a pair colliding in several partitions is
+    in several files) and the ``first`` of them by ordinals (a, b, jaccard, duplicate). Grouped in DuckDB,
+    which spills to disk: memory does not grow with the pairs."""
+    con = duckdb.connect()
+    con.sql(f"SET memory_limit='{memory_limit}'")
+    con.read_parquet([str(f) for f in pair_files]).create_view("pairs")
+    con.sql("CREATE TEMP VIEW distinct_pairs AS SELECT a, b, max(jaccard) AS jaccard, bool_or(duplicate) "
+            "AS duplicate FROM pairs GROUP BY a, b")
+    total, dup = con.sql("SELECT count(*), count(*) FILTER (WHERE duplicate) FROM distinct_pairs").fetchall()[0]
+    measured = con.sql("SELECT count(*) FROM pairs").fetchall()[0][0]
+    head = con.sql(f"SELECT * FROM distinct_pairs ORDER BY a, b LIMIT {int(first)}").to_arrow_table()
+    con.close()
+    counts = dict(pairs_verified=total, pairs_duplicate=dup, pairs_rejected=total - dup,
+                  pairs_measured_in_partitions=measured)
+    return counts, pa.table(head).cast(PAIRS_SCHEMA) if head.num_rows else PAIRS_SCHEMA.empty_table()
+
+
+def partition_edges(bands: Path, edges: Path, name: str, manifest: dict,
+                    verifier: PairVerifier | None) -> tuple[Path, bool]:
     """The file of one band partition's component edges, and whether it was computed now: reused when
     computed from the same band table and verification settings (that is how the partitioned scale-out
-    asset feeds the merge). The merge streams the files; no caller holds every partition's edges."""
-    out = edges / f"{name}.parquet"
-    fp = fingerprint(manifest["fingerprint"], name, verify_settings, _code(lsh, minhash, sys.modules[__name__]))
-    if part_is_current(out, fp):
+    asset feeds the merge). With a verifier, every pair it measured goes to ``pairs_path`` too. The merge
+    streams the files; no caller holds every partition's edges."""
+    out, pairs = edges / f"{name}.parquet", pairs_path(edges, name)
+    fp = fingerprint(manifest["fingerprint"], name, verifier.settings if verifier else None,
+                     _code(lsh, minhash, sys.modules[__name__]))
+    if part_is_current(out, fp) and (verifier is None or part_is_current(pairs, fp)):
         return out, False
     table = process_partition(lsh.read_partition(bands / f"{name}.parquet"), verifier)
+    if verifier is not None:
+        write_table_atomic(pairs, verifier.take_measured(), {FINGERPRINT_KEY: fp.encode()})
     write_table_atomic(out, table, {FINGERPRINT_KEY: fp.encode()})
     return out, True
 
 
 def clear_stale_edges(edges: Path, names: Iterable[str]) -> None:
+    """Removes the edge and pair files of partitions not in ``names`` (another partition count) and temps."""
     keep = {f"{n}.parquet" for n in names}
-    for p in edges.glob("*") if edges.exists() else ():
-        if p.name not in keep or TMP_MARK in p.name:
-            p.unlink()
+    for folder in (edges, pairs_path(edges, "x").parent):
+        for p in folder.glob("*") if folder.exists() else ():
+            if p.name not in keep or TMP_MARK in p.name:
+                p.unlink()
 
 
 def merge_removals(edge_files: Sequence[Location], index: DocIndex, batch_rows: int = EDGE_BATCH_ROWS) -> pa.Table:

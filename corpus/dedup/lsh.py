@@ -6,7 +6,8 @@ seeded by the band number; the document's ordinal). The rows go to ``2**k`` Parq
 a partition is processed alone, in memory proportional to its own size, on any machine.
 
 In a partition, the rows are sorted by (hash, ordinal); each bucket of k documents gives k-1 *star*
-edges to its smallest ordinal (not k^2 pairs). ``corpus.dedup.clusters`` turns them into components.
+edges to its smallest ordinal (not k^2 pairs), or, verified, the rounds of ``verified_star_edges``.
+``corpus.dedup.clusters`` turns them into components.
 """
 from __future__ import annotations
 
@@ -39,11 +40,14 @@ def partition_names(num_partitions: int) -> list[str]:
     return [f"{i:0{width}x}" for i in range(num_partitions)]
 
 
-def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """(documents, bands) uint64: a hash of each band's ``rows`` values, seeded by the band number."""
+def band_keys(sig: np.ndarray, bands: int, rows: int, scope: np.ndarray | None = None) -> np.ndarray:
+    """(documents, bands) uint64: a hash of each band's ``rows`` values, seeded by the band number and,
+    when given, each document's ``scope`` (uint64): documents of two scopes never share a bucket."""
     keys = np.empty((sig.shape[0], bands), np.uint64)
     for j in range(bands):
         h = mix64(np.full(sig.shape[0], _START, np.uint64) ^ np.uint64(j + 1))
+        if scope is not None:
+            h = mix64(h ^ scope)
         for c in range(j * rows, (j + 1) * rows):
             h = mix64(h ^ sig[:, c].astype(np.uint64))
         keys[:, j] = h
@@ -120,20 +124,46 @@ def band_table_writer(folder: Path, num_partitions: int, metadata: dict[str, str
 
 
 def star_edges(keys: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate pairs of a band table slice: each bucket's members joined to its smallest ordinal."""
-    if len(keys) == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    order = np.lexsort((docs, keys))
-    k, d = keys[order], docs[order]
-    new = np.concatenate([[True], k[1:] != k[:-1]])
-    head = np.maximum.accumulate(np.where(new, np.arange(len(k)), 0))
-    a, b = d[head], d
-    keep = (~new) & (a != b)
-    a, b = a[keep], b[keep]
+    """Candidate pairs of a band table slice, unverified: each bucket's members joined to its smallest
+    ordinal (one round of ``verified_star_edges`` accepting every pair), each pair once."""
+    a, b = verified_star_edges(keys, docs, lambda a, b: np.ones(len(a), bool), max_rounds=1)
     if len(a) == 0:
         return a, b
     pairs = np.unique(np.stack([a, b], axis=1), axis=0)
     return pairs[:, 0], pairs[:, 1]
+
+
+def verified_star_edges(keys: np.ndarray, docs: np.ndarray, verify, max_rounds: int) -> tuple[np.ndarray, np.ndarray]:
+    """The verified (head, member) pairs of a band table slice, in rounds over each bucket.
+
+    A round joins every open member of a bucket to the bucket's smallest open ordinal, its head; the
+    pairs of the round (all buckets, each pair once) go to ``verify(a, b) -> keep mask`` at once. A kept
+    pair is an edge and closes its member, the head closes, the others stay open for the next round. So the
+    heads of a bucket are pairwise rejected: a member is verified against every head before its own, and
+    one bad bucket minimum (a false candidate) does not hide the true pairs behind it. At most
+    ``max_rounds`` rounds (``recipe.NEAR_DEDUP_MAX_ROUNDS``)."""
+    order = np.lexsort((docs, keys))
+    k, d = keys[order], docs[order]
+    distinct = np.ones(len(k), bool)
+    distinct[1:] = (k[1:] != k[:-1]) | (d[1:] != d[:-1])
+    k, d = k[distinct], d[distinct]
+    found_a, found_b = [], []
+    for _ in range(max_rounds):
+        new = np.ones(len(k), bool)
+        new[1:] = k[1:] != k[:-1]
+        members = np.flatnonzero(~new)
+        if len(members) == 0:
+            break
+        head = d[np.maximum.accumulate(np.where(new, np.arange(len(k)), 0))]
+        a, b = head[members], d[members]
+        pairs, inverse = np.unique(np.stack([a, b], axis=1), axis=0, return_inverse=True)
+        matched = np.asarray(verify(pairs[:, 0], pairs[:, 1]), bool)[inverse.reshape(-1)]
+        found_a.append(a[matched])
+        found_b.append(b[matched])
+        k, d = k[members[~matched]], d[members[~matched]]
+    if not found_a:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(found_a).astype(np.int64, copy=False), np.concatenate(found_b).astype(np.int64, copy=False)
 
 
 def read_partition(path: Path) -> pa.Table:

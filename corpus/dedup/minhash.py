@@ -20,6 +20,7 @@ benchmark compares against.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Iterable, Iterator, Sequence
 
@@ -64,16 +65,22 @@ class MinHashParams:
     num_perm: int = recipe.MINHASH_NUM_PERM
     bands: int = 0
     rows: int = 0
-    threshold: float = recipe.MINHASH_THRESHOLD
+    threshold: float = recipe.MINHASH_THRESHOLD  # the dedup threshold: verified pairs at J >= it are duplicates
+    candidate_threshold: float = recipe.MINHASH_THRESHOLD  # the LSH's: what bands x rows are chosen for
     seed: int = SEED
 
     @classmethod
     def for_threshold(cls, threshold: float = recipe.MINHASH_THRESHOLD, num_perm: int = recipe.MINHASH_NUM_PERM,
-                      ngram: int = recipe.MINHASH_NGRAM) -> "MinHashParams":
-        """Bands x rows minimising the FP + FN areas for ``threshold`` (datasketch's own optimiser,
-        equal weights as MinHashLSH's default): 0.8 / 128 perms -> 9 x 13, 0.9 -> 5 x 25."""
-        bands, rows = _optimal_param(threshold, num_perm, *recipe.MINHASH_FP_FN_WEIGHTS)
-        return cls(ngram=ngram, num_perm=num_perm, bands=bands, rows=rows, threshold=threshold)
+                      ngram: int = recipe.MINHASH_NGRAM, candidate_threshold: float | None = None) -> "MinHashParams":
+        """Bands x rows minimising the FP + FN areas for ``candidate_threshold`` (default: ``threshold``;
+        datasketch's own optimiser, equal weights as MinHashLSH's default): 0.8 / 128 perms -> 9 x 13,
+        0.9 -> 5 x 25, 0.55 (``recipe.NEAR_DEDUP_CANDIDATE_THRESHOLD``) -> 21 x 6."""
+        candidate = threshold if candidate_threshold is None else candidate_threshold
+        if not 0 < candidate <= threshold <= 1:
+            raise ValueError(f"the LSH candidate threshold {candidate} must be in (0, the dedup threshold {threshold}]")
+        bands, rows = _optimal_param(candidate, num_perm, *recipe.MINHASH_FP_FN_WEIGHTS)
+        return cls(ngram=ngram, num_perm=num_perm, bands=bands, rows=rows, threshold=threshold,
+                   candidate_threshold=candidate)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -142,9 +149,16 @@ def signatures(texts: pa.Array | pa.ChunkedArray | Sequence[str], params: MinHas
     return signatures_from_shingles(hashes, counts, params.num_perm, params.seed), counts
 
 
+def shingle_sets(texts: pa.Array | pa.ChunkedArray | Sequence[str], ngram: int) -> list[np.ndarray]:
+    """The sorted distinct shingle hashes of each text (for the exact Jaccard check), hashed as one batch
+    (a sort per document: cheaper than one two-key sort of the batch)."""
+    hashes, counts = shingle_hashes(texts, ngram)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    return [np.unique(hashes[bounds[i]:bounds[i + 1]]) for i in range(len(counts))]
+
+
 def shingle_set(text: str, ngram: int) -> np.ndarray:
-    """The sorted distinct shingle hashes of one text (for the exact Jaccard check)."""
-    return np.unique(shingle_hashes([text], ngram)[0])
+    return shingle_sets([text], ngram)[0]
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
@@ -166,8 +180,19 @@ SIGNATURE_BATCH_CHARS = 16 << 20  # bounds the shingle arrays of a batch (books 
 
 
 def signature_schema(num_perm: int) -> pa.Schema:
+    """``snapshot``: the Common Crawl snapshot of the document (null for other sources), the unit of the
+    ``snapshot`` near-dedup scope."""
     return pa.schema([("id", pa.string()), ("source", pa.string()), ("shingles", pa.int32()),
-                      ("signature", pa.list_(pa.uint32(), num_perm))])
+                      ("signature", pa.list_(pa.uint32(), num_perm)), ("snapshot", pa.string())])
+
+
+def document_snapshots(meta: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The ``snapshot`` of each document's meta JSON (what the crawl reader recorded), else null."""
+    out = []
+    for m in meta.to_pylist():
+        value = json.loads(m).get("snapshot") if m else None
+        out.append(value if isinstance(value, str) and value else None)
+    return pa.array(out, pa.string())
 
 
 def _sub_batches(batch: pa.RecordBatch, max_chars: int) -> Iterator[pa.RecordBatch]:
@@ -183,7 +208,7 @@ def _sub_batches(batch: pa.RecordBatch, max_chars: int) -> Iterator[pa.RecordBat
 
 
 def part_signatures(batches: Iterable[pa.RecordBatch], params: MinHashParams) -> pa.Table:
-    """The signature table of one part's documents, row for row (columns id, source, text needed)."""
+    """The signature table of one part's documents, row for row (columns id, source, text, meta needed)."""
     schema = signature_schema(params.num_perm)
     tables = []
     for batch in batches:
@@ -191,7 +216,8 @@ def part_signatures(batches: Iterable[pa.RecordBatch], params: MinHashParams) ->
             sig, counts = signatures(sub.column("text"), params)
             values = pa.FixedSizeListArray.from_arrays(pa.array(sig.reshape(-1), pa.uint32()), params.num_perm)
             tables.append(pa.Table.from_arrays(
-                [sub.column("id"), sub.column("source"), pa.array(counts, pa.int32()), values], schema=schema))
+                [sub.column("id"), sub.column("source"), pa.array(counts, pa.int32()), values,
+                 document_snapshots(sub.column("meta"))], schema=schema))
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 

@@ -49,9 +49,16 @@ def test_the_second_full_edition_of_each_book_is_dropped_as_near_dup(books_root)
     # measured exact Jaccards (5-grams, nothing stripped): pg1342 0.974, pg1661 0.960 -> removed at 0.9;
     # the truncated newer pg1661 release is 0.78-0.80 to the full ones and the #42671 excerpt 0.08: kept
     assert dropped == expected
-    assert _metadata(result, "near_duplicates")["near_duplicates"].value == 2
-    table = _metadata(result, "near_duplicates")["verified_pairs"].value
-    assert "| 0.9741 |" in table and "| 0.9598 |" in table
+    meta = _metadata(result, "near_duplicates")
+    assert meta["near_duplicates"].value == 2
+    # every candidate pair verified (all sources): the two full-edition pairs, and the truncated pg1661
+    # release to each full edition (0.7845, 0.8013: below the books' 0.9), each pair measured once per
+    # partition its bands fall in (30 in all)
+    assert (meta["pairs_verified"].value, meta["pairs_duplicate"].value, meta["pairs_rejected"].value,
+            meta["pairs_measured_in_partitions"].value) == (4, 2, 2, 30)
+    table = meta["verified_pairs"].value
+    assert "| 0.9741 | yes |" in table and "| 0.9598 | yes |" in table
+    assert "| 0.7845 | no |" in table and "| 0.8013 | no |" in table
     curated = [i for p in layout.docs_parts("near_dedup", "books") for i in read_table(p, columns=["id"]).column("id").to_pylist()]
     assert set(curated) == set(ids.values()) - set(expected)
 
@@ -62,7 +69,7 @@ def test_without_verification_the_truncated_release_joins_the_full_editions(book
     _materialize(layout.root, NEAR_ASSETS[:3], run_config=config)
     removals = pq.read_table(dedup.near_dup_removals_path(layout))
     got = dict(zip(removals.column("id").to_pylist(), removals.column("kept_id").to_pylist()))
-    # LSH tuned for 0.8 alone, permutations seeded: the truncated pg1661 release (J 0.78-0.80 to the full
+    # the LSH's candidates alone (21 x 6 for 0.55), permutations seeded: the truncated pg1661 release (J 0.78-0.80 to the full
     # editions) joins their component and, having the smallest id of the three, is the one kept; the two
     # full copies of pg1342 are one component; the unrelated #42671 excerpt is in none
     truncated = ids["farbodbj__llm-overflow/pg1661.txt"]
@@ -112,9 +119,31 @@ def test_partitioned_scale_out_gives_the_unpartitioned_result(samples_dir, tmp_p
     assert _metadata(merged, "near_duplicates")["partitions_reused"].value == len(dedup.BAND_PARTITIONS.get_partition_keys())
     a, b = (pq.read_table(dedup.near_dup_removals_path(l)) for l in roots)
     assert a.equals(b)
-    # the permutations are seeded, so the result is fixed: 27 of the 30 copies (J~0.9, each found with
-    # p~0.95) are removed for their original (same source: the smaller id is kept), nothing else is
+    # the permutations are seeded, so the result is fixed: all 30 copies (J~0.9, each a candidate with
+    # p~1.000 at the LSH's 21 x 6, 27 at 9 x 13 before) are removed for their original (same source: the
+    # smaller id is kept), nothing else is
     ids = [d["id"] for d in docs_for("c4", "c4", pages)]
     copies = {max(ids[i], ids[120 + i]): min(ids[i], ids[120 + i]) for i in range(30)}
     got = dict(zip(a.column("id").to_pylist(), a.column("kept_id").to_pylist()))
-    assert len(got) == 27 and got.items() <= copies.items()
+    assert got == copies
+
+
+def test_the_snapshot_scope_is_run_config_of_the_band_table(samples_dir, tmp_path):
+    layout = Layout(tmp_path / "data")
+    texts = book_chunks(samples_dir, limit=40)
+    old = docs_for("commoncrawl", "2024-10", texts[:20], meta={"snapshot": "CC-MAIN-2024-10"})
+    new = docs_for("commoncrawl", "2024-18", texts[20:] + [edit_words(t, 0.005, seed=i) for i, t in enumerate(texts)],
+                   meta={"snapshot": "CC-MAIN-2024-18"})
+    write_part(layout, "exact_dedup", "commoncrawl", "CC-MAIN-2024-10", old)
+    write_part(layout, "exact_dedup", "commoncrawl", "CC-MAIN-2024-18", new)
+    config = {"ops": {"lsh_band_table": {"config": {"scope": "snapshot"}}}}
+    result = _materialize(layout.root, NEAR_ASSETS[:3], run_config=config)
+    assert _metadata(result, "lsh_band_table")["scope"].value == "snapshot"
+    removals = pq.read_table(dedup.near_dup_removals_path(layout))
+    got = dict(zip(removals.column("id").to_pylist(), removals.column("kept_id").to_pylist()))
+    # the 2024-18 copies of 2024-18 pages go, those of 2024-10 pages stay: no cluster spans two snapshots
+    within = [(new[i]["id"], new[40 + i]["id"]) for i in range(20)]
+    assert got == {max(p): min(p) for p in within}
+    with pytest.raises(ValueError, match="scope must be one of"):
+        dg.materialize(NEAR_ASSETS[1:2], resources={"corpus_storage": CorpusStorage(data_root=str(layout.root))},
+                       run_config={"ops": {"lsh_band_table": {"config": {"scope": "dump"}}}})

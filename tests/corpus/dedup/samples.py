@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+from corpus.recipe import NEAR_DEDUP_CANDIDATE_THRESHOLD, SOURCES
 from corpus.schema import documents_to_batch, new_document
 from corpus.storage import Layout, PartWriter, fingerprint
 
@@ -54,12 +55,13 @@ def write_part(layout: Layout, stage: str, source: str, part: str, docs: list[di
         w.write(documents_to_batch(docs))
 
 
-def docs_for(source: str, name: str, texts: list[str]) -> list[dict]:
-    return [new_document(source, f"{name}:{i}", t) for i, t in enumerate(texts)]
+def docs_for(source: str, name: str, texts: list[str], meta: dict | None = None) -> list[dict]:
+    return [new_document(source, f"{name}:{i}", t, meta=meta) for i, t in enumerate(texts)]
 
 
-def run_pipeline(layout: Layout, num_partitions: int, verify_sources=("books",), thresholds=None,
-                 threshold: float = 0.8):
+def run_pipeline(layout: Layout, num_partitions: int, verify_sources=SOURCES, thresholds=None,
+                 threshold: float = 0.8, candidate_threshold: float = NEAR_DEDUP_CANDIDATE_THRESHOLD,
+                 scope: str = "global"):
     """The pure near-dedup steps over the exact_dedup parts, as the assets chain them."""
     from corpus import recipe
     from corpus.dedup import clusters, minhash
@@ -69,10 +71,10 @@ def run_pipeline(layout: Layout, num_partitions: int, verify_sources=("books",),
     parts = [(s, r, p, (pq.read_schema(p).metadata or {})[FINGERPRINT_KEY].decode())
              for r, s in enumerate(recipe.DEDUP_SOURCE_PRIORITY) for p in layout.docs_parts("exact_dedup", s)]
     work = layout.work / "near_dedup"
-    params = minhash.MinHashParams.for_threshold(threshold)
+    params = minhash.MinHashParams.for_threshold(threshold, candidate_threshold=candidate_threshold)
     index, computed = clusters.update_signatures(layout, parts, params, work / "signatures")
-    manifest = clusters.write_band_table(index, params, work / f"bands-{num_partitions}", num_partitions)
+    manifest = clusters.write_band_table(index, params, work / f"bands-{num_partitions}", num_partitions, scope)
     verifier = clusters.make_verifier(layout, manifest, verify_sources, thresholds or {"books": 0.9})
     files = [clusters.partition_edges(work / f"bands-{num_partitions}", work / f"edges-{num_partitions}", n,
-                                      manifest, verifier, {})[0] for n in manifest["partitions"]]
+                                      manifest, verifier)[0] for n in manifest["partitions"]]
     return clusters.merge_removals(files, index), verifier, computed

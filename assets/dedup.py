@@ -13,7 +13,7 @@ from assets.resources import CorpusStorage
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata, upstream_fingerprint
 from corpus import dedup as dedup_module
 from corpus import recipe, snapshots
-from corpus.dedup import clusters, exact, lsh, minhash, removal_filter
+from corpus.dedup import RemovalFilter, clusters, exact, lsh, minhash
 from corpus.storage import (Layout, Location, PartStats, fingerprint, iter_batches, part_is_current, read_table,
                             write_table_atomic)
 
@@ -50,7 +50,7 @@ def _apply_removals(context, layout: Layout, stage: str, upstream: dict[str, str
     code = code_fingerprint(dedup_module)
     for source in recipe.SOURCES:
         units = filter_units(layout, stage, source, upstream[source], lambda part: _removals_fingerprint(removals, part),
-                             lambda source=source: removal_filter(source, stage, removals, reason), code)
+                             lambda source=source: RemovalFilter(source, stage, removals, reason), code)
         totals[source] = run_units(context, layout, stage, source, units)
     return totals
 

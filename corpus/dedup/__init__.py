@@ -1,24 +1,36 @@
 """Exact and near-duplicate removal across all sources."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpus.stage import BatchFilter, drops_table
+from corpus.filters.base import DocumentFilter, Judgement
 
 
-def removal_filter(source: str, stage: str, removals: pa.Table, reason_prefix: str) -> BatchFilter:
-    """A batch filter dropping the ids in ``removals`` (columns ``id``, ``kept_id``) with reason
+@dataclass
+class RemovalFilter(DocumentFilter):
+    """Drops the ids in ``removals`` (columns ``id``, ``kept_id``, optionally ``source``) with reason
     ``<reason_prefix>:<kept id>``."""
-    removals = removals.filter(pc.equal(removals.column("source"), source)) if "source" in removals.column_names else removals
-    removed_ids = removals.column("id").combine_chunks()
-    kept_ids = removals.column("kept_id").combine_chunks()
 
-    def apply(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.Table]:
-        hit = pc.is_in(batch.column("id"), value_set=removed_ids)
-        dropped_ids = batch.column("id").filter(hit)
-        kept_for = pc.take(kept_ids, pc.index_in(dropped_ids, value_set=removed_ids))
-        reasons = pc.binary_join_element_wise(reason_prefix, kept_for, ":") if len(dropped_ids) else pa.array([], pa.string())
-        return batch.filter(pc.invert(hit)), drops_table(dropped_ids, source, stage, reasons)
+    source: str
+    stage: str
+    removals: pa.Table
+    reason_prefix: str
+    _removed: pa.Array = field(init=False, repr=False)
+    _kept: pa.Array = field(init=False, repr=False)
 
-    return apply
+    def __post_init__(self) -> None:
+        removals = self.removals
+        if "source" in removals.column_names:
+            removals = removals.filter(pc.equal(removals.column("source"), self.source))
+        self._removed = removals.column("id").combine_chunks()
+        self._kept = removals.column("kept_id").combine_chunks()
+
+    def judge(self, batch: pa.RecordBatch) -> Judgement:
+        position = pc.index_in(batch.column("id"), value_set=self._removed)
+        kept_for = pc.take(self._kept, position)
+        return Judgement(keep=np.asarray(position.is_null().to_numpy(zero_copy_only=False), bool),
+                         reasons=pc.binary_join_element_wise(self.reason_prefix, kept_for, ":"))

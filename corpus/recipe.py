@@ -245,3 +245,9 @@ PERPLEXITY_WIKI_REFERENCE_PERCENTILES = (94.0, 95.0)
 # even with wordNgrams=1, where buckets are unused) made training fail with spurious "Encountered NaN" in
 # most runs here; 200k trains every time (measured 12/12 vs 4/12) at 1/10 the memory.
 WIKIREF_FASTTEXT_BUCKET = 200_000
+
+# --- Recipe presets (issue 18; corpus/presets.py) ---
+# Ours: the sources the LLaMA-3 web stages (URL filter, heuristics, quality classifier) run on. LLaMA-3
+# (Dubey et al. 2024, section 3.1.1) applies them to its web data; C4 is already Common Crawl after C4's
+# own rules (Raffel et al. 2020), so it takes them only when the run config adds it.
+LLAMA3_WEB_SOURCES: tuple[str, ...] = ("commoncrawl",)

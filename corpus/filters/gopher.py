@@ -15,11 +15,19 @@ with an ellipsis), ``gopher_alpha_words`` (under 80% of words hold a letter), ``
 Definitions follow datatrove's GopherQualityFilter / GopherRepetitionFilter (RECIPE.md: its defaults
 match the paper) with these deliberate differences:
 
-- Words: runs of letters/digits/marks/underscore, and runs of other non-space characters as separate
-  (symbol) tokens; datatrove uses SpaCy's tokenizer (``don't`` -> ``do n't`` there, ``don ' t`` here).
-  A symbol token is one without a letter or digit. "Words" in the ratios are all tokens, as datatrove.
-- Stop words are matched case-insensitively (datatrove: case-sensitive, so a text whose only "the" is
-  "The" fails there); the count is of distinct stop words, as datatrove.
+- Words (the quality rules): whitespace-separated, as the paper counts them; a non-symbol word holds a
+  letter or a digit. The word count and mean length are over non-symbol words, the '#'/ellipsis ratios
+  and the alpha-words rule over all words (so ``3.5``, ``1990,`` or a URL is one word, and a lone ``-``
+  one word too). datatrove counts SpaCy tokens instead: punctuation marks are words there (``end).`` is 3
+  tokens), so prose with many commas, brackets and numbers fails its alpha rule (a datatrove TODO calls
+  the threshold ``max_non_alpha_words_ratio``); 22 of the 106 Wikipedia sample articles did here too
+  before words were whitespace words.
+- Stop words are matched case-insensitively on the word without its edge punctuation (``The``, ``the,``;
+  datatrove: case-sensitive, so a text whose only "the" is "The" fails there); the count is of distinct
+  stop words, as datatrove.
+- Tokens (the repetition rules' n-grams): runs of letters/digits/marks/underscore, and runs of other
+  non-space characters as separate tokens, close to datatrove's SpaCy tokens (``don't`` -> ``do n't``
+  there, ``don ' t`` here); n-grams are joined by one space, as datatrove.
 - Duplicated n-gram characters: the characters of every token covered by an occurrence of an n-gram
   that is not its first occurrence in the document, overlaps counted once (the paper's definition).
   datatrove's greedy scan skips n tokens after a repeat and never adds the skipped n-grams to its set,
@@ -45,6 +53,8 @@ from corpus.filters.base import DocumentFilter, Judgement
 STAGE = "gopher"
 # Runs of symbols become their own tokens: surround them with spaces, then split on whitespace.
 _SYMBOL_RUN = r"([^\p{L}\p{N}\p{M}_\s]+)"
+# the punctuation around a word ("the," "(of") is not part of it for the stop-word rule
+_EDGE_SYMBOLS = r"^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$"
 _SPLITLINES = "\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 _BULLET = r"^[\s\p{Z}]*[•\-]"
 _END_ELLIPSIS = r"(\.\.\.|…)[\s\p{Z}]*$"
@@ -217,23 +227,23 @@ def gopher_reasons(texts: pa.Array | pa.ChunkedArray, rules: GopherRules = Gophe
     text_len = pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.float64)
     safe_len = np.maximum(text_len, 1.0)
 
-    # --- quality: words
-    tok = tokenize(texts)
-    has_letter = pc.match_substring_regex(tok.values, r"\p{L}").to_numpy(zero_copy_only=False)
-    is_word = has_letter | pc.match_substring_regex(tok.values, r"\p{N}").to_numpy(zero_copy_only=False)
-    n_tokens = tok.counts.astype(np.float64)
-    safe_tokens = np.maximum(n_tokens, 1.0)
-    n_words = np.bincount(tok.rows[is_word], minlength=n_rows).astype(np.float64)
-    word_chars = np.bincount(tok.rows[is_word], weights=tok.lengths[is_word], minlength=n_rows)
+    # --- quality: words (the paper's: whitespace-separated; a "non-symbol" word holds a letter or digit)
+    words, word_rows, word_counts = _flat(pc.utf8_split_whitespace(texts))
+    has_letter = pc.match_substring_regex(words, r"\p{L}").to_numpy(zero_copy_only=False)
+    is_word = pc.match_substring_regex(words, r"[\p{L}\p{N}]").to_numpy(zero_copy_only=False)
+    word_lengths = pc.utf8_length(words).to_numpy(zero_copy_only=False).astype(np.float64)
+    safe_words = np.maximum(word_counts, 1).astype(np.float64)
+    n_words = np.bincount(word_rows[is_word], minlength=n_rows).astype(np.float64)
+    word_chars = np.bincount(word_rows[is_word], weights=word_lengths[is_word], minlength=n_rows)
     mean_len = np.divide(word_chars, n_words, out=np.zeros(n_rows), where=n_words > 0)
     _apply(reason, detail, n_words < rules.min_words, "gopher_too_few_words", n_words, rules.min_words, "{:.0f}")
     _apply(reason, detail, n_words > rules.max_words, "gopher_too_many_words", n_words, rules.max_words, "{:.0f}")
     _apply(reason, detail, mean_len < rules.min_mean_word_chars, "gopher_mean_word_short", mean_len, rules.min_mean_word_chars)
     _apply(reason, detail, mean_len > rules.max_mean_word_chars, "gopher_mean_word_long", mean_len, rules.max_mean_word_chars)
-    hashes = pc.count_substring(texts, "#").to_numpy(zero_copy_only=False) / safe_tokens
+    hashes = pc.count_substring(texts, "#").to_numpy(zero_copy_only=False) / safe_words
     _apply(reason, detail, hashes > rules.max_symbol_word_ratio, "gopher_hash_ratio", hashes, rules.max_symbol_word_ratio)
     ellipses = (pc.count_substring(texts, "...").to_numpy(zero_copy_only=False)
-                + pc.count_substring(texts, "…").to_numpy(zero_copy_only=False)) / safe_tokens
+                + pc.count_substring(texts, "…").to_numpy(zero_copy_only=False)) / safe_words
     _apply(reason, detail, ellipses > rules.max_symbol_word_ratio, "gopher_ellipsis_ratio", ellipses, rules.max_symbol_word_ratio)
 
     # --- quality: lines
@@ -246,13 +256,14 @@ def gopher_reasons(texts: pa.Array | pa.ChunkedArray, rules: GopherRules = Gophe
     ends = np.bincount(line_rows, weights=pc.match_substring_regex(line_values, _END_ELLIPSIS).to_numpy(zero_copy_only=False),
                        minlength=n_rows) / safe_lines
     _apply(reason, detail, ends > rules.max_ellipsis_lines_ratio, "gopher_ellipsis_lines", ends, rules.max_ellipsis_lines_ratio)
-    alpha = np.bincount(tok.rows[has_letter], minlength=n_rows) / safe_tokens
+    alpha = np.bincount(word_rows[has_letter], minlength=n_rows) / safe_words
     _apply(reason, detail, alpha < rules.min_alpha_words_ratio, "gopher_alpha_words", alpha, rules.min_alpha_words_ratio)
-    stop_index = pc.index_in(pc.utf8_lower(tok.values), value_set=pa.array(list(rules.stop_words))).to_numpy(zero_copy_only=False)
+    bare = pc.utf8_lower(pc.replace_substring_regex(words, _EDGE_SYMBOLS, ""))
+    stop_index = pc.index_in(bare, value_set=pa.array(list(rules.stop_words))).to_numpy(zero_copy_only=False)
     stop_index = np.nan_to_num(stop_index.astype(np.float64), nan=-1).astype(np.int64)
     hit = stop_index >= 0
     distinct = np.zeros((n_rows, max(len(rules.stop_words), 1)), bool)
-    distinct[tok.rows[hit], stop_index[hit]] = True
+    distinct[word_rows[hit], stop_index[hit]] = True
     stops = distinct.sum(axis=1).astype(np.float64)
     _apply(reason, detail, stops < rules.min_stop_words, "gopher_stop_words", stops, rules.min_stop_words, "{:.0f}")
 
@@ -269,10 +280,10 @@ def gopher_reasons(texts: pa.Array | pa.ChunkedArray, rules: GopherRules = Gophe
     frac = dup_line_chars / safe_len
     _apply(reason, detail, frac > rules.max_dup_line_char_frac, "gopher_dup_line_chars", frac, rules.max_dup_line_char_frac)
 
-    # --- repetition: n-grams, only on the documents still kept
+    # --- repetition: n-grams (of tokens), only on the documents still kept
     alive = np.flatnonzero(reason == None)  # noqa: E711
     if len(alive):
-        sub = tokenize(texts.take(pa.array(alive))) if len(alive) < n_rows else tok
+        sub = tokenize(texts.take(pa.array(alive)) if len(alive) < n_rows else texts)
         top_ns = [n for n, _ in rules.top_ngram_char_frac]
         dup_ns = [n for n, _ in rules.dup_ngram_char_frac]
         stats = ngram_stats(sub, len(alive), top_ns, dup_ns)

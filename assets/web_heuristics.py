@@ -11,7 +11,7 @@ import dagster as dg
 from assets.config_base import ValidatedConfig, config_class, dataclass_fields
 from assets.stages import filter_stage_asset
 from corpus import stage as stage_module
-from corpus.filters import base, gopher
+from corpus.filters import base, c4_rules, fineweb, gopher
 from corpus.storage import Layout
 
 
@@ -44,3 +44,30 @@ def _gopher(config: GopherConfig, layout: Layout):
 web_gopher = filter_stage_asset(
     gopher.STAGE, GopherConfig, _gopher, (gopher, base, stage_module),
     "Gopher quality and repetition rules (Rae et al. 2021, A.1.1): the first failing rule is the drop reason.")
+
+
+C4RulesConfig = rules_config("C4RulesConfig", c4_rules.C4Rules)
+
+
+def _c4(config: C4RulesConfig, layout: Layout):
+    rules = rules_from(c4_rules.C4Rules, config)
+    return dataclasses.asdict(rules), lambda source: c4_rules.C4RulesFilter(source, rules)
+
+
+web_c4_rules = filter_stage_asset(
+    c4_rules.STAGE, C4RulesConfig, _c4, (c4_rules, gopher, base, stage_module),
+    "The C4 rules (Raffel et al. 2020): lines without terminal punctuation, short, javascript or policy lines "
+    "removed; pages with lorem ipsum, a curly bracket or under 5 sentences dropped.")
+
+FineWebConfig = rules_config("FineWebConfig", fineweb.FineWebRules)
+
+
+def _fineweb(config: FineWebConfig, layout: Layout):
+    rules = rules_from(fineweb.FineWebRules, config)
+    return dataclasses.asdict(rules), lambda source: fineweb.FineWebFilter(source, rules)
+
+
+web_fineweb_rules = filter_stage_asset(
+    fineweb.STAGE, FineWebConfig, _fineweb, (fineweb, gopher, base, stage_module),
+    "FineWeb's quality rules (Penedo et al. 2024): line punctuation, short lines, duplicated line characters, "
+    "newlines per word.")

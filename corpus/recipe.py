@@ -251,3 +251,28 @@ WIKIREF_FASTTEXT_BUCKET = 200_000
 # (Dubey et al. 2024, section 3.1.1) applies them to its web data; C4 is already Common Crawl after C4's
 # own rules (Raffel et al. 2020), so it takes them only when the run config adds it.
 LLAMA3_WEB_SOURCES: tuple[str, ...] = ("commoncrawl",)
+
+# --- C4 rules (issue 18; Raffel et al. 2020, section 2.2 "Colossal Clean Crawled Corpus"; the reference
+# code is tensorflow_datasets' c4_utils.clean_page, whose defaults datatrove's C4QualityFilter repeats) ---
+# a line is kept only if it ends in one of these (c4_utils: _END_MARKS) and not in an ellipsis
+C4_END_PUNCTUATION: tuple[str, ...] = (".", "?", "!", '"', "'")
+C4_MIN_WORDS_PER_LINE = 3          # paper: "only retained lines that contained at least 3 words"
+C4_MIN_SENTENCES = 5               # paper: "discarded any page with fewer than 5 sentences"
+C4_MAX_WORD_CHARS = 1000           # c4_utils: a line with a word longer than 1000 characters is removed
+# c4_utils (_CITATION_REGEX; datatrove's CITATION_REGEX): Wikipedia-style citation marks removed from lines
+C4_CITATION_PATTERN = r"\[\d*\]|\[edit\]|\[citation needed\]"
+# c4_utils (_POLICY_SUBSTRINGS): lines naming a site's policies are removed
+C4_POLICY_SUBSTRINGS: tuple[str, ...] = (
+    "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
+
+# --- FineWeb quality rules (issue 18; Penedo et al. 2024, FineWeb, section 3.5 "custom filters"; the
+# thresholds are datatrove 0.10.1's FineWebQualityFilter defaults, which the paper's release ran) ---
+FINEWEB_MIN_LINE_PUNCT_RATIO = 0.12     # fraction of non-empty lines ending in punctuation, at least
+FINEWEB_MAX_SHORT_LINE_RATIO = 0.67     # fraction of non-empty lines of <= 30 characters, at most
+FINEWEB_SHORT_LINE_CHARS = 30
+FINEWEB_MAX_DUP_LINE_CHAR_RATIO = 0.01  # characters in repeated non-empty lines / characters without '\n'
+FINEWEB_MAX_NEWLINES_PER_WORD = 0.3     # '\n' count / words, at most
+# Ours: the line endings that count as punctuation: the sentence terminals of the scripts in use today (a
+# subset of datatrove's TERMINAL_PUNCTUATION, which also lists historic scripts'; after English LID the
+# difference does not matter).
+FINEWEB_LINE_END_CHARS = ".!?‼‽⁇⁈⁉。！？．｡؟۔।॥։።፧፨᙮᠃᠉꓿꘎꘏﹒﹖﹗"

@@ -245,3 +245,17 @@ PERPLEXITY_WIKI_REFERENCE_PERCENTILES = (94.0, 95.0)
 # even with wordNgrams=1, where buckets are unused) made training fail with spurious "Encountered NaN" in
 # most runs here; 200k trains every time (measured 12/12 vs 4/12) at 1/10 the memory.
 WIKIREF_FASTTEXT_BUCKET = 200_000
+
+# --- LLaMA-3 URL and dirty-word filtering (issue 18; LLaMA-3 section 3.1.1 "PII and safety filtering",
+# "Heuristic filtering") ---
+# UT1 (Universite Toulouse 1 Capitole) blocklist categories. FineWeb / datatrove's URLFilter: "adult". RefinedWeb
+# (Penedo et al. 2023, G.1.1) used more: adult, phishing, dating, gambling, filehosting, ddos, agressif, chat,
+# mixed_adult, arjel. The lists themselves are configured (a path or e.g.
+# https://dsi.ut-capitole.fr/blacklists/download/blacklists.tar.gz), never committed.
+URL_BLOCKLIST_CATEGORIES: tuple[str, ...] = ("adult",)
+# datatrove URLFilter (soft_word_threshold=2, after RefinedWeb G.1.2): a URL with >= 2 distinct soft-banned words.
+URL_SOFT_BANNED_WORDS_THRESHOLD = 2
+# LLaMA-3 (3.1.1) counts "dirty words" (after C4, Raffel et al. 2020) to remove adult pages the domain lists miss,
+# without a number. C4 drops a page with any word of LDNOOBW (max 0), which removes medical and LGBTQ pages
+# (Dodge et al. 2021, "Documenting large webtext corpora"). Ours: more than 2 whole-word occurrences drop a page.
+DIRTY_WORDS_MAX_COUNT = 2

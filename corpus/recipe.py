@@ -259,3 +259,15 @@ URL_SOFT_BANNED_WORDS_THRESHOLD = 2
 # without a number. C4 drops a page with any word of LDNOOBW (max 0), which removes medical and LGBTQ pages
 # (Dodge et al. 2021, "Documenting large webtext corpora"). Ours: more than 2 whole-word occurrences drop a page.
 DIRTY_WORDS_MAX_COUNT = 2
+
+# --- LLaMA-3 / DCLM model-based quality classifier (issue 18) ---
+# LLaMA-3 (3.1.1) and the issue: positives from high-quality sources (DCLM, Li et al. 2024: OpenHermes-2.5 and
+# ELI5 question + top answer; ours: the curated sources of the mixture, StackExchange as question + top answer).
+QUALITY_CLASSIFIER_POSITIVE_SOURCES: tuple[str, ...] = ("wikipedia", "books", "stackexchange", "arxiv")
+# DCLM-Baseline keeps the top 10% of its pool by the fastText classifier's score (a rank, not a probability).
+QUALITY_CLASSIFIER_KEEP_FRACTION = 0.1
+# DCLM's classifier is a bigram fastText model (wordNgrams 2); the other fastText settings as the wikiref model's.
+QUALITY_CLASSIFIER_FASTTEXT_WORD_NGRAMS = 2
+# Ours: the top-fraction cut-off is taken over a hash-priority sample of at most this many of the snapshot's
+# documents (bounded memory), as the perplexity percentiles (cc_net keeps 1,000,000 scores).
+QUALITY_CLASSIFIER_SAMPLE_DOCS = 1_000_000

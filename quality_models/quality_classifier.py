@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from corpus import recipe
 from corpus.filters.quality_classifier import NEGATIVE, POSITIVE
 from corpus.filters.wikiref import WikirefScorer
 from corpus.storage import fingerprint
@@ -44,15 +45,16 @@ POSITIVE_TEXT = {"stackexchange": question_and_top_answer}
 
 @dataclass(frozen=True)
 class QualityParams:
-    min_example_chars: int
-    holdout_fraction: float
-    lr: float
-    dim: int
-    epoch: int
-    word_ngrams: int
-    max_examples_per_class: int
-    max_chunks_per_document: int
-    max_calibration_documents: int  # held-out documents kept per class (the document-level AUC)
+    """The training settings (the wikiref model's, but DCLM's bigram features); the run config mirrors them."""
+    min_example_chars: int = recipe.WIKIREF_MIN_EXAMPLE_CHARS
+    holdout_fraction: float = recipe.WIKIREF_HOLDOUT_FRACTION
+    lr: float = recipe.WIKIREF_FASTTEXT_LR
+    dim: int = recipe.WIKIREF_FASTTEXT_DIM
+    epoch: int = recipe.WIKIREF_FASTTEXT_EPOCH
+    word_ngrams: int = recipe.QUALITY_CLASSIFIER_FASTTEXT_WORD_NGRAMS
+    max_examples_per_class: int = recipe.WIKIREF_MAX_EXAMPLES_PER_CLASS
+    max_chunks_per_document: int = recipe.WIKIREF_MAX_CHUNKS_PER_DOCUMENT
+    max_calibration_documents: int = recipe.WIKIREF_MAX_CALIBRATION_DOCUMENTS  # held-out documents per class
     seed: int = 0
 
 

@@ -32,8 +32,8 @@ import numpy as np
 import pyarrow as pa
 
 from corpus.filters.base import DocumentFilter, Judgement
-from corpus.filters.wordlists import TEXT_TOKEN, URL_TOKEN, PhraseMatcher, SubstringMatcher
-from corpus.recipe import DIRTY_WORDS_MAX_COUNT, URL_SOFT_BANNED_WORDS_THRESHOLD
+from corpus.filters.wordlists import TEXT_TOKEN, URL_TOKEN, PhraseMatcher, SubstringMatcher, fetch_list, read_entries
+from corpus.recipe import DIRTY_WORDS_MAX_COUNT, URL_BLOCKLIST_CATEGORIES, URL_SOFT_BANNED_WORDS_THRESHOLD
 
 STAGE = "url_filter"
 UT1_KINDS = ("domains", "urls")
@@ -177,3 +177,30 @@ class UrlFilter(DocumentFilter):
         verdicts = [self.url_verdict(u) or self.text_verdict(t) for u, t in zip(urls, texts)]
         keep = np.asarray([v is None for v in verdicts], bool)
         return Judgement(keep=keep, reasons=[v and v[0] for v in verdicts], details=[v and v[1] for v in verdicts])
+
+
+@dataclass(frozen=True)
+class UrlFilterSettings:
+    """Where the lists come from (a local path or an http(s) URL each; empty: that list is not used) and the
+    thresholds. ``blocklists``: a UT1 archive or extracted folder (e.g.
+    https://dsi.ut-capitole.fr/blacklists/download/blacklists.tar.gz); the word lists: one entry a line."""
+
+    blocklists: str = ""
+    categories: tuple[str, ...] = URL_BLOCKLIST_CATEGORIES
+    banned_words: str = ""
+    soft_banned_words: str = ""
+    banned_subwords: str = ""
+    soft_threshold: int = URL_SOFT_BANNED_WORDS_THRESHOLD
+    dirty_words: str = ""
+    max_dirty_words: int = DIRTY_WORDS_MAX_COUNT
+
+
+def load_url_filter(settings: UrlFilterSettings, source: str, cache: Path) -> tuple[UrlFilter, dict[str, int]]:
+    """The filter the settings describe (lists fetched into ``cache``), and the size of each list it uses."""
+    specs = {name: getattr(settings, name) for name in ("banned_words", "soft_banned_words", "banned_subwords", "dirty_words")}
+    words = {name: read_entries(fetch_list(spec, cache)) if spec else [] for name, spec in specs.items()}
+    lists = read_ut1(fetch_list(settings.blocklists, cache), settings.categories) if settings.blocklists else Blocklists()
+    flt = UrlFilter(source, lists, soft_threshold=settings.soft_threshold, max_dirty_words=settings.max_dirty_words, **words)
+    sizes = {"blocklisted_domains": len(lists.domains), "blocklisted_urls": len(lists.urls),
+             **{name: len(entries) for name, entries in words.items()}}
+    return flt, sizes

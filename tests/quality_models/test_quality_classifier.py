@@ -14,13 +14,7 @@ from corpus.storage import iter_batches
 from quality_models import quality_classifier as qc
 from tests.quality_models.test_kenlm_model import sample_docs, write_parts
 
-PARAMS = qc.QualityParams(
-    min_example_chars=recipe.WIKIREF_MIN_EXAMPLE_CHARS, holdout_fraction=recipe.WIKIREF_HOLDOUT_FRACTION,
-    lr=recipe.WIKIREF_FASTTEXT_LR, dim=recipe.WIKIREF_FASTTEXT_DIM, epoch=recipe.WIKIREF_FASTTEXT_EPOCH,
-    word_ngrams=recipe.QUALITY_CLASSIFIER_FASTTEXT_WORD_NGRAMS,
-    max_examples_per_class=recipe.WIKIREF_MAX_EXAMPLES_PER_CLASS,
-    max_chunks_per_document=recipe.WIKIREF_MAX_CHUNKS_PER_DOCUMENT,
-    max_calibration_documents=recipe.WIKIREF_MAX_CALIBRATION_DOCUMENTS)
+PARAMS = qc.QualityParams()  # the recipe's defaults
 
 
 @pytest.fixture(scope="module")

@@ -182,3 +182,23 @@ def test_judge_keeps_every_column_and_batch_order(web_pages):
     assert kept.column("id").to_pylist() == [d["id"] for d in docs if "/tag/" not in d["url"]]
     assert dropped.column("reason").to_pylist() == ["url_banned_word"] * sum("/tag/" in d["url"] for d in docs)
     assert pa.compute.all(pa.compute.equal(dropped.column("stage"), "url_filter")).as_py()
+
+
+def test_settings_load_every_list_from_paths(tmp_path, web_pages):
+    for name, text in {"banned.txt": "orgy\n", "soft.txt": "queer\nartists\n", "sub.txt": "kitesurf\n",
+                       "dirty.txt": "porn\n"}.items():
+        (tmp_path / name).write_text(text)
+    settings = url_filter.UrlFilterSettings(
+        blocklists=str(ut1_archive(tmp_path / "b.tar.gz")), categories=("gambling",),
+        banned_words=str(tmp_path / "banned.txt"), soft_banned_words=str(tmp_path / "soft.txt"),
+        banned_subwords=str(tmp_path / "sub.txt"), dirty_words=str(tmp_path / "dirty.txt"))
+    flt, sizes = url_filter.load_url_filter(settings, "commoncrawl", tmp_path / "cache")
+    assert sizes == {"blocklisted_domains": 2, "blocklisted_urls": 0, "banned_words": 1, "soft_banned_words": 2,
+                     "banned_subwords": 1, "dirty_words": 1}
+    urls = ["http://035.psb556.com/24/i/u_1090813/article.html", "http://robins-agency.com/teens/teen-orgy.html",
+            "http://bitchmagazine.org/tag/queer-artists", "http://www.allosurf.net/spots-kitesurf-en-france.html",
+            "http://www.archive.org/details/movies", "http://data.gov.uk/about"]
+    assert [r for r, _ in verdicts(flt, [web_pages[u] for u in urls])] == [
+        "url_blocklist:gambling", "url_banned_word", "url_soft_banned_words", "url_banned_subword", "dirty_words", None]
+    empty, sizes = url_filter.load_url_filter(url_filter.UrlFilterSettings(), "commoncrawl", tmp_path / "cache")
+    assert set(sizes.values()) == {0} and verdicts(empty, [web_pages[u] for u in urls]) == [(None, None)] * 6

@@ -271,3 +271,9 @@ QUALITY_CLASSIFIER_FASTTEXT_WORD_NGRAMS = 2
 # Ours: the top-fraction cut-off is taken over a hash-priority sample of at most this many of the snapshot's
 # documents (bounded memory), as the perplexity percentiles (cc_net keeps 1,000,000 scores).
 QUALITY_CLASSIFIER_SAMPLE_DOCS = 1_000_000
+
+# --- Recipe presets (issue 18; corpus/presets.py) ---
+# Ours: the sources the LLaMA-3 web stages (URL filter, heuristics, quality classifier) run on. LLaMA-3
+# (Dubey et al. 2024, section 3.1.1) applies them to its web data; C4 is already Common Crawl after C4's
+# own rules (Raffel et al. 2020), so it takes them only when the run config adds it.
+LLAMA3_WEB_SOURCES: tuple[str, ...] = ("commoncrawl",)

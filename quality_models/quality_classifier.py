@@ -29,7 +29,6 @@ from quality_models.wikiref import ExamplePools, _docs, counts_of, evaluate, exa
 
 NAME = "quality_classifier"
 MODEL_FORMAT = 1
-WEB = "commoncrawl"
 # the balanced accuracy in the manifest is taken at this P(high quality); the filter's cut-off is a rank
 REPORT_THRESHOLD = 0.5
 ANSWER_MARK = "\nA: "
@@ -60,9 +59,9 @@ class QualityParams:
 
 @dataclass(frozen=True)
 class QualityInputs:
-    """``positives``: {source: its parts}; ``negatives``: web parts after the CCNet chain."""
+    """{source: its parts} of the positives, and of the negatives (web sources, after the CCNet chain)."""
     positives: Mapping[str, Sequence[Path]]
-    negatives: Sequence[Path]
+    negatives: Mapping[str, Sequence[Path]]
 
 
 def collect_examples(inputs: QualityInputs, params: QualityParams) -> ExamplePools:
@@ -71,8 +70,9 @@ def collect_examples(inputs: QualityInputs, params: QualityParams) -> ExamplePoo
         prepare = POSITIVE_TEXT.get(source, str)
         for d in _docs(inputs.positives[source]):
             pools.add(POSITIVE, d["id"], source, prepare(d["text"]))
-    for d in _docs(inputs.negatives):
-        pools.add(NEGATIVE, d["id"], WEB, d["text"])
+    for source in sorted(inputs.negatives):
+        for d in _docs(inputs.negatives[source]):
+            pools.add(NEGATIVE, d["id"], source, d["text"])
     return pools
 
 
@@ -87,9 +87,9 @@ def train_classifier(inputs: QualityInputs, models_root: Path, params: QualityPa
     if not train:
         raise ValueError(f"not enough training data for the quality classifier: {counts or 'no examples'}; "
                          f"documents {documents} (positives from {sorted(inputs.positives)}, negatives from "
-                         f"{len(inputs.negatives)} web parts)")
+                         f"{ {s: len(p) for s, p in inputs.negatives.items()} } web parts)")
     heldout_documents = pools.heldout_document_examples()
-    version = fingerprint(NAME, MODEL_FORMAT, asdict(params), sorted(inputs.positives),
+    version = fingerprint(NAME, MODEL_FORMAT, asdict(params), sorted(inputs.positives), sorted(inputs.negatives),
                           examples_digest(examples, (), heldout_documents))
 
     def build(tmp: Path) -> None:
@@ -97,6 +97,7 @@ def train_classifier(inputs: QualityInputs, models_root: Path, params: QualityPa
         scorer = WikirefScorer(tmp / "model.bin", POSITIVE)
         manifest = {"name": NAME, "version": version, "format": MODEL_FORMAT, "params": asdict(params),
                     "model": "model.bin", "labels": [POSITIVE, NEGATIVE], "positive_sources": sorted(inputs.positives),
+                    "negative_sources": sorted(inputs.negatives),
                     "documents": documents, "examples": counts, "train_examples": len(train), "train_seconds": seconds,
                     **evaluate(scorer.score_prepared([e.text for e in heldout]), heldout, REPORT_THRESHOLD,
                                positive=POSITIVE),

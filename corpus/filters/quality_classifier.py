@@ -20,6 +20,7 @@ import xxhash
 
 from corpus.filters.base import DocumentFilter, Judgement
 from corpus.filters.wikiref import WikirefScorer
+from corpus.recipe import QUALITY_CLASSIFIER_KEEP_FRACTION, QUALITY_CLASSIFIER_SAMPLE_DOCS
 from corpus.sampling import PrioritySample
 from corpus.storage import Location, iter_batches
 
@@ -68,3 +69,13 @@ class QualityClassifierFilter(DocumentFilter):
         return Judgement(keep=scores >= self.min_score, reasons=drop_reason(self.min_score),
                          details=[f"p={s:.4f}" for s in scores],
                          columns={COLUMN: pa.array(scores, pa.float32())})
+
+
+@dataclass(frozen=True)
+class QualityFilterSettings:
+    """``keep_fraction``: the share of each source's snapshot kept; the cut-off is taken over a hash-priority
+    sample of at most ``max_sample_docs`` of its documents (``seed``: of the sample's hash)."""
+
+    keep_fraction: float = QUALITY_CLASSIFIER_KEEP_FRACTION
+    max_sample_docs: int = QUALITY_CLASSIFIER_SAMPLE_DOCS
+    seed: int = 0

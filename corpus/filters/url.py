@@ -34,6 +34,7 @@ import pyarrow as pa
 from corpus.filters.base import DocumentFilter, Judgement
 from corpus.filters.wordlists import TEXT_TOKEN, URL_TOKEN, PhraseMatcher, SubstringMatcher, fetch_list, read_entries
 from corpus.recipe import DIRTY_WORDS_MAX_COUNT, URL_BLOCKLIST_CATEGORIES, URL_SOFT_BANNED_WORDS_THRESHOLD
+from corpus.storage import fingerprint
 
 STAGE = "url_filter"
 UT1_KINDS = ("domains", "urls")
@@ -195,12 +196,16 @@ class UrlFilterSettings:
     max_dirty_words: int = DIRTY_WORDS_MAX_COUNT
 
 
-def load_url_filter(settings: UrlFilterSettings, source: str, cache: Path) -> tuple[UrlFilter, dict[str, int]]:
-    """The filter the settings describe (lists fetched into ``cache``), and the size of each list it uses."""
+def load_url_filter(settings: UrlFilterSettings, source: str, cache: Path) -> tuple[UrlFilter, dict[str, int], str]:
+    """The filter of ``source`` the settings describe (lists fetched into ``cache``; ``dataclasses.replace(f,
+    source=...)`` gives another source's), the size of each list it uses, and a fingerprint of the lists'
+    entries and the thresholds (a list that changes at its URL recomputes the parts)."""
     specs = {name: getattr(settings, name) for name in ("banned_words", "soft_banned_words", "banned_subwords", "dirty_words")}
     words = {name: read_entries(fetch_list(spec, cache)) if spec else [] for name, spec in specs.items()}
     lists = read_ut1(fetch_list(settings.blocklists, cache), settings.categories) if settings.blocklists else Blocklists()
     flt = UrlFilter(source, lists, soft_threshold=settings.soft_threshold, max_dirty_words=settings.max_dirty_words, **words)
     sizes = {"blocklisted_domains": len(lists.domains), "blocklisted_urls": len(lists.urls),
              **{name: len(entries) for name, entries in words.items()}}
-    return flt, sizes
+    content = fingerprint(sorted(lists.domains.items()), sorted(lists.urls.items()), words,
+                          settings.soft_threshold, settings.max_dirty_words)
+    return flt, sizes, content

@@ -24,7 +24,7 @@ def trained(samples_dir, tmp_path_factory):
         {s: write_parts(root, "ingest", s, sample_docs(s, str(samples_dir)))
          for s in recipe.QUALITY_CLASSIFIER_POSITIVE_SOURCES},
         # the web pages stand in for the CCNet chain's output (the chain is tested on its own)
-        write_parts(root, "ingest", "commoncrawl", sample_docs("commoncrawl", str(samples_dir))))
+        {"commoncrawl": write_parts(root, "ingest", "commoncrawl", sample_docs("commoncrawl", str(samples_dir)))})
     folder, manifest, reused = qc.train_classifier(inputs, root / "models", PARAMS)
     return root, inputs, folder, manifest, reused
 
@@ -39,6 +39,7 @@ def test_trained_on_every_positive_source_and_reused(trained):
     root, inputs, folder, manifest, reused = trained
     assert not reused and folder.parent == root / "models" / qc.NAME
     assert manifest["positive_sources"] == ["arxiv", "books", "stackexchange", "wikipedia"]
+    assert manifest["negative_sources"] == ["commoncrawl"]
     assert {k for k in manifest["documents"] if k.startswith("train_hq_")} == {
         f"train_hq_{s}" for s in manifest["positive_sources"]}
     assert manifest["documents"]["train_cc_commoncrawl"] + manifest["documents"]["heldout_cc_commoncrawl"] == 318
@@ -53,12 +54,12 @@ def test_trained_on_every_positive_source_and_reused(trained):
 def test_keeps_the_top_tenth_of_the_snapshot_with_exact_reasons(trained):
     _, inputs, folder, _, _ = trained
     scorer = qc.scorer_of(folder)
-    scores = qf.score_sample(scorer, inputs.negatives, recipe.QUALITY_CLASSIFIER_SAMPLE_DOCS)
+    scores = qf.score_sample(scorer, inputs.negatives["commoncrawl"], recipe.QUALITY_CLASSIFIER_SAMPLE_DOCS)
     threshold = qf.keep_threshold(scores, recipe.QUALITY_CLASSIFIER_KEEP_FRACTION)
     assert len(scores) == 318 and np.sum(scores >= threshold) == math.ceil(0.1 * 318) == 32
     flt = qf.QualityClassifierFilter("commoncrawl", scorer, threshold)
     kept, dropped, urls = {}, {}, {}
-    for batch in iter_batches(sorted(inputs.negatives)):
+    for batch in iter_batches(sorted(inputs.negatives["commoncrawl"])):
         urls.update(zip(batch.column("url").to_pylist(), batch.column("id").to_pylist()))
         k, d = flt(batch)
         kept.update(zip(k.column("url").to_pylist(), k.column(qf.COLUMN).to_pylist()))
@@ -86,7 +87,7 @@ def test_keep_threshold_ranks():
 @pytest.mark.slow
 def test_the_score_column_is_filled_and_nothing_else_changes(trained):
     _, inputs, folder, _, _ = trained
-    docs = [d for b in iter_batches(sorted(inputs.negatives)[:1]) for d in b.to_pylist()][:20]
+    docs = [d for b in iter_batches(sorted(inputs.negatives["commoncrawl"])[:1]) for d in b.to_pylist()][:20]
     batch = documents_to_batch(docs)
     kept, dropped = qf.QualityClassifierFilter("commoncrawl", qc.scorer_of(folder), 0.0)(batch)
     assert dropped.num_rows == 0 and kept.schema == batch.schema

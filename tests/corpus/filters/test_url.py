@@ -192,7 +192,7 @@ def test_settings_load_every_list_from_paths(tmp_path, web_pages):
         blocklists=str(ut1_archive(tmp_path / "b.tar.gz")), categories=("gambling",),
         banned_words=str(tmp_path / "banned.txt"), soft_banned_words=str(tmp_path / "soft.txt"),
         banned_subwords=str(tmp_path / "sub.txt"), dirty_words=str(tmp_path / "dirty.txt"))
-    flt, sizes = url_filter.load_url_filter(settings, "commoncrawl", tmp_path / "cache")
+    flt, sizes, content = url_filter.load_url_filter(settings, "commoncrawl", tmp_path / "cache")
     assert sizes == {"blocklisted_domains": 2, "blocklisted_urls": 0, "banned_words": 1, "soft_banned_words": 2,
                      "banned_subwords": 1, "dirty_words": 1}
     urls = ["http://035.psb556.com/24/i/u_1090813/article.html", "http://robins-agency.com/teens/teen-orgy.html",
@@ -200,5 +200,7 @@ def test_settings_load_every_list_from_paths(tmp_path, web_pages):
             "http://www.archive.org/details/movies", "http://data.gov.uk/about"]
     assert [r for r, _ in verdicts(flt, [web_pages[u] for u in urls])] == [
         "url_blocklist:gambling", "url_banned_word", "url_soft_banned_words", "url_banned_subword", "dirty_words", None]
-    empty, sizes = url_filter.load_url_filter(url_filter.UrlFilterSettings(), "commoncrawl", tmp_path / "cache")
+    empty, sizes, empty_content = url_filter.load_url_filter(url_filter.UrlFilterSettings(), "commoncrawl", tmp_path / "cache")
     assert set(sizes.values()) == {0} and verdicts(empty, [web_pages[u] for u in urls]) == [(None, None)] * 6
+    (tmp_path / "dirty.txt").write_text("porn\nxxx\n")  # a list changed in place: another fingerprint
+    assert url_filter.load_url_filter(settings, "commoncrawl", tmp_path / "cache")[2] not in (content, empty_content)

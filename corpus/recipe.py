@@ -246,6 +246,32 @@ PERPLEXITY_WIKI_REFERENCE_PERCENTILES = (94.0, 95.0)
 # most runs here; 200k trains every time (measured 12/12 vs 4/12) at 1/10 the memory.
 WIKIREF_FASTTEXT_BUCKET = 200_000
 
+# --- LLaMA-3 URL and dirty-word filtering (issue 18; LLaMA-3 section 3.1.1 "PII and safety filtering",
+# "Heuristic filtering") ---
+# UT1 (Universite Toulouse 1 Capitole) blocklist categories. FineWeb / datatrove's URLFilter: "adult". RefinedWeb
+# (Penedo et al. 2023, G.1.1) used more: adult, phishing, dating, gambling, filehosting, ddos, agressif, chat,
+# mixed_adult, arjel. The lists themselves are configured (a path or e.g.
+# https://dsi.ut-capitole.fr/blacklists/download/blacklists.tar.gz), never committed.
+URL_BLOCKLIST_CATEGORIES: tuple[str, ...] = ("adult",)
+# datatrove URLFilter (soft_word_threshold=2, after RefinedWeb G.1.2): a URL with >= 2 distinct soft-banned words.
+URL_SOFT_BANNED_WORDS_THRESHOLD = 2
+# LLaMA-3 (3.1.1) counts "dirty words" (after C4, Raffel et al. 2020) to remove adult pages the domain lists miss,
+# without a number. C4 drops a page with any word of LDNOOBW (max 0), which removes medical and LGBTQ pages
+# (Dodge et al. 2021, "Documenting large webtext corpora"). Ours: more than 2 whole-word occurrences drop a page.
+DIRTY_WORDS_MAX_COUNT = 2
+
+# --- LLaMA-3 / DCLM model-based quality classifier (issue 18) ---
+# LLaMA-3 (3.1.1) and the issue: positives from high-quality sources (DCLM, Li et al. 2024: OpenHermes-2.5 and
+# ELI5 question + top answer; ours: the curated sources of the mixture, StackExchange as question + top answer).
+QUALITY_CLASSIFIER_POSITIVE_SOURCES: tuple[str, ...] = ("wikipedia", "books", "stackexchange", "arxiv")
+# DCLM-Baseline keeps the top 10% of its pool by the fastText classifier's score (a rank, not a probability).
+QUALITY_CLASSIFIER_KEEP_FRACTION = 0.1
+# DCLM's classifier is a bigram fastText model (wordNgrams 2); the other fastText settings as the wikiref model's.
+QUALITY_CLASSIFIER_FASTTEXT_WORD_NGRAMS = 2
+# Ours: the top-fraction cut-off is taken over a hash-priority sample of at most this many of the snapshot's
+# documents (bounded memory), as the perplexity percentiles (cc_net keeps 1,000,000 scores).
+QUALITY_CLASSIFIER_SAMPLE_DOCS = 1_000_000
+
 # --- Recipe presets (issue 18; corpus/presets.py) ---
 # Ours: the sources the LLaMA-3 web stages (URL filter, heuristics, quality classifier) run on. LLaMA-3
 # (Dubey et al. 2024, section 3.1.1) applies them to its web data; C4 is already Common Crawl after C4's

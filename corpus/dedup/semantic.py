@@ -56,7 +56,6 @@ class SemDedupParams:
     kmeans_seed: int = recipe.SEMDEDUP_KMEANS_SEED
     group_bytes: int = recipe.SEMDEDUP_GROUP_BYTES
     similarity_block: int = recipe.SEMDEDUP_SIMILARITY_BLOCK
-    eps_reported: tuple[float, ...] = recipe.SEMDEDUP_EPS_REPORTED
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -200,7 +199,8 @@ class SemDedupResult:
     nn_sample: list[float] = field(default_factory=list)  # within-cluster nearest-neighbour cosines (sample)
 
 
-def find_duplicates(parts: Sequence[EmbeddedPart], params: SemDedupParams, work: Path) -> SemDedupResult:
+def find_duplicates(parts: Sequence[EmbeddedPart], params: SemDedupParams, work: Path,
+                    eps_reported: Sequence[float] = recipe.SEMDEDUP_EPS_REPORTED) -> SemDedupResult:
     """The semantic duplicates of the embedded parts (see the module docstring), sorted by id."""
     centroids, docs = train_centroids(parts, params)
     if not docs:
@@ -210,7 +210,7 @@ def find_duplicates(parts: Sequence[EmbeddedPart], params: SemDedupParams, work:
         stale.unlink()
     paths = assign_groups(parts, centroids, groups, work)
     sizes = np.zeros(len(centroids), np.int64)
-    near = dict.fromkeys(params.eps_reported, 0)
+    near = dict.fromkeys(eps_reported, 0)
     sample = PrioritySample(NN_SAMPLE_DOCS)
     removed = []
     for path in paths:

@@ -1,0 +1,39 @@
+"""The document-embedding model of semantic dedup (fastText word vectors trained on the corpus; asset)."""
+
+import time
+
+import dagster as dg
+
+from assets.config_base import config_class, dataclass_fields
+from assets.resources import CorpusStorage
+from corpus import recipe
+from quality_models import kenlm_model, semantic_embeddings
+
+# the stage whose documents the model is trained on (the same the semantic dedup embeds)
+TRAIN_STAGE = "near_dedup"
+
+SemanticEmbeddingConfig = config_class(
+    "SemanticEmbeddingConfig", __name__,
+    {**dataclass_fields(semantic_embeddings.EmbeddingParams),
+     "sources": (list[str], list(recipe.SEMDEDUP_SOURCES + recipe.SEMDEDUP_EMBEDDING_EXTRA_SOURCES))},
+    doc="fastText unsupervised settings, and the sources whose curated documents it is trained on.")
+
+
+@dg.asset(group_name="quality_models", deps=["curated_documents"], kinds={"fasttext", "python"})
+def semantic_embedding_model(context: dg.AssetExecutionContext, config: SemanticEmbeddingConfig,
+                             corpus_storage: CorpusStorage) -> dg.MaterializeResult:
+    """fastText skipgram vectors of the curated documents; a document embeds as their SIF-weighted, centred mean."""
+    started = time.monotonic()
+    layout = corpus_storage.layout()
+    parts = [p for s in config.sources for p in layout.docs_parts(TRAIN_STAGE, s)]
+    params = semantic_embeddings.EmbeddingParams(
+        **{f: getattr(config, f) for f in dataclass_fields(semantic_embeddings.EmbeddingParams)})
+    folder, manifest, reused = semantic_embeddings.train_embedding_model(parts, layout.models, params)
+    kenlm_model.set_current(layout.models, semantic_embeddings.NAME, manifest["version"])
+    context.log.info(f"embedding model {manifest['version']} ({'reused' if reused else 'trained'}) on "
+                     f"{manifest['train_documents']} documents")
+    return dg.MaterializeResult(metadata={
+        "version": manifest["version"], "path": dg.MetadataValue.path(str(folder)), "reused": reused,
+        "train_documents": manifest["train_documents"], "train_share": dg.MetadataValue.float(manifest["train_share"]),
+        "train_seconds": dg.MetadataValue.float(manifest["train_seconds"]),
+        "seconds": dg.MetadataValue.float(round(time.monotonic() - started, 2))})

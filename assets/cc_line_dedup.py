@@ -11,14 +11,13 @@ import xxhash
 
 from assets.resources import CorpusStorage
 from assets.stages import Unit, code_fingerprint, run_units, stage_metadata, upstream_fingerprint
-from corpus import recipe
+from corpus import presets, recipe
 from corpus import stage as stage_module
 from corpus.filters import line_dedup
 from corpus.stage import filter_part
 from corpus.storage import FINGERPRINT_KEY, fingerprint, iter_batches, part_is_current, write_table_atomic
 
 SOURCE = "commoncrawl"
-UPSTREAM_STAGE = "ingest"
 
 
 class LineDedupConfig(dg.Config):
@@ -26,13 +25,13 @@ class LineDedupConfig(dg.Config):
     duckdb_memory_limit: str = "2GB"
 
 
-@dg.asset(group_name="ccnet", deps=["commoncrawl_documents"], kinds={"python", "duckdb", "parquet"})
+@dg.asset(group_name="ccnet", deps=presets.asset_deps(line_dedup.STAGE), kinds={"python", "duckdb", "parquet"})
 def cc_line_dedup(context: dg.AssetExecutionContext, config: LineDedupConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """CCNet line-level dedup: a line in two or more documents of a shard group is removed everywhere."""
     started = time.monotonic()
     layout = corpus_storage.layout()
     code = code_fingerprint(line_dedup, stage_module)
-    parts = layout.docs_parts(UPSTREAM_STAGE, SOURCE)
+    parts = layout.docs_parts(corpus_storage.preset().upstream(SOURCE, line_dedup.STAGE), SOURCE)
     hash_dir = layout.work / line_dedup.STAGE / SOURCE / "hashes"
     hash_files = {}
     for path in parts:  # pass 1

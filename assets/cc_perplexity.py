@@ -19,14 +19,13 @@ import numpy as np
 
 from assets.resources import CorpusStorage
 from assets.stages import Unit, code_fingerprint, run_units, stage_metadata, upstream_fingerprint
-from corpus import recipe, snapshots
+from corpus import presets, recipe, snapshots
 from corpus.filters import perplexity as ppl
 from corpus.stage import filter_part
 from corpus.storage import fingerprint, iter_batches
 from quality_models import kenlm_model
 
 SOURCE = "commoncrawl"
-UPSTREAM = "langid"
 
 
 def histogram_markdown(values: Dict[str, np.ndarray], cutoffs: Dict[str, Tuple[float, ...]], xlabel: str,
@@ -84,10 +83,10 @@ def snapshot_label(parts: List[Path]) -> str:
                             for p in parts})) or "local"
 
 
-@dg.asset(group_name="ccnet", deps=["cc_language_id", "perplexity_models"], kinds={"kenlm", "parquet"})
+@dg.asset(group_name="ccnet", deps=[*presets.asset_deps(ppl.STAGE), "perplexity_models"], kinds={"kenlm", "parquet"})
 def cc_perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig,
                   corpus_storage: CorpusStorage) -> dg.MaterializeResult:
-    """KenLM perplexity per language: head/middle/tail buckets."""
+    """KenLM perplexity per language: head/middle/tail buckets (of the documents of the recipe's previous stage)."""
     started = time.monotonic()
     if config.no_model not in ("keep", "drop"):
         raise ValueError(f"no_model must be 'keep' or 'drop', not {config.no_model!r}")
@@ -95,7 +94,7 @@ def cc_perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig,
     scorer = ppl.PerplexityScorer(kenlm_model.current_dir(layout.models, kenlm_model.NAME))
     code = code_fingerprint(ppl)
     score_dir = layout.work / ppl.STAGE / "scores" / SOURCE
-    upstream = layout.docs_parts(UPSTREAM, SOURCE)
+    upstream = layout.docs_parts(corpus_storage.preset().upstream(SOURCE, ppl.STAGE), SOURCE)
     scores: Dict[Path, Path] = {}
     sample = ppl.ScoreSample(config.sample_docs)
     for path in upstream:  # pass 1

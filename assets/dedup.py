@@ -12,14 +12,11 @@ import xxhash
 from assets.resources import CorpusStorage
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata, upstream_fingerprint
 from corpus import dedup as dedup_module
-from corpus import recipe
+from corpus import presets, recipe
 from corpus.dedup import clusters, exact, lsh, minhash, removal_filter
 from corpus.storage import (Layout, Location, PartStats, fingerprint, iter_batches, part_is_current, read_table,
                             write_table_atomic)
 
-# The last stage each source passes before the corpus-wide dedup.
-PRE_DEDUP_STAGE = {"commoncrawl": "wikiref"}
-PRE_DEDUP_ASSETS = ["cc_quality_filter"] + [f"{s}_documents" for s in recipe.SOURCES if s != "commoncrawl"]
 EXACT_STAGE = "exact_dedup"
 NEAR_STAGE = "near_dedup"  # the curated documents: the catalog's `documents` view reads this stage
 # The partitioned scale-out path of near-dedup lives in its own group: a job mixing partitions definitions
@@ -67,12 +64,14 @@ class ExactDedupConfig(dg.Config):
     duckdb_memory_limit: str = "2GB"
 
 
-@dg.asset(group_name="dedup", deps=PRE_DEDUP_ASSETS, kinds={"duckdb", "parquet"})
+@dg.asset(group_name="dedup", deps=presets.asset_deps(EXACT_STAGE), kinds={"duckdb", "parquet"})
 def exact_dedup(context: dg.AssetExecutionContext, config: ExactDedupConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
-    """Exact document dedup across all sources (hash of normalised text); first by source priority, then id."""
+    """Exact document dedup across all sources (hash of normalised text); first by source priority, then id.
+    Each source is read at its last stage before the corpus-wide dedups under the run's recipe."""
     started = time.monotonic()
     layout = corpus_storage.layout()
-    upstream = {s: PRE_DEDUP_STAGE.get(s, "ingest") for s in recipe.SOURCES}
+    preset = corpus_storage.preset()
+    upstream = {s: preset.pre_dedup_stage(s) for s in recipe.SOURCES}
     hash_dir = layout.work / EXACT_STAGE / "hashes"
     hash_files = []
     for rank, source in enumerate(recipe.DEDUP_SOURCE_PRIORITY):

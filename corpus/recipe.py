@@ -246,10 +246,16 @@ PERPLEXITY_WIKI_REFERENCE_PERCENTILES = (94.0, 95.0)
 # most runs here; 200k trains every time (measured 12/12 vs 4/12) at 1/10 the memory.
 WIKIREF_FASTTEXT_BUCKET = 200_000
 
+# --- Recipe presets (issue 18; corpus/presets.py) ---
+# Ours: the sources the LLaMA-3 web stages (URL filter, heuristics, quality classifier) run on. LLaMA-3
+# (Dubey et al. 2024, section 3.1.1) applies them to its web data; C4 is already Common Crawl after C4's
+# own rules (Raffel et al. 2020), so it takes them only when the run config adds it.
+LLAMA3_WEB_SOURCES: tuple[str, ...] = ("commoncrawl",)
+
 # --- Semantic dedup, SemDeDup (issue 18; Abbas et al. 2023, "SemDeDup: Data-efficient learning at web-scale
 # through semantic deduplication"; LLaMA-3 section 3.1.1; NeMo Curator's semantic dedup) ---
-# The sources whose documents are semantically deduplicated (LLaMA-3: the web data). C4 may be added in the run config.
-SEMDEDUP_SOURCES: tuple[str, ...] = ("commoncrawl",)
+# The sources semantically deduplicated are the preset's web sources (LLAMA3_WEB_SOURCES; LLaMA-3: its web data);
+# the stage passes the other sources' documents through.
 # Ours: the sources the document-embedding model is trained on besides those: on the samples 87 curated Common
 # Crawl pages are too few to learn word vectors from; Wikipedia gives the vocabulary (and is real prose).
 SEMDEDUP_EMBEDDING_EXTRA_SOURCES: tuple[str, ...] = ("wikipedia",)

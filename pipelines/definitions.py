@@ -4,7 +4,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets import (catalog, cc_language_id, cc_line_dedup, cc_perplexity, cc_quality_filter, dedup, sources,
-                    tokens)
+                    tokens, web_heuristics)
 from assets import checks, commoncrawl_snapshot
 from assets.code_versions import with_code_versions
 from assets.commoncrawl_snapshot import CommonCrawlRemote
@@ -15,7 +15,7 @@ from quality_models import langid_assets, perplexity_assets, wikiref_assets
 from training import assets as training_assets
 
 ASSET_MODULES = [
-    sources, cc_line_dedup, cc_language_id, cc_perplexity, cc_quality_filter,
+    sources, cc_line_dedup, cc_language_id, web_heuristics, cc_perplexity, cc_quality_filter,
     dedup, catalog, tokens, training_assets, langid_assets, perplexity_assets, wikiref_assets,
 ]
 

@@ -11,10 +11,14 @@ import random
 import re
 from pathlib import Path
 
+from tests import web_pages
+
 WORDNET = Path("/usr/share/wordnet")
 POS = ("noun", "verb", "adj", "adv")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[A-Za-z]+")
+# the semantic-dedup tests' corpus: paraphrases of the first PAIRS English articles over MIN_CHARS characters
+SHARE, PAIRS, MIN_CHARS = 0.3, 40, 2000
 
 
 def _synset_words(pos: str) -> dict[str, list[str]]:
@@ -67,3 +71,15 @@ def paraphrase(text: str, share: float, seed: int) -> str:
         return synonym.capitalize() if word[0].isupper() else synonym
 
     return " ".join(_WORD.sub(swap, s) for s in sentences)
+
+
+def wikipedia_articles(samples_dir: Path) -> tuple[list[str], list[str]]:
+    """(titles, texts) of the English Wikipedia articles of the samples (106), in dump order."""
+    docs = [d for d in web_pages.wikipedia_documents(samples_dir) if d["lang"] == "en"]
+    return [d["url"].rsplit("/", 1)[1] for d in docs], [d["text"] for d in docs]
+
+
+def paraphrased_articles(texts: list[str]) -> list[tuple[int, str]]:
+    """(article index, paraphrase) of the first PAIRS articles over MIN_CHARS characters (seeded by the index)."""
+    chosen = [i for i, t in enumerate(texts) if len(t) > MIN_CHARS][:PAIRS]
+    return [(i, paraphrase(texts[i], SHARE, seed=i)) for i in chosen]

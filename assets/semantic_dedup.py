@@ -54,6 +54,10 @@ def _embedded_parts(layout: Layout, preset: presets.Preset, sources, log) -> lis
                                    {FINGERPRINT_KEY: fp.encode()})
                 computed += 1
             parts.append(semantic.EmbeddedPart(source, rank, out))
+    wanted = {p.path for p in parts}
+    for stale in (semantic_dedup_dir(layout) / "embeddings").rglob("*.parquet"):  # parts gone upstream
+        if stale not in wanted:
+            stale.unlink()
     log.info(f"embeddings: {computed} parts computed, {len(parts) - computed} reused")
     return parts
 

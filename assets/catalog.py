@@ -2,17 +2,20 @@
 
 import dagster as dg
 
-from assets.dedup import curated_documents
 from assets.resources import CorpusStorage
-from corpus import catalog
+from corpus import catalog, presets
 from corpus.plots import as_markdown_image, funnel_plot
 
+# the assets of every recipe's curated stage (the catalog's ``documents`` reads the active recipe's)
+CURATED_ASSETS = sorted({presets.STAGE_ASSETS[presets.Preset(r).curated_stage] for r in presets.RECIPES})
 
-@dg.asset(group_name="catalog", deps=[curated_documents], kinds={"duckdb"})
+
+@dg.asset(group_name="catalog", deps=CURATED_ASSETS, kinds={"duckdb"})
 def corpus_catalog(context: dg.AssetExecutionContext, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """``catalog.duckdb``: every curated document, every drop with its reason, the funnel per stage."""
     layout = corpus_storage.layout()
-    counts = catalog.refresh(layout)
+    preset = corpus_storage.preset()
+    counts = catalog.refresh(layout, preset.curated_stage)
     con = catalog.connect(layout, read_only=True)
     funnel = con.execute("SELECT * FROM funnel").fetchall()
     reasons = con.execute("SELECT stage, reason, count(*) FROM dropped GROUP BY ALL ORDER BY 3 DESC LIMIT 30").fetchall()
@@ -22,6 +25,8 @@ def corpus_catalog(context: dg.AssetExecutionContext, corpus_storage: CorpusStor
     reasons_md = "| stage | reason | docs |\n|---|---|---|\n" + "\n".join(f"| {a} | {b} | {c:,} |" for a, b, c in reasons)
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(layout.catalog)),
+        "recipe": preset.name,
+        "curated_stage": preset.curated_stage,
         "documents": counts["documents"],
         "dropped": counts["dropped"],
         "funnel": dg.MetadataValue.md(funnel_md),

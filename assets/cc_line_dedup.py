@@ -19,14 +19,13 @@ import pydantic
 from assets.config_base import ValidatedConfig
 from assets.resources import CorpusStorage
 from assets.stages import Unit, code_fingerprint, run_units, stage_metadata, upstream_fingerprint
-from corpus import recipe, snapshots
+from corpus import presets, recipe, snapshots
 from corpus import stage as stage_module
 from corpus.filters import line_dedup
 from corpus.stage import filter_part
 from corpus.storage import FINGERPRINT_KEY, fingerprint, iter_batches, part_is_current, write_table_atomic
 
 SOURCE = "commoncrawl"
-UPSTREAM_STAGE = "ingest"
 GROUP_COUNTS_KEY = b"corpus.line_dedup_counts"
 
 
@@ -52,14 +51,14 @@ def _stale(folder, current) -> None:
         path.unlink()
 
 
-@dg.asset(group_name="ccnet", deps=["commoncrawl_documents"], kinds={"python", "duckdb", "parquet"})
+@dg.asset(group_name="ccnet", deps=presets.asset_deps(line_dedup.STAGE), kinds={"python", "duckdb", "parquet"})
 def cc_line_dedup(context: dg.AssetExecutionContext, config: LineDedupConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """CCNet line-level dedup: a line in two or more documents of a shard group (within a snapshot) is
     removed everywhere."""
     started = time.monotonic()
     layout = corpus_storage.layout()
     code = code_fingerprint(line_dedup, stage_module)
-    parts = layout.docs_parts(UPSTREAM_STAGE, SOURCE)
+    parts = layout.docs_parts(corpus_storage.preset().upstream(SOURCE, line_dedup.STAGE), SOURCE)
     work = layout.work / line_dedup.STAGE / SOURCE
     hash_files, key_files, pass1 = {}, {}, {}
     for path in parts:  # pass 1

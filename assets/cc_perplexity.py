@@ -17,14 +17,13 @@ import dagster as dg
 
 from assets.resources import CorpusStorage
 from assets.stages import Unit, code_fingerprint, run_units, stage_metadata, upstream_fingerprint
-from corpus import plots, recipe, snapshots
+from corpus import plots, presets, recipe, snapshots
 from corpus.filters import perplexity as ppl
 from corpus.stage import filter_part
 from corpus.storage import fingerprint, iter_batches
 from quality_models import kenlm_model, store
 
 SOURCE = "commoncrawl"
-UPSTREAM = "langid"
 
 
 class PerplexityConfig(dg.Config):
@@ -43,10 +42,10 @@ class PerplexityConfig(dg.Config):
     snapshot: str = ""
 
 
-@dg.asset(group_name="ccnet", deps=["cc_language_id", "perplexity_models"], kinds={"kenlm", "parquet"})
+@dg.asset(group_name="ccnet", deps=[*presets.asset_deps(ppl.STAGE), "perplexity_models"], kinds={"kenlm", "parquet"})
 def cc_perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig,
                   corpus_storage: CorpusStorage) -> dg.MaterializeResult:
-    """KenLM perplexity per language: head/middle/tail buckets."""
+    """KenLM perplexity per language: head/middle/tail buckets (of the documents of the recipe's previous stage)."""
     started = time.monotonic()
     if config.no_model not in ("keep", "drop"):
         raise ValueError(f"no_model must be 'keep' or 'drop', not {config.no_model!r}")
@@ -54,7 +53,7 @@ def cc_perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig,
     scorer = ppl.PerplexityScorer(store.current_dir(layout.models, kenlm_model.NAME))
     code = code_fingerprint(ppl)
     score_dir = layout.work / ppl.STAGE / "scores" / SOURCE
-    upstream = layout.docs_parts(UPSTREAM, SOURCE)
+    upstream = layout.docs_parts(corpus_storage.preset().upstream(SOURCE, ppl.STAGE), SOURCE)
     scores: Dict[Path, Path] = {}
     for path in upstream:  # pass 1
         fp = fingerprint(upstream_fingerprint(path), scorer.version, code)

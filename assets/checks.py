@@ -23,7 +23,7 @@ import dagster as dg
 import pydantic
 
 from assets.resources import CorpusStorage
-from corpus import catalog, funnel
+from corpus import catalog, funnel, presets
 from corpus.catalog import CURATED_STAGE
 from corpus.mixture import share_report
 from corpus.recipe import CURATED_LANGUAGES, MIXTURE_SHARE_TOLERANCE_PCT, SOURCES, STAGE_EMPTIED_MIN_DOCS_IN
@@ -109,6 +109,7 @@ def exact_dedup_rate_within_bounds(config: DedupRateBounds, corpus_storage: Corp
                 description="catalog.duckdb has the documents/dropped/funnel views and they agree with the funnel.")
 def catalog_agrees_with_funnel(corpus_storage: CorpusStorage) -> dg.AssetCheckResult:
     layout = corpus_storage.layout()
+    curated = corpus_storage.preset().curated_stage
     if not layout.catalog.exists():
         return dg.AssetCheckResult(passed=False, description=f"{layout.catalog} does not exist")
     con = catalog.connect(layout, read_only=True)
@@ -121,7 +122,7 @@ def catalog_agrees_with_funnel(corpus_storage: CorpusStorage) -> dg.AssetCheckRe
         docs_mismatch = con.execute(f"""
             SELECT coalesce(d.source, f.source), coalesce(d.n, 0), coalesce(f.n, 0)
             FROM (SELECT source, count(*) AS n FROM documents GROUP BY source) d
-            FULL JOIN (SELECT source, sum(docs_out) AS n FROM funnel WHERE stage = '{CURATED_STAGE}' GROUP BY source) f
+            FULL JOIN (SELECT source, sum(docs_out) AS n FROM funnel WHERE stage = '{curated}' GROUP BY source) f
             ON d.source = f.source WHERE coalesce(d.n, 0) <> coalesce(f.n, 0) ORDER BY 1""").fetchall()
         # per source and stage: rows in `dropped` == docs in - docs out
         drop_mismatch = con.execute("""
@@ -251,7 +252,8 @@ def sources_with_input_contribute_tokens(corpus_storage: CorpusStorage) -> dg.As
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
                                    description="nothing to check: " + ("no manifest.json" if manifest is None
                                                                        else "no source has raw input"))
-    silent = funnel.why_missing(layout, [s for s in with_input if not manifest["sources"].get(s, 0)])
+    silent = funnel.why_missing(layout, [s for s in with_input if not manifest["sources"].get(s, 0)],
+                                corpus_storage.preset().curated_stage)
     return dg.AssetCheckResult(
         passed=not silent,
         severity=dg.AssetCheckSeverity.WARN,
@@ -283,8 +285,16 @@ def _survival_check(asset: str, stage: str, sources: tuple[str, ...]) -> dg.Asse
 
     @dg.multi_asset_check(specs=specs, name=f"{asset}_survival")
     def survival(config: StageSurvivalBounds, corpus_storage: CorpusStorage):
+        preset = corpus_storage.preset()
         counts = funnel.stage_counts(corpus_storage.layout(), stage, sources if len(sources) == 1 else None)
         for source in sources:
+            if not preset.is_active(source, stage):  # nothing to judge: the recipe does not run it
+                yield dg.AssetCheckResult(
+                    asset_key=asset, check_name=f"{source}_survives_{stage}", passed=True,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    description=f"skipped: recipe {preset.name} does not run {stage} on {source}",
+                    metadata={"stage": stage, "source": source, "skipped": f"recipe {preset.name}"})
+                continue
             count = counts.get((source, stage))
             problem = stage_emptied_problem(count, config.min_docs_in)
             yield dg.AssetCheckResult(
@@ -297,12 +307,15 @@ def _survival_check(asset: str, stage: str, sources: tuple[str, ...]) -> dg.Asse
     return survival
 
 
-# the asset that writes each stage (corpus.catalog.STAGE_ORDER) and the sources that go through it
-CC_ONLY = ("commoncrawl",)
+def _stage_row(stage: str) -> tuple[str, str, tuple[str, ...]]:
+    return presets.STAGE_ASSETS[stage], stage, presets.possible_sources(stage)
+
+
+# the asset that writes each stage (corpus.presets.ALL_STAGES) and the sources that may go through it
+# (a stage the run's recipe does not run on a source passes its gate as skipped)
 STAGE_ASSETS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     *((f"{source}_documents", funnel.INGEST_STAGE, (source,)) for source in SOURCES),
-    ("cc_line_dedup", "line_dedup", CC_ONLY), ("cc_language_id", "langid", CC_ONLY),
-    ("cc_perplexity", "perplexity", CC_ONLY), ("cc_quality_filter", "wikiref", CC_ONLY),
-    (EXACT_STAGE, EXACT_STAGE, SOURCES), ("curated_documents", CURATED_STAGE, SOURCES),
+    *map(_stage_row, ("url_filter", "line_dedup", "langid", "gopher", "c4_rules", "fineweb_rules", "perplexity",
+                      "wikiref", "quality_classifier", EXACT_STAGE, CURATED_STAGE, "semantic_dedup")),
 )
 stage_survival_checks = [_survival_check(*row) for row in STAGE_ASSETS]

@@ -12,14 +12,11 @@ import xxhash
 from assets.resources import CorpusStorage
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata, upstream_fingerprint
 from corpus import dedup as dedup_module
-from corpus import recipe, snapshots
+from corpus import presets, recipe, snapshots
 from corpus.dedup import RemovalFilter, clusters, exact, lsh, minhash
 from corpus.storage import (Layout, Location, PartStats, fingerprint, iter_batches, part_is_current, read_table,
                             write_table_atomic)
 
-# The last stage each source passes before the corpus-wide dedup.
-PRE_DEDUP_STAGE = {"commoncrawl": "wikiref"}
-PRE_DEDUP_ASSETS = ["cc_quality_filter"] + [f"{s}_documents" for s in recipe.SOURCES if s != "commoncrawl"]
 EXACT_STAGE = "exact_dedup"
 NEAR_STAGE = "near_dedup"  # the curated documents: the catalog's `documents` view reads this stage
 # The partitioned scale-out path of near-dedup lives in its own group: a job mixing partitions definitions
@@ -45,17 +42,18 @@ def _removals_fingerprint(removals: pa.Table, part: Location) -> str:
     return h.hexdigest()
 
 
-def _apply_removals(context, layout: Layout, stage: str, upstream: dict[str, str], removals: pa.Table, reason: str):
+def apply_removals(context, layout: Layout, stage: str, upstream: dict[str, str], removals: pa.Table, reason: str):
+    """Run ``stage`` for each source of ``upstream`` (source -> its upstream stage): the removals' ids dropped."""
     totals = {}
     code = code_fingerprint(dedup_module)
-    for source in recipe.SOURCES:
+    for source in upstream:
         units = filter_units(layout, stage, source, upstream[source], lambda part: _removals_fingerprint(removals, part),
                              lambda source=source: RemovalFilter(source, stage, removals, reason), code)
         totals[source] = run_units(context, layout, stage, source, units)
     return totals
 
 
-def _merge(totals: dict[str, PartStats]) -> PartStats:
+def merge_totals(totals: dict[str, PartStats]) -> PartStats:
     merged = PartStats(source="*", stage="*")
     for stats in totals.values():
         merged.merge(stats)
@@ -67,13 +65,15 @@ class ExactDedupConfig(dg.Config):
     hash_buckets: int = recipe.EXACT_DEDUP_HASH_BUCKETS
 
 
-@dg.asset(group_name="dedup", deps=PRE_DEDUP_ASSETS, kinds={"duckdb", "parquet"})
+@dg.asset(group_name="dedup", deps=presets.asset_deps(EXACT_STAGE), kinds={"duckdb", "parquet"})
 def exact_dedup(context: dg.AssetExecutionContext, config: ExactDedupConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """Exact document dedup across all sources (hash of normalised text); the first copy by source
-    priority, then snapshot (older first), then id is kept; grouped per hash-prefix bucket."""
+    priority, then snapshot (older first), then id is kept; grouped per hash-prefix bucket. Each source is
+    read at its last stage before the corpus-wide dedups under the run's recipe."""
     started = time.monotonic()
     layout = corpus_storage.layout()
-    upstream = {s: PRE_DEDUP_STAGE.get(s, "ingest") for s in recipe.SOURCES}
+    preset = corpus_storage.preset()
+    upstream = {s: preset.pre_dedup_stage(s) for s in recipe.SOURCES}
     hash_dir = layout.work / EXACT_STAGE / "hashes"
     hash_files = []
     for rank, source in enumerate(recipe.DEDUP_SOURCE_PRIORITY):
@@ -86,8 +86,8 @@ def exact_dedup(context: dg.AssetExecutionContext, config: ExactDedupConfig, cor
                 write_table_atomic(out, table, {b"corpus.fingerprint": fp.encode()})
             hash_files.append(out)
     removals = exact.find_duplicates(hash_files, config.hash_buckets, config.duckdb_memory_limit)
-    totals = _apply_removals(context, layout, EXACT_STAGE, upstream, removals, "exact_dup_of")
-    return dg.MaterializeResult(metadata=stage_metadata(_merge(totals), started, duplicates=removals.num_rows,
+    totals = apply_removals(context, layout, EXACT_STAGE, upstream, removals, "exact_dup_of")
+    return dg.MaterializeResult(metadata=stage_metadata(merge_totals(totals), started, duplicates=removals.num_rows,
                                                         hash_buckets=config.hash_buckets))
 
 
@@ -217,6 +217,6 @@ def curated_documents(context: dg.AssetExecutionContext, corpus_storage: CorpusS
     layout = corpus_storage.layout()
     removals = pq.read_table(near_dup_removals_path(layout))
     upstream = {s: EXACT_STAGE for s in recipe.SOURCES}
-    totals = _apply_removals(context, layout, NEAR_STAGE, upstream, removals, "near_dup_of")
+    totals = apply_removals(context, layout, NEAR_STAGE, upstream, removals, "near_dup_of")
     per_source = {f"docs_{s}": st.docs_out for s, st in totals.items()}
-    return dg.MaterializeResult(metadata=stage_metadata(_merge(totals), started, **per_source))
+    return dg.MaterializeResult(metadata=stage_metadata(merge_totals(totals), started, **per_source))

@@ -2,23 +2,35 @@
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, List, Optional
 
 import dagster as dg
 
-from corpus import storage
+from corpus import presets, storage
 from corpus.inputs import DEFAULT_MANIFEST, HostUnreachable, part_name, source_root
 from corpus.sources import reader
 
 
 class CorpusStorage(dg.ConfigurableResource):
-    """Where everything is written; defaults to ``$CORPUS_DATA_ROOT`` (``./data``): a local path or a URI
-    (``s3://bucket/prefix``, ``gs://...``; see ``corpus.storage``)."""
+    """Where everything is written, and by which recipe's stages. ``data_root`` defaults to
+    ``$CORPUS_DATA_ROOT`` (``./data``): a local path or a URI (``s3://bucket/prefix``, ``gs://...``; see
+    ``corpus.storage``). ``recipe`` (default ``$CORPUS_RECIPE``, else llama1) and, under llama3, the
+    ``web_sources`` its web stages run on (default ``recipe.LLAMA3_WEB_SOURCES``) choose the stage chains
+    (``corpus.presets``); run config: ``resources: corpus_storage: config: recipe: llama3``. One resource
+    for both, so every asset and check of a run sees the same data root and the same chains."""
 
     data_root: Optional[str] = None
+    recipe: Optional[str] = None
+    web_sources: Optional[List[str]] = None
 
     def layout(self) -> storage.Layout:
         return storage.layout_for(self.data_root) if self.data_root else storage.Layout.from_env()
+
+    def preset(self) -> presets.Preset:
+        try:
+            return presets.preset(self.recipe, self.web_sources)
+        except ValueError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 class RawInputs(dg.ConfigurableResource):
@@ -47,3 +59,4 @@ def unreachable_host_fails_the_step() -> Iterator[None]:
         yield
     except HostUnreachable as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
+

@@ -5,13 +5,18 @@ import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from types import ModuleType
+from typing import Any, Callable, Iterable, Sequence
 
 import dagster as dg
 import pyarrow as pa
 
+from assets.resources import CorpusStorage
+from corpus import presets
+from corpus.filters.base import DocumentFilter
 from corpus.executors import ExecutionSummary, PartJob, executor_from_env
 from corpus.fingerprints import FingerprintCache
+from corpus.plots import as_markdown_image, bar_plot
 from corpus.progress import Progress
 from corpus.schema import DOCUMENT_SCHEMA
 from corpus.stage import BatchFilter, filter_part
@@ -130,3 +135,64 @@ def stage_metadata(stats: PartStats, started: float, **extra: Any) -> dict[str, 
         md["drop_reasons"] = dg.MetadataValue.md("| reason | docs |\n|---|---|\n" + rows)
     md.update(extra)
     return md
+
+
+def clear_inactive_sources(layout: Layout, preset: presets.Preset, stage: str) -> tuple[str, ...]:
+    """The sources ``stage`` runs on under ``preset``; the parts a run of another recipe (or other
+    ``web_sources``) left for the others are removed, so the catalog and funnel show this recipe only."""
+    active = preset.sources(stage)
+    for source in presets.possible_sources(stage):
+        if source not in active:
+            layout.remove_stale_temps(stage, source)
+            layout.clear_stage(stage, source, keep_parts=())
+    return active
+
+
+def skipped_metadata(preset: presets.Preset) -> dict[str, Any]:
+    """What a stage the recipe does not run reports: it wrote no parts, the next stage reads the previous one."""
+    return {"skipped": f"recipe {preset.name}", "recipe": preset.name, "dagster/row_count": dg.MetadataValue.int(0)}
+
+
+def drop_reasons_plot(stats: PartStats, title: str) -> dict[str, Any]:
+    """The drop reasons of a stage as a bar plot (empty when nothing was dropped)."""
+    if not stats.drop_reasons:
+        return {}
+    ranked = dict(sorted(stats.drop_reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+    return {"drop_reasons_plot": dg.MetadataValue.md(as_markdown_image(bar_plot(ranked, title, "documents dropped")))}
+
+
+# what a filter stage builds once per materialization: (the settings its parts' fingerprints hold,
+# the filter of one source)
+FilterBuilder = Callable[[Any, Layout], tuple[Any, Callable[[str], DocumentFilter]]]
+
+
+def filter_stage_asset(stage: str, config_class: type[dg.Config], build: FilterBuilder, code: Sequence[ModuleType],
+                       description: str, group_name: str = "web", extra_deps: Sequence[str] = (),
+                       kinds: set[str] | None = None) -> dg.AssetsDefinition:
+    """The asset of a per-part filter stage (``presets.STAGE_ASSETS[stage]``): for each source the active
+    recipe runs it on, one part per part of the source's previous active stage, each through the
+    ``DocumentFilter`` that ``build(config, layout)`` makes. Under a recipe that runs it on no source it
+    writes nothing and says so (``skipped`` metadata)."""
+
+    @dg.asset(name=presets.STAGE_ASSETS[stage], group_name=group_name, description=description,
+              deps=[*presets.asset_deps(stage), *extra_deps], kinds=kinds or {"python", "parquet"})
+    def filter_stage(context: dg.AssetExecutionContext, config: config_class, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
+        started = time.monotonic()
+        layout = corpus_storage.layout()
+        preset = corpus_storage.preset()
+        sources = clear_inactive_sources(layout, preset, stage)
+        if not sources:
+            return dg.MaterializeResult(metadata=skipped_metadata(preset))
+        settings, make_filter = build(config, layout)
+        code_fp = code_fingerprint(*code)
+        total, per_source = PartStats(source="*", stage=stage), {}
+        for source in sources:
+            units = filter_units(layout, stage, source, preset.upstream(source, stage), settings,
+                                 lambda source=source: make_filter(source), code_fp)
+            stats = run_units(context, layout, stage, source, units)
+            per_source[f"docs_out_{source}"] = stats.docs_out
+            total.merge(stats)
+        return dg.MaterializeResult(metadata=stage_metadata(
+            total, started, recipe=preset.name, **per_source, **drop_reasons_plot(total, f"{stage}: drop reasons")))
+
+    return filter_stage

@@ -11,7 +11,6 @@ from assets.catalog import corpus_catalog
 from assets.config_base import ValidatedConfig
 from assets.resources import CorpusStorage
 from corpus import funnel, mixture, tokens
-from corpus.catalog import CURATED_STAGE
 from corpus.recipe import (MIXTURE_SAMPLE_SEED, MIXTURE_SEED, MIXTURE_SHARES_PCT, MIXTURE_TOTAL_TOKENS, SHARD_TOKENS, SOURCES,
                            TOKENIZER_SAMPLE_CHARS, TOKENIZER_VOCAB_SIZE, VAL_FRACTION, VAL_MAX_DOCS_FRACTION,
                            VAL_MIN_SOURCE_DOCS, VAL_MIN_TOKENS)
@@ -64,18 +63,19 @@ def _shares_md(shares: dict, report: dict, missing: Dict[str, str]) -> str:
 def mixture_asset(context: dg.AssetExecutionContext, config: MixtureConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """``work/mixture/plan.parquet``: (document id, source, split, epoch, order) giving each source its share."""
     layout = corpus_storage.layout()
+    curated = corpus_storage.preset().curated_stage
     count, name = None, ""
     if config.count_with_tokenizer:
         tok = tokens.load_tokenizer(Path(config.count_with_tokenizer))
         count = lambda texts: [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]  # noqa: E731
         name = config.count_with_tokenizer
-    plan, info = mixture.make_plan(layout, CURATED_STAGE, config.shares_pct, config.total_tokens, config.seed,
+    plan, info = mixture.make_plan(layout, curated, config.shares_pct, config.total_tokens, config.seed,
                                    config.sample_seed, config.heldout(), count, name)
     for w in plan.warnings:
         context.log.warning(w)
     report = plan.report()
     shares = mixture.share_report(config.shares_pct, {s: r["planned_tokens"] for s, r in report["sources"].items()})
-    missing = funnel.why_missing(layout, [s for s, r in shares.items() if r["missing"]])
+    missing = funnel.why_missing(layout, [s for s, r in shares.items() if r["missing"]], curated)
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(info["path"]),
         "sha256": info["sha256"],
@@ -104,7 +104,7 @@ def tokenizer(context: dg.AssetExecutionContext, config: TokenizerConfig, corpus
     """``models/tokenizer/<hash>/tokenizer.json``: LLaMA-style BPE trained on a sample of the planned documents."""
     layout = corpus_storage.layout()
     user = Path(config.tokenizer_path) if config.tokenizer_path else None
-    info = tokens.build_tokenizer(layout, CURATED_STAGE, mixture.plan_path(layout), config.vocab_size,
+    info = tokens.build_tokenizer(layout, corpus_storage.preset().curated_stage, mixture.plan_path(layout), config.vocab_size,
                                   config.sample_chars, user)
     if info["vocab_size"] < config.vocab_size and user is None:
         context.log.warning(f"the sample yields a vocabulary of {info['vocab_size']:,}, below the {config.vocab_size:,} asked")
@@ -128,7 +128,7 @@ class TokenShardsConfig(dg.Config):
 def token_shards(context: dg.AssetExecutionContext, config: TokenShardsConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """``shards/``: flat uint16/uint32 ``.bin`` token files + ``manifest.json`` with the exact achieved shares."""
     layout = corpus_storage.layout()
-    m = tokens.build_token_shards(layout, CURATED_STAGE, mixture.plan_path(layout), tokens.tokenizer_dir(layout),
+    m = tokens.build_token_shards(layout, corpus_storage.preset().curated_stage, mixture.plan_path(layout), tokens.tokenizer_dir(layout),
                                   layout.shards, config.shard_tokens, log=context.log.info, force=config.force)
     for w in m["warnings"]:
         context.log.warning(w)

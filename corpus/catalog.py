@@ -10,13 +10,16 @@ from __future__ import annotations
 import duckdb
 from fsspec.implementations.arrow import ArrowFSWrapper
 
+from corpus import presets
 from corpus.schema import DOCUMENT_SCHEMA, DROPPED_SCHEMA, FUNNEL_SCHEMA
 from corpus.storage import Layout
 
-# The order stages run in, for sorting the funnel.
-STAGE_ORDER = ("ingest", "line_dedup", "langid", "perplexity", "wikiref", "exact_dedup", "near_dedup")
-# The curated documents are the output of the last stage, near-duplicate removal.
-CURATED_STAGE = "near_dedup"
+# The order the default recipe's (llama1) stages run in; the funnel sorts by every recipe's order
+# (``presets.ALL_STAGES``), of which this is a subsequence.
+STAGE_ORDER = presets.Preset(presets.LLAMA1).funnel_order
+# The default recipe's curated documents: the output of its last stage, near-duplicate removal
+# (a recipe's own: ``presets.Preset.curated_stage``).
+CURATED_STAGE = presets.Preset(presets.LLAMA1).curated_stage
 
 
 def _empty_table_sql(name: str, schema) -> str:
@@ -34,8 +37,9 @@ def connect(layout: Layout, read_only: bool = False, database: str | None = None
     return con
 
 
-def refresh(layout: Layout) -> dict[str, int]:
-    """(Re)create the catalog's views; returns the row count of each."""
+def refresh(layout: Layout, curated_stage: str = CURATED_STAGE) -> dict[str, int]:
+    """(Re)create the catalog's views (``documents``: the parts of ``curated_stage``); returns the row
+    count of each."""
     layout.root.mkdir(parents=True, exist_ok=True)
     con = connect(layout)
     try:
@@ -43,7 +47,7 @@ def refresh(layout: Layout) -> dict[str, int]:
             kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
             if kind:
                 con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} {name}")
-        docs = layout.parts_pattern("docs", CURATED_STAGE)
+        docs = layout.parts_pattern("docs", curated_stage)
         if docs:
             con.execute(f"CREATE VIEW documents AS SELECT * FROM read_parquet('{docs}') ORDER BY id")
         else:
@@ -58,7 +62,7 @@ def refresh(layout: Layout) -> dict[str, int]:
             con.execute(f"CREATE VIEW funnel_parts AS SELECT * FROM read_parquet('{funnel}')")
         else:
             con.execute(_empty_table_sql("funnel_parts", FUNNEL_SCHEMA))
-        order = ", ".join(f"('{s}', {i})" for i, s in enumerate(STAGE_ORDER))
+        order = ", ".join(f"('{s}', {i})" for i, s in enumerate(presets.ALL_STAGES))
         con.execute(
             f"""CREATE VIEW funnel AS
             SELECT f.source, f.stage, sum(docs_in)::BIGINT AS docs_in, sum(docs_out)::BIGINT AS docs_out,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from corpus import catalog
-from corpus.catalog import CURATED_STAGE, STAGE_ORDER
+from corpus import catalog, presets
+from corpus.catalog import CURATED_STAGE
 from corpus.storage import Layout
 
-INGEST_STAGE = STAGE_ORDER[0]
+INGEST_STAGE = presets.INGEST
 TOP_REASONS = 3  # drop reasons named in a gate's description
 
 
@@ -40,7 +40,7 @@ def _parts(layout: Layout, tree: str, stage: str, sources: tuple[str, ...] | Non
     files to open on an object store); None when there is none."""
     if sources is None:
         return layout.parts_pattern(tree, stage)
-    stages = STAGE_ORDER if stage == "*" else (stage,)
+    stages = presets.ALL_STAGES if stage == "*" else (stage,)
     return [str(p) for st in stages for s in sources for p in layout.parts(tree, st, s)] or None
 
 
@@ -72,7 +72,7 @@ def stage_counts(layout: Layout, stage: str = "*", sources: tuple[str, ...] | No
 
 def source_stages(counts: dict[tuple[str, str], StageCount], source: str) -> list[StageCount]:
     """The stages a source went through, in funnel order."""
-    rank = {stage: i for i, stage in enumerate(STAGE_ORDER)}
+    rank = {stage: i for i, stage in enumerate(presets.ALL_STAGES)}
     return sorted((c for (s, _), c in counts.items() if s == source), key=lambda c: rank.get(c.stage, len(rank)))
 
 
@@ -81,7 +81,8 @@ def has_raw_input(counts: dict[tuple[str, str], StageCount], source: str) -> boo
     return (source, INGEST_STAGE) in counts
 
 
-def where_documents_went(counts: dict[tuple[str, str], StageCount], source: str) -> str:
+def where_documents_went(counts: dict[tuple[str, str], StageCount], source: str,
+                         curated_stage: str = CURATED_STAGE) -> str:
     """Why a source has no curated documents: the stage that dropped the last of them and the top reasons."""
     stages = source_stages(counts, source)
     if not stages:
@@ -92,12 +93,12 @@ def where_documents_went(counts: dict[tuple[str, str], StageCount], source: str)
     if emptied is not None:
         return f"{source}: every document dropped at {emptied.describe()}"
     last = stages[-1]
-    if last.stage != CURATED_STAGE:
+    if last.stage != curated_stage:
         return f"{source}: {last.docs_out} documents after stage {last.stage}, no later stage has run"
     return f"{source}: {last.docs_out} curated documents, none of them in the token shards"
 
 
-def why_missing(layout: Layout, sources: list[str]) -> dict[str, str]:
+def why_missing(layout: Layout, sources: list[str], curated_stage: str = CURATED_STAGE) -> dict[str, str]:
     """``where_documents_went`` for each of ``sources`` (the ones with a mixture target and no tokens)."""
     counts = stage_counts(layout, sources=tuple(sources)) if sources else {}
-    return {s: where_documents_went(counts, s) for s in sources}
+    return {s: where_documents_went(counts, s, curated_stage) for s in sources}

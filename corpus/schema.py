@@ -27,6 +27,8 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("perplexity", pa.float32()),
         pa.field("bucket", pa.string()),
         pa.field("quality_score", pa.float32()),
+        # the model-based quality classifier's score (LLaMA-3 / DCLM); null where it does not run
+        pa.field("quality_classifier_score", pa.float32()),
         # source-specific extras (title, repo, site, ...), JSON-encoded so the schema stays fixed
         pa.field("meta", pa.string()),
     ]

@@ -512,7 +512,7 @@ def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_di
         "achieved_shares": {s: n / total for s, n in per_source.items()} if total else {},
         "target_shares_pct": settings["shares_pct"],
         "share_report": shares,
-        "missing_sources": funnel.why_missing(layout, [s for s, r in shares.items() if r["missing"]]),
+        "missing_sources": funnel.why_missing(layout, [s for s, r in shares.items() if r["missing"]], stage),
         "epochs": {s: r["epochs"] for s, r in report["sources"].items()},
         "documents": {s: r["docs"] for s, r in report["sources"].items()},
         "warnings": plan.warnings,

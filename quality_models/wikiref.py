@@ -231,12 +231,13 @@ class ExamplePools:
     document, and of whole held-out documents per label (the calibration set of a fallback model's keep rule,
     and the document-level evaluation): memory bounded whatever the input size."""
 
-    def __init__(self, params: WikirefParams):
+    def __init__(self, params: WikirefParams, labels: tuple[str, str] = (POSITIVE, NEGATIVE)):
         self.params = params
+        self.positive, self.negative = labels
         heldout_capacity = max(1, int(params.max_examples_per_class * params.holdout_fraction))
         self.pools = {(label, held): PrioritySample(heldout_capacity if held else params.max_examples_per_class)
-                      for label in (POSITIVE, NEGATIVE) for held in (False, True)}
-        self.heldout_documents = {label: PrioritySample(params.max_calibration_documents) for label in (POSITIVE, NEGATIVE)}
+                      for label in labels for held in (False, True)}
+        self.heldout_documents = {label: PrioritySample(params.max_calibration_documents) for label in labels}
         self.documents: Counter = Counter()
 
     def add(self, label: str, doc_id: str, source: str, text: str) -> None:
@@ -255,17 +256,17 @@ class ExamplePools:
         """Per split, as many examples of each class as the smaller has (the lowest priorities)."""
         out: list[Example] = []
         for held in (False, True):
-            pos, neg = self.pools[(POSITIVE, held)].items(), self.pools[(NEGATIVE, held)].items()
+            pos, neg = self.pools[(self.positive, held)].items(), self.pools[(self.negative, held)].items()
             n = min(len(pos), len(neg))
             out += [e for _, _, e in pos[:n]] + [e for _, _, e in neg[:n]]
         return out
 
     def heldout_document_examples(self) -> list[Example]:
         """Whole held-out documents, as many of each class as the smaller has (``fasttext_text`` form)."""
-        pos, neg = self.heldout_documents[POSITIVE].items(), self.heldout_documents[NEGATIVE].items()
+        pos, neg = self.heldout_documents[self.positive].items(), self.heldout_documents[self.negative].items()
         n = min(len(pos), len(neg))
         return [Example(doc_id, source, label, fasttext_text(text), True)
-                for label, docs in ((POSITIVE, pos), (NEGATIVE, neg)) for _, doc_id, (source, text) in docs[:n]]
+                for label, docs in ((self.positive, pos), (self.negative, neg)) for _, doc_id, (source, text) in docs[:n]]
 
 
 def counts_of(examples: Iterable[Example]) -> dict[str, int]:
@@ -317,10 +318,10 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float | None:
 
 
 def evaluate(scorer_scores: np.ndarray, examples: list[Example], min_score: float,
-             prefix: str = "heldout") -> dict[str, Any]:
+             prefix: str = "heldout", positive: str = POSITIVE) -> dict[str, Any]:
     """Balanced accuracy at the keep rule's threshold and AUC on held-out examples (balanced between the
     classes), with the class counts, overall and per (positive, negative) source."""
-    labels = np.asarray([e.label == POSITIVE for e in examples], bool)
+    labels = np.asarray([e.label == positive for e in examples], bool)
     sources = np.asarray([e.source for e in examples], dtype=object)
     out: dict[str, Any] = {f"{prefix}_examples": int(len(examples)), f"{prefix}_positives": int(labels.sum()),
                            f"{prefix}_negatives": int((~labels).sum())}
@@ -353,6 +354,31 @@ def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
 
 
+def examples_digest(examples: Iterable[Example], calibration: Iterable[str], heldout_documents: Iterable[Example]) -> str:
+    """A hash of everything a classifier is trained, calibrated and evaluated on (part of its version)."""
+    digest = xxhash.xxh3_128()
+    for e in examples:
+        digest.update(f"{e.label}\t{int(e.heldout)}\t{e.text}\n".encode())
+    for text in calibration:
+        digest.update(f"calibration\t{text}\n".encode())
+    for e in heldout_documents:
+        digest.update(f"document\t{e.label}\t{e.text}\n".encode())
+    return digest.hexdigest()
+
+
+def fit(tmp: Path, train: Iterable[Example], params: Any, bucket: int = WIKIREF_FASTTEXT_BUCKET) -> float:
+    """Train ``tmp/model.bin`` on ``train`` (fastText supervised, one thread, ``params``' seed); the seconds taken.
+    ``params`` has ``lr``, ``dim``, ``epoch``, ``word_ngrams`` and ``seed``."""
+    started = time.monotonic()
+    train_file = tmp / "train.txt.tmp"
+    with train_file.open("w", encoding="utf-8") as fh:  # line by line: never the whole file as one string
+        fh.writelines(f"{e.label} {e.text}\n" for e in train)
+    train_supervised(train_file, tmp / "model.bin", lr=params.lr, dim=params.dim, epoch=params.epoch,
+                     wordNgrams=params.word_ngrams, bucket=bucket, seed=params.seed, thread=1, verbose=0)
+    train_file.unlink()
+    return round(time.monotonic() - started, 2)
+
+
 def train_classifier(inputs: WikirefInputs, models_root: Path, params: WikirefParams) -> tuple[Path, dict[str, Any], bool]:
     """Train (or reuse) the classifier; returns (folder, manifest, reused)."""
     pools, info = collect_examples(inputs, params)
@@ -365,25 +391,10 @@ def train_classifier(inputs: WikirefInputs, models_root: Path, params: WikirefPa
                          f"documents {info['documents']}")
     calibration = [text for _, _, (_, text) in pools.heldout_documents[NEGATIVE].items()]
     heldout_documents = pools.heldout_document_examples()
-    digest = xxhash.xxh3_128()
-    for e in examples:
-        digest.update(f"{e.label}\t{int(e.heldout)}\t{e.text}\n".encode())
-    for text in calibration:
-        digest.update(f"calibration\t{text}\n".encode())
-    for e in heldout_documents:
-        digest.update(f"document\t{e.label}\t{e.text}\n".encode())
-    version = fingerprint(NAME, MODEL_FORMAT, asdict(params), digest.hexdigest())
+    version = fingerprint(NAME, MODEL_FORMAT, asdict(params), examples_digest(examples, calibration, heldout_documents))
 
     def build(tmp: Path) -> None:
-        started = time.monotonic()
-        train_file = tmp / "train.txt.tmp"
-        with train_file.open("w", encoding="utf-8") as fh:  # line by line: never the whole file as one string
-            fh.writelines(f"{e.label} {e.text}\n" for e in train)
-        train_supervised(train_file, tmp / "model.bin", lr=params.lr, dim=params.dim, epoch=params.epoch,
-                         wordNgrams=params.word_ngrams, bucket=WIKIREF_FASTTEXT_BUCKET, seed=params.seed,
-                         thread=1, verbose=0)
-        train_file.unlink()
-        seconds = round(time.monotonic() - started, 2)
+        seconds = fit(tmp, train, params)
         scorer = WikirefScorer(tmp / "model.bin")
         rule = keep_rule(info["positives_source"], scorer.score(calibration), params)
         manifest = {"name": NAME, "version": version, "format": MODEL_FORMAT, "params": asdict(params),

@@ -40,10 +40,12 @@ def drop_reason(min_score: float) -> str:
 
 
 class WikirefScorer:
-    """A trained fastText model (loaded lazily, once per process); ``score`` gives P(wiki-ref) per text."""
+    """A trained fastText model (loaded lazily, once per process); ``score`` gives P(``positive``) per text: P(wiki-ref) by
+    default, the quality classifier's P(high quality) with its own label."""
 
-    def __init__(self, model_path: Path):
+    def __init__(self, model_path: Path, positive: str = POSITIVE):
         self.model_path = Path(model_path)
+        self.positive = positive
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         return self.score_prepared([fasttext_text(t) for t in texts])
@@ -56,7 +58,7 @@ class WikirefScorer:
         out = np.zeros(len(texts))
         for i, (labs, ps) in enumerate(zip(labels, probs)):
             for lab, p in zip(labs, ps):
-                if lab == POSITIVE:
+                if lab == self.positive:
                     out[i] = min(float(p), 1.0)
         return out
 

@@ -1,0 +1,62 @@
+"""LLaMA-3's model-based quality filter of the web sources (``corpus.filters.quality_classifier``), the stage
+the ``llama3`` recipe runs after the wikiref classifier (``corpus.presets``); under ``llama1`` it writes nothing.
+
+Per source, every document of its previous stage is scored once to choose the cut-off (the top
+``keep_fraction`` of that snapshot, DCLM's rank rule), then each part is filtered at that cut-off."""
+
+import time
+
+import dagster as dg
+import numpy as np
+
+from assets.resources import CorpusStorage
+from assets.stages import (clear_inactive_sources, code_fingerprint, drop_reasons_plot, filter_units, run_units,
+                           skipped_metadata, stage_metadata)
+from assets.web_heuristics import rules_config, rules_from
+from corpus import presets
+from corpus import stage as stage_module
+from corpus.filters import base, wikiref
+from corpus.filters import quality_classifier as qf
+from corpus.plots import as_markdown_image, histogram_plot
+from corpus.storage import PartStats
+from quality_models import quality_classifier, store
+
+QualityFilterConfig = rules_config("QualityFilterConfig", qf.QualityFilterSettings)
+
+
+@dg.asset(name=presets.STAGE_ASSETS[qf.STAGE], group_name="web",
+          deps=[*presets.asset_deps(qf.STAGE), "quality_classifier_model"], kinds={"fasttext", "parquet"})
+def web_quality_classifier(context: dg.AssetExecutionContext, config: QualityFilterConfig,
+                           corpus_storage: CorpusStorage) -> dg.MaterializeResult:
+    """Model-based quality filter (DCLM / LLaMA-3): keep the top fraction of each web source by P(high quality)."""
+    started = time.monotonic()
+    layout, preset = corpus_storage.layout(), corpus_storage.preset()
+    sources = clear_inactive_sources(layout, preset, qf.STAGE)
+    if not sources:
+        return dg.MaterializeResult(metadata=skipped_metadata(preset))
+    settings = rules_from(qf.QualityFilterSettings, config)
+    folder = store.current_dir(layout.models, quality_classifier.NAME)
+    scorer = quality_classifier.scorer_of(folder)
+    code = code_fingerprint(qf, wikiref, base, stage_module)
+    total, extra = PartStats(source="*", stage=qf.STAGE), {}
+    for source in sources:
+        upstream = preset.upstream(source, qf.STAGE)
+        scores = qf.score_sample(scorer, layout.docs_parts(upstream, source), settings.max_sample_docs, settings.seed)
+        units = []
+        if len(scores):
+            threshold = qf.keep_threshold(scores, settings.keep_fraction)
+            units = filter_units(layout, qf.STAGE, source, upstream,
+                                 dict(model=folder.name, min_score=threshold, keep_fraction=settings.keep_fraction),
+                                 lambda source=source, t=threshold: qf.QualityClassifierFilter(source, scorer, t), code)
+            extra[f"min_score_{source}"] = dg.MetadataValue.float(threshold)
+            extra[f"score_histogram_{source}"] = dg.MetadataValue.md(as_markdown_image(histogram_plot(
+                scores, f"{source}: P(high quality) of {len(scores)} documents", "P(high quality)",
+                {f"keep top {settings.keep_fraction:g}": threshold})))
+            extra[f"score_quantiles_{source}"] = dg.MetadataValue.json(
+                {f"p{q}": round(float(np.percentile(scores, q)), 4) for q in (10, 50, 90, 99)})
+        stats = run_units(context, layout, qf.STAGE, source, units)
+        extra[f"docs_out_{source}"] = stats.docs_out
+        total.merge(stats)
+    return dg.MaterializeResult(metadata=stage_metadata(
+        total, started, recipe=preset.name, model_version=folder.name, keep_fraction=settings.keep_fraction,
+        **extra, **drop_reasons_plot(total, f"{qf.STAGE}: drop reasons")))

@@ -315,7 +315,7 @@ def _stage_row(stage: str) -> tuple[str, str, tuple[str, ...]]:
 # (a stage the run's recipe does not run on a source passes its gate as skipped)
 STAGE_ASSETS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     *((f"{source}_documents", funnel.INGEST_STAGE, (source,)) for source in SOURCES),
-    *map(_stage_row, ("url_filter", "line_dedup", "langid", "gopher", "perplexity", "wikiref", "quality_classifier",
-                      EXACT_STAGE, CURATED_STAGE)),
+    *map(_stage_row, ("url_filter", "line_dedup", "langid", "gopher", "c4_rules", "fineweb_rules", "perplexity",
+                      "wikiref", "quality_classifier", EXACT_STAGE, CURATED_STAGE, "semantic_dedup")),
 )
 stage_survival_checks = [_survival_check(*row) for row in STAGE_ASSETS]

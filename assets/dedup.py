@@ -42,17 +42,18 @@ def _removals_fingerprint(removals: pa.Table, part: Location) -> str:
     return h.hexdigest()
 
 
-def _apply_removals(context, layout: Layout, stage: str, upstream: dict[str, str], removals: pa.Table, reason: str):
+def apply_removals(context, layout: Layout, stage: str, upstream: dict[str, str], removals: pa.Table, reason: str):
+    """Run ``stage`` for each source of ``upstream`` (source -> its upstream stage): the removals' ids dropped."""
     totals = {}
     code = code_fingerprint(dedup_module)
-    for source in recipe.SOURCES:
+    for source in upstream:
         units = filter_units(layout, stage, source, upstream[source], lambda part: _removals_fingerprint(removals, part),
                              lambda source=source: removal_filter(source, stage, removals, reason), code)
         totals[source] = run_units(context, layout, stage, source, units)
     return totals
 
 
-def _merge(totals: dict[str, PartStats]) -> PartStats:
+def merge_totals(totals: dict[str, PartStats]) -> PartStats:
     merged = PartStats(source="*", stage="*")
     for stats in totals.values():
         merged.merge(stats)
@@ -83,8 +84,8 @@ def exact_dedup(context: dg.AssetExecutionContext, config: ExactDedupConfig, cor
                 write_table_atomic(out, table, {b"corpus.fingerprint": fp.encode()})
             hash_files.append(out)
     removals = exact.find_duplicates(hash_files, config.duckdb_memory_limit)
-    totals = _apply_removals(context, layout, EXACT_STAGE, upstream, removals, "exact_dup_of")
-    return dg.MaterializeResult(metadata=stage_metadata(_merge(totals), started, duplicates=removals.num_rows))
+    totals = apply_removals(context, layout, EXACT_STAGE, upstream, removals, "exact_dup_of")
+    return dg.MaterializeResult(metadata=stage_metadata(merge_totals(totals), started, duplicates=removals.num_rows))
 
 
 def near_dedup_dir(layout: Layout):
@@ -203,6 +204,6 @@ def curated_documents(context: dg.AssetExecutionContext, corpus_storage: CorpusS
     layout = corpus_storage.layout()
     removals = pq.read_table(near_dup_removals_path(layout))
     upstream = {s: EXACT_STAGE for s in recipe.SOURCES}
-    totals = _apply_removals(context, layout, NEAR_STAGE, upstream, removals, "near_dup_of")
+    totals = apply_removals(context, layout, NEAR_STAGE, upstream, removals, "near_dup_of")
     per_source = {f"docs_{s}": st.docs_out for s, st in totals.items()}
-    return dg.MaterializeResult(metadata=stage_metadata(_merge(totals), started, **per_source))
+    return dg.MaterializeResult(metadata=stage_metadata(merge_totals(totals), started, **per_source))

@@ -4,14 +4,14 @@
 
 import dataclasses
 import typing
-from typing import Any, List
+from typing import Any, Callable, List
 
 import dagster as dg
 
 from assets.config_base import ValidatedConfig, config_class, dataclass_fields
 from assets.stages import filter_stage_asset
 from corpus import stage as stage_module
-from corpus.filters import base, gopher
+from corpus.filters import base, c4_rules, fineweb, gopher
 from corpus.storage import Layout
 
 
@@ -33,14 +33,26 @@ def rules_from(rules: type, config: dg.Config) -> Any:
     return rules(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
-GopherConfig = rules_config("GopherConfig", gopher.GopherRules)
+def rules_stage(stage: str, rules: type, make_filter: Callable[..., base.DocumentFilter], code: tuple,
+                description: str) -> dg.AssetsDefinition:
+    """The stage asset of a rules dataclass and its filter class ``make_filter(source, rules)``."""
+    config_cls = rules_config(f"{rules.__name__.removesuffix('Rules')}Config", rules)
+
+    def build(config: dg.Config, layout: Layout):
+        chosen = rules_from(rules, config)
+        return dataclasses.asdict(chosen), lambda source: make_filter(source, chosen)
+
+    return filter_stage_asset(stage, config_cls, build, (*code, base, stage_module), description)
 
 
-def _gopher(config: GopherConfig, layout: Layout):
-    rules = rules_from(gopher.GopherRules, config)
-    return dataclasses.asdict(rules), lambda source: gopher.GopherFilter(source, rules)
-
-
-web_gopher = filter_stage_asset(
-    gopher.STAGE, GopherConfig, _gopher, (gopher, base, stage_module),
+web_gopher = rules_stage(
+    gopher.STAGE, gopher.GopherRules, gopher.GopherFilter, (gopher,),
     "Gopher quality and repetition rules (Rae et al. 2021, A.1.1): the first failing rule is the drop reason.")
+web_c4_rules = rules_stage(
+    c4_rules.STAGE, c4_rules.C4Rules, c4_rules.C4RulesFilter, (c4_rules, gopher),
+    "The C4 rules (Raffel et al. 2020): lines without terminal punctuation, short, javascript or policy lines "
+    "removed; pages with lorem ipsum, a curly bracket or under 5 sentences dropped.")
+web_fineweb_rules = rules_stage(
+    fineweb.STAGE, fineweb.FineWebRules, fineweb.FineWebFilter, (fineweb, gopher),
+    "FineWeb's quality rules (Penedo et al. 2024): line punctuation, short lines, duplicated line characters, "
+    "newlines per word.")

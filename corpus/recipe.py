@@ -277,3 +277,73 @@ QUALITY_CLASSIFIER_SAMPLE_DOCS = 1_000_000
 # (Dubey et al. 2024, section 3.1.1) applies them to its web data; C4 is already Common Crawl after C4's
 # own rules (Raffel et al. 2020), so it takes them only when the run config adds it.
 LLAMA3_WEB_SOURCES: tuple[str, ...] = ("commoncrawl",)
+
+# --- C4 rules (issue 18; Raffel et al. 2020, section 2.2 "Colossal Clean Crawled Corpus"; the reference
+# code is tensorflow_datasets' c4_utils.clean_page, whose defaults datatrove's C4QualityFilter repeats) ---
+# a line is kept only if it ends in one of these (c4_utils: _END_MARKS) and not in an ellipsis
+C4_END_PUNCTUATION: tuple[str, ...] = (".", "?", "!", '"', "'")
+C4_MIN_WORDS_PER_LINE = 3          # paper: "only retained lines that contained at least 3 words"
+C4_MIN_SENTENCES = 5               # paper: "discarded any page with fewer than 5 sentences"
+C4_MAX_WORD_CHARS = 1000           # c4_utils: a line with a word longer than 1000 characters is removed
+# c4_utils (_CITATION_REGEX; datatrove's CITATION_REGEX): Wikipedia-style citation marks removed from lines
+C4_CITATION_PATTERN = r"\[\d*\]|\[edit\]|\[citation needed\]"
+# c4_utils (_POLICY_SUBSTRINGS): lines naming a site's policies are removed
+C4_POLICY_SUBSTRINGS: tuple[str, ...] = (
+    "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
+
+# --- FineWeb quality rules (issue 18; Penedo et al. 2024, FineWeb, section 3.5 "custom filters"; the
+# thresholds are datatrove 0.10.1's FineWebQualityFilter defaults, which the paper's release ran) ---
+FINEWEB_MIN_LINE_PUNCT_RATIO = 0.12     # fraction of non-empty lines ending in punctuation, at least
+FINEWEB_MAX_SHORT_LINE_RATIO = 0.67     # fraction of non-empty lines of <= 30 characters, at most
+FINEWEB_SHORT_LINE_CHARS = 30
+FINEWEB_MAX_DUP_LINE_CHAR_RATIO = 0.01  # characters in repeated non-empty lines / characters without '\n'
+FINEWEB_MAX_NEWLINES_PER_WORD = 0.3     # '\n' count / words, at most
+# Ours: the line endings that count as punctuation: the sentence terminals of the scripts in use today (a
+# subset of datatrove's TERMINAL_PUNCTUATION, which also lists historic scripts'; after English LID the
+# difference does not matter).
+FINEWEB_LINE_END_CHARS = ".!?‼‽⁇⁈⁉。！？．｡؟۔।॥։።፧፨᙮᠃᠉꓿꘎꘏﹒﹖﹗"
+
+# --- Semantic dedup, SemDeDup (issue 18; Abbas et al. 2023, "SemDeDup: Data-efficient learning at web-scale
+# through semantic deduplication"; LLaMA-3 section 3.1.1; NeMo Curator's semantic dedup) ---
+# The sources semantically deduplicated are the preset's web sources (LLAMA3_WEB_SOURCES; LLaMA-3: its web data);
+# the stage passes the other sources' documents through.
+# Ours: the sources the document-embedding model is trained on besides those: on the samples 87 curated Common
+# Crawl pages are too few to learn word vectors from; Wikipedia gives the vocabulary (and is real prose).
+SEMDEDUP_EMBEDDING_EXTRA_SOURCES: tuple[str, ...] = ("wikipedia",)
+# NeMo Curator (SemanticClusterLevelDedup / the semdedup config): eps 0.01, i.e. a pair with cosine >= 0.99 is a
+# duplicate. Measured with our embeddings (tests/corpus/dedup/test_semantic.py): paraphrases of real Wikipedia
+# articles (sentences shuffled, 30% of the words WordNet synonyms) have median cosine 0.997 to their original,
+# the closest two distinct articles (Albania / Algeria) 0.984.
+SEMDEDUP_EPS = 0.01
+# The eps values whose removal counts the metadata reports (NeMo Curator: "look before choosing").
+SEMDEDUP_EPS_REPORTED: tuple[float, ...] = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1)
+# NeMo Curator's default n_clusters (1000); SemDeDup's k-means clusters. Capped on a small corpus so that a
+# cluster gets at least SEMDEDUP_MIN_DOCS_PER_CLUSTER documents: faiss's own minimum points per centroid (39),
+# below which its k-means warns that training is unreliable.
+SEMDEDUP_CLUSTERS = 1000
+SEMDEDUP_MIN_DOCS_PER_CLUSTER = 39
+# faiss's default max_points_per_centroid: k-means trains on at most k * 256 documents (a hash-priority sample).
+SEMDEDUP_KMEANS_MAX_DOCS_PER_CLUSTER = 256
+# NeMo Curator's k-means max_iter is 300 (cuML); faiss's default niter is 25, with which spherical k-means on
+# these embeddings is stable. Ours: 25 iterations, seed 1234 (faiss.Kmeans' default seed).
+SEMDEDUP_KMEANS_ITERATIONS = 25
+SEMDEDUP_KMEANS_SEED = 1234
+# Ours: the embeddings of one group of clusters are held at once (the within-cluster similarities); the clusters
+# are split into as many groups (cluster id modulo the group count) as keep a group under this size.
+SEMDEDUP_GROUP_BYTES = 256 << 20
+# Ours: rows of a cluster whose similarities to all its members are computed at once (NeMo's batched cosine: 1024).
+SEMDEDUP_SIMILARITY_BLOCK = 1024
+# The document embedding: fastText unsupervised word vectors trained by the project on the corpus (no embedding
+# model can be downloaded here), averaged per document with SIF weights a / (a + p(word)) (Arora et al. 2017,
+# "A simple but tough-to-beat baseline for sentence embeddings": a = 1e-3) and centred on the corpus mean (the
+# common component: without it every pair of long English documents has cosine > 0.99, measured on the samples).
+# fastText's skipgram (cbow's vectors separated paraphrases from distinct articles far worse on the samples:
+# minimum paraphrase cosine 0.83 vs 0.97), dim 64 (fastText's default is 100; 64 trains in ~20 s on 3 MB here),
+# 5 epochs and fastText's minCount 5, one thread (fastText's training is reproducible only on one thread).
+SEMDEDUP_FASTTEXT_MODEL = "skipgram"
+SEMDEDUP_FASTTEXT_DIM = 64
+SEMDEDUP_FASTTEXT_EPOCH = 5
+SEMDEDUP_FASTTEXT_MIN_COUNT = 5
+SEMDEDUP_SIF_A = 1e-3
+# Ours: the embedding model is trained on at most this many characters (a hash-priority share of the documents).
+SEMDEDUP_MAX_TRAIN_CHARS = 200_000_000

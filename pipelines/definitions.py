@@ -4,20 +4,22 @@ from __future__ import annotations
 import dagster as dg
 
 from assets import (catalog, cc_language_id, cc_line_dedup, cc_perplexity, cc_quality_filter, dedup, sources,
-                    tokens, web_heuristics, web_quality_classifier, web_url_filter)
+                    semantic_dedup, tokens, web_heuristics, web_quality_classifier, web_url_filter)
 from assets import checks, commoncrawl_snapshot
 from assets.code_versions import with_code_versions
 from assets.commoncrawl_snapshot import CommonCrawlRemote
 from assets.resources import CorpusStorage, RawInputs
 from pipelines import partitions, schedules, sensors
 from pipelines.executor import inputs_checked_executor
-from quality_models import langid_assets, perplexity_assets, quality_classifier_assets, wikiref_assets
+from quality_models import (langid_assets, perplexity_assets, quality_classifier_assets, semantic_embeddings_assets,
+                            wikiref_assets)
 from training import assets as training_assets
 
 ASSET_MODULES = [
     sources, web_url_filter, cc_line_dedup, cc_language_id, web_heuristics, cc_perplexity, cc_quality_filter,
     quality_classifier_assets, web_quality_classifier,
-    dedup, catalog, tokens, training_assets, langid_assets, perplexity_assets, wikiref_assets,
+    dedup, semantic_dedup, catalog, tokens, training_assets, langid_assets, perplexity_assets, wikiref_assets,
+    semantic_embeddings_assets,
 ]
 
 # the Common Crawl file partitions (scale-out path) and the blocking quality checks

@@ -1,4 +1,4 @@
-"""``fasttext.train_supervised`` in a fresh process.
+"""``fasttext.train_supervised`` / ``train_unsupervised`` in a fresh process.
 
 The fasttext-numpy2 build reads memory it never initialised somewhere in supervised training: in a
 long-lived process (a Dagster step that already loaded models and Parquet) a run fails with a spurious
@@ -19,7 +19,16 @@ _NAN = "Encountered NaN"
 
 def train_supervised(input_path: str | Path, model_path: str | Path, **params: Any) -> None:
     """Train on ``input_path`` (fastText's ``__label__`` format) and save the model to ``model_path``."""
-    command = [sys.executable, "-m", "quality_models.fasttext_training", str(input_path), str(model_path),
+    _train("train_supervised", input_path, model_path, params)
+
+
+def train_unsupervised(input_path: str | Path, model_path: str | Path, **params: Any) -> None:
+    """Word vectors (skipgram/cbow) of the plain text ``input_path``, saved to ``model_path``."""
+    _train("train_unsupervised", input_path, model_path, params)
+
+
+def _train(mode: str, input_path: str | Path, model_path: str | Path, params: dict[str, Any]) -> None:
+    command = [sys.executable, "-m", "quality_models.fasttext_training", mode, str(input_path), str(model_path),
                json.dumps(params, sort_keys=True)]
     for _ in range(ATTEMPTS):
         done = subprocess.run(command, capture_output=True, text=True)
@@ -31,13 +40,13 @@ def train_supervised(input_path: str | Path, model_path: str | Path, **params: A
                        f"(a real divergence: lower lr) with {params}")
 
 
-def _main(input_path: str, model_path: str, params_json: str) -> None:
+def _main(mode: str, input_path: str, model_path: str, params_json: str) -> None:
     import fasttext
 
     fasttext.FastText.eprint = lambda *args, **kwargs: None  # its load/save deprecation notices are noise
-    model = fasttext.train_supervised(input=input_path, **json.loads(params_json))
+    model = getattr(fasttext, mode)(input=input_path, **json.loads(params_json))
     model.save_model(model_path)
 
 
 if __name__ == "__main__":
-    _main(*sys.argv[1:4])
+    _main(*sys.argv[1:5])

@@ -88,6 +88,11 @@ if [ ! -f /usr/share/locale/sr@latin/LC_MESSAGES/glib20.mo ] || [ ! -f /usr/shar
   log "installing libglib2.0-data and libgtk-3-common (gettext catalogs for the language-ID tests)"
   apt_install --reinstall libglib2.0-data libgtk-3-common
 fi
+# Princeton WordNet 3.0 (Debian's wordnet-base): the synonyms of the semantic-dedup tests' paraphrases (tests/paraphrases.py).
+if [ ! -f /usr/share/wordnet/index.noun ]; then
+  log "installing wordnet-base (synonyms for the semantic-dedup tests)"
+  apt_install wordnet-base
+fi
 # PostgreSQL server binaries for the production instance storage test (tests/deploy/test_instance_yamls.py
 # starts a throwaway server on the loopback; the package's own cluster service is not needed).
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then

@@ -15,11 +15,19 @@ with an ellipsis), ``gopher_alpha_words`` (under 80% of words hold a letter), ``
 Definitions follow datatrove's GopherQualityFilter / GopherRepetitionFilter (RECIPE.md: its defaults
 match the paper) with these deliberate differences:
 
-- Words: runs of letters/digits/marks/underscore, and runs of other non-space characters as separate
-  (symbol) tokens; datatrove uses SpaCy's tokenizer (``don't`` -> ``do n't`` there, ``don ' t`` here).
-  A symbol token is one without a letter or digit. "Words" in the ratios are all tokens, as datatrove.
-- Stop words are matched case-insensitively (datatrove: case-sensitive, so a text whose only "the" is
-  "The" fails there); the count is of distinct stop words, as datatrove.
+- Words (the quality rules): whitespace-separated, as the paper counts them; a non-symbol word holds a
+  letter or a digit. The word count and mean length are over non-symbol words, the '#'/ellipsis ratios
+  and the alpha-words rule over all words (so ``3.5``, ``1990,`` or a URL is one word, and a lone ``-``
+  one word too). datatrove counts SpaCy tokens instead: punctuation marks are words there (``end).`` is 3
+  tokens), so prose with many commas, brackets and numbers fails its alpha rule (a datatrove TODO calls
+  the threshold ``max_non_alpha_words_ratio``); 22 of the 106 Wikipedia sample articles did here too
+  before words were whitespace words.
+- Stop words are matched case-insensitively on the word without its edge punctuation (``The``, ``the,``;
+  datatrove: case-sensitive, so a text whose only "the" is "The" fails there); the count is of distinct
+  stop words, as datatrove.
+- Tokens (the repetition rules' n-grams): runs of letters/digits/marks/underscore, and runs of other
+  non-space characters as separate tokens, close to datatrove's SpaCy tokens (``don't`` -> ``do n't``
+  there, ``don ' t`` here); n-grams are joined by one space, as datatrove.
 - Duplicated n-gram characters: the characters of every token covered by an occurrence of an n-gram
   that is not its first occurrence in the document, overlaps counted once (the paper's definition).
   datatrove's greedy scan skips n tokens after a repeat and never adds the skipped n-grams to its set,
@@ -45,7 +53,9 @@ from corpus.filters.base import DocumentFilter, Judgement
 STAGE = "gopher"
 # Runs of symbols become their own tokens: surround them with spaces, then split on whitespace.
 _SYMBOL_RUN = r"([^\p{L}\p{N}\p{M}_\s]+)"
-_SPLITLINES = "\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
+# the punctuation around a word ("the," "(of") is not part of it for the stop-word rule
+_EDGE_SYMBOLS = r"^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$"
+SPLITLINES = "\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 _BULLET = r"^[\s\p{Z}]*[•\-]"
 _END_ELLIPSIS = r"(\.\.\.|…)[\s\p{Z}]*$"
 _U64 = np.uint64
@@ -73,11 +83,20 @@ class GopherRules:
 
 # ------------------------------------------------------------------------------- vector helpers
 
-def _flat(lists: pa.ListArray) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+def flat_lists(lists: pa.ListArray) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """Flattened values, the row of each value, and the values per row."""
     counts = pc.list_value_length(lists).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
     rows = np.repeat(np.arange(len(lists), dtype=np.int64), counts)
     return pc.list_flatten(lists), rows, counts
+
+
+def whitespace_words(texts: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """``flat_lists`` of each text's whitespace-separated words (``str.split()``: Arrow's split leaves an
+    empty string where a text starts or ends with whitespace, or is empty; those are not words)."""
+    values, rows, _ = flat_lists(pc.utf8_split_whitespace(texts))
+    nonempty = pc.greater(pc.binary_length(values), 0)
+    values, rows = values.filter(nonempty), rows[nonempty.to_numpy(zero_copy_only=False)]
+    return values, rows, np.bincount(rows, minlength=len(texts)).astype(np.int64)
 
 
 def _first_occurrence(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +123,7 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 def segment_duplicates(segments: pa.ListArray, n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row: (segments, segments equal to an earlier one of the row, characters of those)."""
-    values, rows, counts = _flat(segments)
+    values, rows, counts = flat_lists(segments)
     if len(values) == 0:
         return counts, np.zeros(n_rows), np.zeros(n_rows)
     ids = pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False)
@@ -126,8 +145,7 @@ class _Tokens:
 
 
 def tokenize(texts: pa.Array) -> _Tokens:
-    spaced = pc.replace_substring_regex(texts, _SYMBOL_RUN, r" \1 ")
-    values, rows, counts = _flat(pc.utf8_split_whitespace(spaced))
+    values, rows, counts = whitespace_words(pc.replace_substring_regex(texts, _SYMBOL_RUN, r" \1 "))
     ids = pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False).astype(np.int64)
     lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False).astype(np.int64)
     starts = np.zeros(len(counts), np.int64)
@@ -194,11 +212,11 @@ def ngram_stats(tok: _Tokens, n_rows: int, top_ns: Sequence[int], dup_ns: Sequen
 
 # ------------------------------------------------------------------------------- the filter
 
-def _reasons(n: int) -> tuple[np.ndarray, np.ndarray]:
+def no_reasons(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.full(n, None, object), np.full(n, None, object)
 
 
-def _apply(reason: np.ndarray, detail: np.ndarray, fails: np.ndarray, name: str, value: np.ndarray, limit: float,
+def record_failure(reason: np.ndarray, detail: np.ndarray, fails: np.ndarray, name: str, value: np.ndarray, limit: float,
            fmt: str = "{:.3f}") -> None:
     new = fails & (reason == None)  # noqa: E711 (elementwise on an object array)
     reason[new] = name
@@ -211,78 +229,79 @@ def gopher_reasons(texts: pa.Array | pa.ChunkedArray, rules: GopherRules = Gophe
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     n_rows = len(texts)
-    reason, detail = _reasons(n_rows)
+    reason, detail = no_reasons(n_rows)
     if n_rows == 0:
         return reason, detail
     text_len = pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.float64)
     safe_len = np.maximum(text_len, 1.0)
 
-    # --- quality: words
-    tok = tokenize(texts)
-    has_letter = pc.match_substring_regex(tok.values, r"\p{L}").to_numpy(zero_copy_only=False)
-    is_word = has_letter | pc.match_substring_regex(tok.values, r"\p{N}").to_numpy(zero_copy_only=False)
-    n_tokens = tok.counts.astype(np.float64)
-    safe_tokens = np.maximum(n_tokens, 1.0)
-    n_words = np.bincount(tok.rows[is_word], minlength=n_rows).astype(np.float64)
-    word_chars = np.bincount(tok.rows[is_word], weights=tok.lengths[is_word], minlength=n_rows)
+    # --- quality: words (the paper's: whitespace-separated; a "non-symbol" word holds a letter or digit)
+    words, word_rows, word_counts = whitespace_words(texts)
+    has_letter = pc.match_substring_regex(words, r"\p{L}").to_numpy(zero_copy_only=False)
+    is_word = pc.match_substring_regex(words, r"[\p{L}\p{N}]").to_numpy(zero_copy_only=False)
+    word_lengths = pc.utf8_length(words).to_numpy(zero_copy_only=False).astype(np.float64)
+    safe_words = np.maximum(word_counts, 1).astype(np.float64)
+    n_words = np.bincount(word_rows[is_word], minlength=n_rows).astype(np.float64)
+    word_chars = np.bincount(word_rows[is_word], weights=word_lengths[is_word], minlength=n_rows)
     mean_len = np.divide(word_chars, n_words, out=np.zeros(n_rows), where=n_words > 0)
-    _apply(reason, detail, n_words < rules.min_words, "gopher_too_few_words", n_words, rules.min_words, "{:.0f}")
-    _apply(reason, detail, n_words > rules.max_words, "gopher_too_many_words", n_words, rules.max_words, "{:.0f}")
-    _apply(reason, detail, mean_len < rules.min_mean_word_chars, "gopher_mean_word_short", mean_len, rules.min_mean_word_chars)
-    _apply(reason, detail, mean_len > rules.max_mean_word_chars, "gopher_mean_word_long", mean_len, rules.max_mean_word_chars)
-    hashes = pc.count_substring(texts, "#").to_numpy(zero_copy_only=False) / safe_tokens
-    _apply(reason, detail, hashes > rules.max_symbol_word_ratio, "gopher_hash_ratio", hashes, rules.max_symbol_word_ratio)
+    record_failure(reason, detail, n_words < rules.min_words, "gopher_too_few_words", n_words, rules.min_words, "{:.0f}")
+    record_failure(reason, detail, n_words > rules.max_words, "gopher_too_many_words", n_words, rules.max_words, "{:.0f}")
+    record_failure(reason, detail, mean_len < rules.min_mean_word_chars, "gopher_mean_word_short", mean_len, rules.min_mean_word_chars)
+    record_failure(reason, detail, mean_len > rules.max_mean_word_chars, "gopher_mean_word_long", mean_len, rules.max_mean_word_chars)
+    hashes = pc.count_substring(texts, "#").to_numpy(zero_copy_only=False) / safe_words
+    record_failure(reason, detail, hashes > rules.max_symbol_word_ratio, "gopher_hash_ratio", hashes, rules.max_symbol_word_ratio)
     ellipses = (pc.count_substring(texts, "...").to_numpy(zero_copy_only=False)
-                + pc.count_substring(texts, "…").to_numpy(zero_copy_only=False)) / safe_tokens
-    _apply(reason, detail, ellipses > rules.max_symbol_word_ratio, "gopher_ellipsis_ratio", ellipses, rules.max_symbol_word_ratio)
+                + pc.count_substring(texts, "…").to_numpy(zero_copy_only=False)) / safe_words
+    record_failure(reason, detail, ellipses > rules.max_symbol_word_ratio, "gopher_ellipsis_ratio", ellipses, rules.max_symbol_word_ratio)
 
     # --- quality: lines
-    lines = pc.split_pattern_regex(texts, _SPLITLINES)
-    line_values, line_rows, line_counts = _flat(lines)
+    lines = pc.split_pattern_regex(texts, SPLITLINES)
+    line_values, line_rows, line_counts = flat_lists(lines)
     safe_lines = np.maximum(line_counts, 1).astype(np.float64)
     bullets = np.bincount(line_rows, weights=pc.match_substring_regex(line_values, _BULLET).to_numpy(zero_copy_only=False),
                           minlength=n_rows) / safe_lines
-    _apply(reason, detail, bullets > rules.max_bullet_lines_ratio, "gopher_bullet_lines", bullets, rules.max_bullet_lines_ratio)
+    record_failure(reason, detail, bullets > rules.max_bullet_lines_ratio, "gopher_bullet_lines", bullets, rules.max_bullet_lines_ratio)
     ends = np.bincount(line_rows, weights=pc.match_substring_regex(line_values, _END_ELLIPSIS).to_numpy(zero_copy_only=False),
                        minlength=n_rows) / safe_lines
-    _apply(reason, detail, ends > rules.max_ellipsis_lines_ratio, "gopher_ellipsis_lines", ends, rules.max_ellipsis_lines_ratio)
-    alpha = np.bincount(tok.rows[has_letter], minlength=n_rows) / safe_tokens
-    _apply(reason, detail, alpha < rules.min_alpha_words_ratio, "gopher_alpha_words", alpha, rules.min_alpha_words_ratio)
-    stop_index = pc.index_in(pc.utf8_lower(tok.values), value_set=pa.array(list(rules.stop_words))).to_numpy(zero_copy_only=False)
+    record_failure(reason, detail, ends > rules.max_ellipsis_lines_ratio, "gopher_ellipsis_lines", ends, rules.max_ellipsis_lines_ratio)
+    alpha = np.bincount(word_rows[has_letter], minlength=n_rows) / safe_words
+    record_failure(reason, detail, alpha < rules.min_alpha_words_ratio, "gopher_alpha_words", alpha, rules.min_alpha_words_ratio)
+    bare = pc.utf8_lower(pc.replace_substring_regex(words, _EDGE_SYMBOLS, ""))
+    stop_index = pc.index_in(bare, value_set=pa.array(list(rules.stop_words))).to_numpy(zero_copy_only=False)
     stop_index = np.nan_to_num(stop_index.astype(np.float64), nan=-1).astype(np.int64)
     hit = stop_index >= 0
     distinct = np.zeros((n_rows, max(len(rules.stop_words), 1)), bool)
-    distinct[tok.rows[hit], stop_index[hit]] = True
+    distinct[word_rows[hit], stop_index[hit]] = True
     stops = distinct.sum(axis=1).astype(np.float64)
-    _apply(reason, detail, stops < rules.min_stop_words, "gopher_stop_words", stops, rules.min_stop_words, "{:.0f}")
+    record_failure(reason, detail, stops < rules.min_stop_words, "gopher_stop_words", stops, rules.min_stop_words, "{:.0f}")
 
     # --- repetition: paragraphs and lines
     paras = pc.split_pattern_regex(pc.utf8_trim_whitespace(texts), r"\n\n+")
     n_paras, dup_paras, dup_para_chars = segment_duplicates(paras, n_rows)
     frac = dup_paras / np.maximum(n_paras, 1)
-    _apply(reason, detail, frac > rules.max_dup_para_frac, "gopher_dup_para_frac", frac, rules.max_dup_para_frac)
+    record_failure(reason, detail, frac > rules.max_dup_para_frac, "gopher_dup_para_frac", frac, rules.max_dup_para_frac)
     frac = dup_para_chars / safe_len
-    _apply(reason, detail, frac > rules.max_dup_para_char_frac, "gopher_dup_para_chars", frac, rules.max_dup_para_char_frac)
+    record_failure(reason, detail, frac > rules.max_dup_para_char_frac, "gopher_dup_para_chars", frac, rules.max_dup_para_char_frac)
     n_lines, dup_lines, dup_line_chars = segment_duplicates(pc.split_pattern_regex(texts, r"\n+"), n_rows)
     frac = dup_lines / np.maximum(n_lines, 1)
-    _apply(reason, detail, frac > rules.max_dup_line_frac, "gopher_dup_line_frac", frac, rules.max_dup_line_frac)
+    record_failure(reason, detail, frac > rules.max_dup_line_frac, "gopher_dup_line_frac", frac, rules.max_dup_line_frac)
     frac = dup_line_chars / safe_len
-    _apply(reason, detail, frac > rules.max_dup_line_char_frac, "gopher_dup_line_chars", frac, rules.max_dup_line_char_frac)
+    record_failure(reason, detail, frac > rules.max_dup_line_char_frac, "gopher_dup_line_chars", frac, rules.max_dup_line_char_frac)
 
-    # --- repetition: n-grams, only on the documents still kept
+    # --- repetition: n-grams (of tokens), only on the documents still kept
     alive = np.flatnonzero(reason == None)  # noqa: E711
     if len(alive):
-        sub = tokenize(texts.take(pa.array(alive))) if len(alive) < n_rows else tok
+        sub = tokenize(texts.take(pa.array(alive)) if len(alive) < n_rows else texts)
         top_ns = [n for n, _ in rules.top_ngram_char_frac]
         dup_ns = [n for n, _ in rules.dup_ngram_char_frac]
         stats = ngram_stats(sub, len(alive), top_ns, dup_ns)
         sub_reason, sub_detail = reason[alive], detail[alive]
         for n, limit in rules.top_ngram_char_frac:
             frac = stats[n] / safe_len[alive]
-            _apply(sub_reason, sub_detail, frac > limit, f"gopher_top_{n}_gram", frac, limit)
+            record_failure(sub_reason, sub_detail, frac > limit, f"gopher_top_{n}_gram", frac, limit)
         for n, limit in rules.dup_ngram_char_frac:
             frac = stats[n] / safe_len[alive]
-            _apply(sub_reason, sub_detail, frac > limit, f"gopher_dup_{n}_gram", frac, limit)
+            record_failure(sub_reason, sub_detail, frac > limit, f"gopher_dup_{n}_gram", frac, limit)
         reason[alive], detail[alive] = sub_reason, sub_detail
     return reason, detail
 

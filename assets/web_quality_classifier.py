@@ -1,8 +1,9 @@
 """LLaMA-3's model-based quality filter of the web sources (``corpus.filters.quality_classifier``), the stage
 the ``llama3`` recipe runs after the wikiref classifier (``corpus.presets``); under ``llama1`` it writes nothing.
 
-Per source, every document of its previous stage is scored once to choose the cut-off (the top
-``keep_fraction`` of that snapshot, DCLM's rank rule), then each part is filtered at that cut-off."""
+Per source, every document of its previous stage is scored to choose the cut-off (the top ``keep_fraction``
+of that snapshot, DCLM's rank rule), then each part is filtered at that cut-off, reusing the scores of the
+sample (all of them, up to ``max_sample_docs`` documents) instead of scoring twice."""
 
 import time
 
@@ -41,13 +42,15 @@ def web_quality_classifier(context: dg.AssetExecutionContext, config: QualityFil
     total, extra = PartStats(source="*", stage=qf.STAGE), {}
     for source in sources:
         upstream = preset.upstream(source, qf.STAGE)
-        scores = qf.score_sample(scorer, layout.docs_parts(upstream, source), settings.max_sample_docs, settings.seed)
+        known = qf.score_sample(scorer, layout.docs_parts(upstream, source), settings.max_sample_docs, settings.seed)
+        scores = np.fromiter(known.values(), np.float64, len(known))
         units = []
         if len(scores):
             threshold = qf.keep_threshold(scores, settings.keep_fraction)
             units = filter_units(layout, qf.STAGE, source, upstream,
                                  dict(model=folder.name, min_score=threshold, keep_fraction=settings.keep_fraction),
-                                 lambda source=source, t=threshold: qf.QualityClassifierFilter(source, scorer, t), code)
+                                 lambda source=source, t=threshold, k=known: qf.QualityClassifierFilter(source, scorer, t, k),
+                                 code)
             extra[f"min_score_{source}"] = dg.MetadataValue.float(threshold)
             extra[f"score_histogram_{source}"] = dg.MetadataValue.md(as_markdown_image(histogram_plot(
                 scores, f"{source}: P(high quality) of {len(scores)} documents", "P(high quality)",

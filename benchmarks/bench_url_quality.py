@@ -6,7 +6,7 @@ Common Crawl sample pages (repeated up to ``--docs``), for the llama3 benchmark 
   here: the cost is the lookups and the Aho-Corasick passes, whatever the entries are. Loading the lists is
   timed apart.
 - Quality classifier: a model trained here on the samples (the stage's cost, not a production model), then
-  the stage's two passes: scoring the snapshot for the cut-off, and filtering at it.
+  the stage's two passes: scoring the snapshot for the cut-off, and filtering at it (reusing those scores).
 
     .venv/bin/python -m benchmarks.bench_url_quality [--docs 20000] [--domains 1000000] [--json OUT]
 
@@ -66,6 +66,8 @@ def url_filter_child(n_docs: int, n_domains: int) -> dict:
 
 
 def quality_classifier_child(n_docs: int) -> dict:
+    import numpy as np
+
     from corpus import recipe
     from corpus.filters import quality_classifier as qf
     from corpus.storage import iter_batches
@@ -82,9 +84,9 @@ def quality_classifier_child(n_docs: int) -> dict:
                                                                      {"train": _web_docs(318)})}),
             root / "models", qc.QualityParams()))
         scorer = qc.scorer_of(folder)
-        scores, score_cpu, _ = _timed(lambda: qf.score_sample(scorer, web, recipe.QUALITY_CLASSIFIER_SAMPLE_DOCS))
-        threshold = qf.keep_threshold(scores, recipe.QUALITY_CLASSIFIER_KEEP_FRACTION)
-        flt = qf.QualityClassifierFilter("commoncrawl", scorer, threshold)
+        known, score_cpu, _ = _timed(lambda: qf.score_sample(scorer, web, recipe.QUALITY_CLASSIFIER_SAMPLE_DOCS))
+        threshold = qf.keep_threshold(np.fromiter(known.values(), np.float64), recipe.QUALITY_CLASSIFIER_KEEP_FRACTION)
+        flt = qf.QualityClassifierFilter("commoncrawl", scorer, threshold, known)
         kept, filter_cpu, _ = _timed(lambda: sum(flt(b)[0].num_rows for b in iter_batches(web)))
     cpu = score_cpu + filter_cpu
     return {"stage": "quality_classifier", "docs": n_docs, "kept": kept, "train_examples": manifest["train_examples"],

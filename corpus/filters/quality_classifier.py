@@ -11,8 +11,8 @@ The score goes into ``quality_classifier_score``; a dropped page's reason is ``q
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Iterable
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -45,27 +45,35 @@ def keep_threshold(scores: np.ndarray, keep_fraction: float) -> float:
     return float(np.sort(np.asarray(scores, np.float64))[::-1][k - 1])
 
 
-def score_sample(scorer: WikirefScorer, parts: Iterable[Location], max_docs: int, seed: int = 0) -> np.ndarray:
-    """The scores of a hash-priority sample (by document id) of at most ``max_docs`` documents of ``parts``."""
+def score_sample(scorer: WikirefScorer, parts: Iterable[Location], max_docs: int, seed: int = 0) -> dict[str, float]:
+    """{id: score} of a hash-priority sample (by document id) of at most ``max_docs`` documents of ``parts``
+    (every document, when there are no more): the cut-off is chosen on its values, and the filter reuses them."""
     sample = PrioritySample(max_docs)
     for batch in iter_batches(sorted(parts, key=str), columns=["id", "text"]):
         ids = batch.column("id").to_pylist()
         for doc_id, score in zip(ids, scorer.score(batch.column("text").to_pylist())):
             sample.add(xxhash.xxh3_64_intdigest(f"{seed}:{doc_id}".encode()), doc_id, float(score))
-    return np.asarray([score for _, _, score in sample.items()], np.float64)
+    return {doc_id: score for _, doc_id, score in sample.items()}
 
 
 @dataclass
 class QualityClassifierFilter(DocumentFilter):
-    """Score every page, keep the ones at or above ``min_score`` (the snapshot's top-fraction threshold)."""
+    """Score every page, keep the ones at or above ``min_score`` (the snapshot's top-fraction threshold).
+    ``known``: scores already computed (``score_sample``'s), by id; only the other pages are scored."""
 
     source: str
     scorer: WikirefScorer
     min_score: float
+    known: Mapping[str, float] = field(default_factory=dict)
     stage: str = STAGE
 
     def judge(self, batch: pa.RecordBatch) -> Judgement:
-        scores = self.scorer.score(batch.column("text").to_pylist())
+        ids = batch.column("id").to_pylist()
+        scores = np.asarray([self.known.get(i, np.nan) for i in ids], np.float64)
+        todo = np.flatnonzero(np.isnan(scores))
+        if len(todo):
+            texts = batch.column("text").take(pa.array(todo)).to_pylist()
+            scores[todo] = self.scorer.score(texts)
         return Judgement(keep=scores >= self.min_score, reasons=drop_reason(self.min_score),
                          details=[f"p={s:.4f}" for s in scores],
                          columns={COLUMN: pa.array(scores, pa.float32())})

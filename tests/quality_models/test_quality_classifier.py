@@ -54,10 +54,14 @@ def test_trained_on_every_positive_source_and_reused(trained):
 def test_keeps_the_top_tenth_of_the_snapshot_with_exact_reasons(trained):
     _, inputs, folder, _, _ = trained
     scorer = qc.scorer_of(folder)
-    scores = qf.score_sample(scorer, inputs.negatives["commoncrawl"], recipe.QUALITY_CLASSIFIER_SAMPLE_DOCS)
+    known = qf.score_sample(scorer, inputs.negatives["commoncrawl"], recipe.QUALITY_CLASSIFIER_SAMPLE_DOCS)
+    scores = np.asarray(list(known.values()))
     threshold = qf.keep_threshold(scores, recipe.QUALITY_CLASSIFIER_KEEP_FRACTION)
     assert len(scores) == 318 and np.sum(scores >= threshold) == math.ceil(0.1 * 318) == 32
-    flt = qf.QualityClassifierFilter("commoncrawl", scorer, threshold)
+    # a bounded sample: 100 documents, chosen by id hash, the same whatever the part order
+    small = qf.score_sample(scorer, inputs.negatives["commoncrawl"][::-1], 100)
+    assert len(small) == 100 and all(known[i] == s for i, s in small.items())
+    flt = qf.QualityClassifierFilter("commoncrawl", scorer, threshold, known)
     kept, dropped, urls = {}, {}, {}
     for batch in iter_batches(sorted(inputs.negatives["commoncrawl"])):
         urls.update(zip(batch.column("url").to_pylist(), batch.column("id").to_pylist()))
@@ -93,3 +97,7 @@ def test_the_score_column_is_filled_and_nothing_else_changes(trained):
     assert dropped.num_rows == 0 and kept.schema == batch.schema
     assert kept.drop_columns([qf.COLUMN]).equals(batch.drop_columns([qf.COLUMN]))
     assert kept.column(qf.COLUMN).null_count == 0 and batch.column(qf.COLUMN).null_count == 20
+    # known scores are used as they are; only the others are computed
+    scores = kept.column(qf.COLUMN).to_pylist()
+    reused, _ = qf.QualityClassifierFilter("commoncrawl", qc.scorer_of(folder), 0.0, {docs[0]["id"]: 0.5})(batch)
+    assert reused.column(qf.COLUMN).to_pylist() == [0.5, *scores[1:]]

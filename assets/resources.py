@@ -28,9 +28,15 @@ class RawInputs(dg.ConfigurableResource):
     raw_dir: Optional[str] = None
     manifest: Optional[str] = None
 
+    def resolved_raw_dir(self) -> Optional[Path]:
+        """``raw_dir``, else ``$CORPUS_RAW_DIR``; None: the inputs come from the manifest."""
+        return Path(self.raw_dir).resolve() if self.raw_dir else storage.raw_dir()
+
+    def resolved_manifest(self) -> Path:
+        return Path(self.manifest) if self.manifest else DEFAULT_MANIFEST
+
     def source_root(self, source: str, layout: storage.Layout) -> Path:
-        raw = Path(self.raw_dir).resolve() if self.raw_dir else storage.raw_dir()
-        return source_root(source, raw, layout.raw_cache, Path(self.manifest) if self.manifest else DEFAULT_MANIFEST)
+        return source_root(source, self.resolved_raw_dir(), layout.raw_cache, self.resolved_manifest())
 
     def units(self, source: str, layout: storage.Layout, **discovery: object) -> list[tuple[str, Path]]:
         """(part name, path) of every input unit of a source, sorted; empty when its folder is missing."""

@@ -5,7 +5,7 @@ import dagster as dg
 
 from assets import (catalog, cc_language_id, cc_line_dedup, cc_perplexity, cc_quality_filter, dedup, sources,
                     tokens)
-from assets import checks, commoncrawl_snapshot
+from assets import checks, commoncrawl_snapshot, raw_sources
 from assets.code_versions import with_code_versions
 from assets.commoncrawl_snapshot import CommonCrawlRemote
 from assets.resources import CorpusStorage, RawInputs
@@ -19,8 +19,8 @@ ASSET_MODULES = [
     dedup, catalog, tokens, training_assets, langid_assets, perplexity_assets, wikiref_assets,
 ]
 
-# the Common Crawl file partitions (scale-out path) and the blocking quality checks
-ASSET_MODULES += [commoncrawl_snapshot, checks]
+# the Common Crawl file partitions (scale-out path), the blocking quality checks, the raw inputs (source assets)
+ASSET_MODULES += [commoncrawl_snapshot, checks, raw_sources]
 
 # code_version: the fingerprint of the code that computes each asset (assets/code_versions.py)
 all_assets = with_code_versions(dg.load_assets_from_modules(ASSET_MODULES))

@@ -3,12 +3,12 @@
 import dagster as dg
 
 from assets.dedup import curated_documents
-from assets.resources import CorpusStorage
+from assets.resources import CorpusStorage, DUCKDB_POOL
 from corpus import catalog
 from corpus.plots import as_markdown_image, funnel_plot
 
 
-@dg.asset(group_name="catalog", deps=[curated_documents], kinds={"duckdb"})
+@dg.asset(group_name="catalog", deps=[curated_documents], kinds={"duckdb"}, pool=DUCKDB_POOL)
 def corpus_catalog(context: dg.AssetExecutionContext, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """``catalog.duckdb``: every curated document, every drop with its reason, the funnel per stage."""
     layout = corpus_storage.layout()

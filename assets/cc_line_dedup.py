@@ -9,7 +9,7 @@ import dagster as dg
 import numpy as np
 import xxhash
 
-from assets.resources import CorpusStorage
+from assets.resources import CorpusStorage, DUCKDB_POOL
 from assets.stages import Unit, code_fingerprint, run_units, stage_metadata, upstream_fingerprint
 from corpus import recipe
 from corpus import stage as stage_module
@@ -26,7 +26,7 @@ class LineDedupConfig(dg.Config):
     duckdb_memory_limit: str = "2GB"
 
 
-@dg.asset(group_name="ccnet", deps=["commoncrawl_documents"], kinds={"python", "duckdb", "parquet"})
+@dg.asset(group_name="ccnet", deps=["commoncrawl_documents"], kinds={"python", "duckdb", "parquet"}, pool=DUCKDB_POOL)
 def cc_line_dedup(context: dg.AssetExecutionContext, config: LineDedupConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """CCNet line-level dedup: a line in two or more documents of a shard group is removed everywhere."""
     started = time.monotonic()

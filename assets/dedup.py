@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
-from assets.resources import CorpusStorage
+from assets.resources import CorpusStorage, DUCKDB_POOL
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata, upstream_fingerprint
 from corpus import dedup as dedup_module
 from corpus import recipe
@@ -66,7 +66,7 @@ class ExactDedupConfig(dg.Config):
     duckdb_memory_limit: str = "2GB"
 
 
-@dg.asset(group_name="dedup", deps=PRE_DEDUP_ASSETS, kinds={"duckdb", "parquet"})
+@dg.asset(group_name="dedup", deps=PRE_DEDUP_ASSETS, kinds={"duckdb", "parquet"}, pool=DUCKDB_POOL)
 def exact_dedup(context: dg.AssetExecutionContext, config: ExactDedupConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """Exact document dedup across all sources (hash of normalised text); first by source priority, then id."""
     started = time.monotonic()

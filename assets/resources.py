@@ -10,6 +10,12 @@ from corpus import storage
 from corpus.inputs import DEFAULT_MANIFEST, HostUnreachable, part_name, source_root
 from corpus.sources import reader
 
+# Op pools: steps that each take a machine's memory or all its cores, so at most `concurrency: pools:
+# default_limit` of a pool's steps run at once in an instance (dagster.yaml; one pool's own limit:
+# `dagster instance concurrency set <pool> <n>`)
+DUCKDB_POOL = "duckdb"  # DuckDB aggregations over the whole corpus (line dedup, exact dedup, the catalog, the CC index)
+TRAINING_POOL = "training"  # PyTorch pretraining
+
 
 class CorpusStorage(dg.ConfigurableResource):
     """Where everything is written; defaults to ``$CORPUS_DATA_ROOT`` (``./data``): a local path or a URI

@@ -27,7 +27,7 @@ from assets.sources import DOWNLOAD_RETRY, inputs_data_version, reader_code_fing
 from assets.stages import Unit, fingerprint_cache, stage_metadata
 from corpus import plots, recipe, snapshots
 from corpus.fingerprints import content_fingerprint
-from corpus.inputs import download, part_name
+from corpus.inputs import download, mirrored, part_name
 from corpus.progress import Progress
 from corpus.sources import reader
 from corpus.stage import ingest_part
@@ -142,7 +142,7 @@ def commoncrawl_wet_file(context: dg.AssetExecutionContext, config: WetFileConfi
         context.log.info(f"{relpath}: present under {root}, no download")
     else:
         context.log.info(f"downloading {url} -> {path}")
-        download(url, path)  # resumes a .part left by a killed attempt; the RetryPolicy retries the step
+        download(mirrored(url), path)  # resumes a .part left by a killed attempt; the RetryPolicy retries the step
     module = reader(SOURCE)
     options = _options(config)
     code = reader_code_fingerprint(module)  # the same fingerprint as commoncrawl_documents' (tested)

@@ -1,5 +1,6 @@
 """Resources: the seam between the assets and where data lives (local here, elsewhere in production)."""
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
@@ -7,7 +8,7 @@ from typing import Iterator, Optional
 import dagster as dg
 
 from corpus import storage
-from corpus.inputs import DEFAULT_MANIFEST, HostUnreachable, part_name, source_root
+from corpus.inputs import DEFAULT_MANIFEST, MANIFEST_ENV, HostUnreachable, part_name, source_root
 from corpus.sources import reader
 
 # Op pools: steps that each take a machine's memory or all its cores, so at most `concurrency: pools:
@@ -28,8 +29,9 @@ class CorpusStorage(dg.ConfigurableResource):
 
 
 class RawInputs(dg.ConfigurableResource):
-    """Where each source's raw files come from: ``raw_dir`` (default ``$CORPUS_RAW_DIR``), else the
-    default manifest of small real public files, downloaded into the data root's cache."""
+    """Where each source's raw files come from: ``raw_dir`` (default ``$CORPUS_RAW_DIR``), else a manifest of
+    real public files (default ``$CORPUS_INPUTS_MANIFEST``, else a small slice of each real upstream),
+    downloaded into the data root's cache."""
 
     raw_dir: Optional[str] = None
     manifest: Optional[str] = None
@@ -39,7 +41,8 @@ class RawInputs(dg.ConfigurableResource):
         return Path(self.raw_dir).resolve() if self.raw_dir else storage.raw_dir()
 
     def resolved_manifest(self) -> Path:
-        return Path(self.manifest) if self.manifest else DEFAULT_MANIFEST
+        """``manifest``, else ``$CORPUS_INPUTS_MANIFEST``, else the default one (a slice of each real upstream)."""
+        return Path(self.manifest or os.environ.get(MANIFEST_ENV) or DEFAULT_MANIFEST)
 
     def source_root(self, source: str, layout: storage.Layout) -> Path:
         return source_root(source, self.resolved_raw_dir(), layout.raw_cache, self.resolved_manifest())

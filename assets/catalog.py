@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.resources import CorpusStorage
+from assets.resources import CorpusStorage, DUCKDB_POOL
 from corpus import catalog, presets
 from corpus.plots import as_markdown_image, funnel_plot
 
@@ -10,7 +10,7 @@ from corpus.plots import as_markdown_image, funnel_plot
 CURATED_ASSETS = sorted({presets.STAGE_ASSETS[presets.Preset(r).curated_stage] for r in presets.RECIPES})
 
 
-@dg.asset(group_name="catalog", deps=CURATED_ASSETS, kinds={"duckdb"})
+@dg.asset(group_name="catalog", deps=CURATED_ASSETS, kinds={"duckdb"}, pool=DUCKDB_POOL)
 def corpus_catalog(context: dg.AssetExecutionContext, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """``catalog.duckdb``: every curated document, every drop with its reason, the funnel per stage."""
     layout = corpus_storage.layout()

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pydantic
 
 from assets.config_base import ValidatedConfig
-from assets.resources import CorpusStorage
+from assets.resources import CorpusStorage, DUCKDB_POOL
 from assets.stages import Unit, code_fingerprint, run_units, stage_metadata, upstream_fingerprint
 from corpus import presets, recipe, snapshots
 from corpus import stage as stage_module
@@ -51,7 +51,7 @@ def _stale(folder, current) -> None:
         path.unlink()
 
 
-@dg.asset(group_name="ccnet", deps=presets.asset_deps(line_dedup.STAGE), kinds={"python", "duckdb", "parquet"})
+@dg.asset(group_name="ccnet", deps=presets.asset_deps(line_dedup.STAGE), kinds={"python", "duckdb", "parquet"}, pool=DUCKDB_POOL)
 def cc_line_dedup(context: dg.AssetExecutionContext, config: LineDedupConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """CCNet line-level dedup: a line in two or more documents of a shard group (within a snapshot) is
     removed everywhere."""

@@ -21,12 +21,13 @@ import dagster as dg
 import pyarrow.compute as pc
 import xxhash
 
+from assets.raw_sources import COMMONCRAWL_SNAPSHOTS, raw_asset_key
 from assets.resources import CorpusStorage, RawInputs, unreachable_host_fails_the_step
-from assets.sources import DOWNLOAD_RETRY, reader_code_fingerprint, source_config
+from assets.sources import DOWNLOAD_RETRY, inputs_data_version, reader_code_fingerprint, source_config
 from assets.stages import Unit, fingerprint_cache, stage_metadata
 from corpus import plots, recipe, snapshots
 from corpus.fingerprints import content_fingerprint
-from corpus.inputs import download, part_name
+from corpus.inputs import download, mirrored, part_name
 from corpus.progress import Progress
 from corpus.sources import reader
 from corpus.stage import ingest_part
@@ -119,6 +120,7 @@ def _length_plot(path: Location, min_chars: Optional[int]) -> Optional[str]:
 @dg.asset(
     group_name="ingest",
     partitions_def=COMMONCRAWL_FILES,
+    deps=[raw_asset_key(SOURCE), COMMONCRAWL_SNAPSHOTS],
     retry_policy=DOWNLOAD_RETRY,
     kinds={"python", "parquet"},
     tags={"source": SOURCE},
@@ -140,7 +142,7 @@ def commoncrawl_wet_file(context: dg.AssetExecutionContext, config: WetFileConfi
         context.log.info(f"{relpath}: present under {root}, no download")
     else:
         context.log.info(f"downloading {url} -> {path}")
-        download(url, path)  # resumes a .part left by a killed attempt; the RetryPolicy retries the step
+        download(mirrored(url), path)  # resumes a .part left by a killed attempt; the RetryPolicy retries the step
     module = reader(SOURCE)
     options = _options(config)
     code = reader_code_fingerprint(module)  # the same fingerprint as commoncrawl_documents' (tested)
@@ -161,4 +163,4 @@ def commoncrawl_wet_file(context: dg.AssetExecutionContext, config: WetFileConfi
     plot = _length_plot(layout.part("docs", STAGE, SOURCE, key), options.get("min_doc_chars", recipe.CCNET_MIN_DOC_CHARS))
     if plot:
         md["doc_length_histogram"] = dg.MetadataValue.md(plot)
-    return dg.MaterializeResult(metadata=md)
+    return dg.MaterializeResult(metadata=md, data_version=inputs_data_version([unit]))

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
-from assets.resources import CorpusStorage
+from assets.resources import CorpusStorage, DUCKDB_POOL
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata, upstream_fingerprint
 from corpus import dedup as dedup_module
 from corpus import presets, recipe, snapshots
@@ -65,7 +65,7 @@ class ExactDedupConfig(dg.Config):
     hash_buckets: int = recipe.EXACT_DEDUP_HASH_BUCKETS
 
 
-@dg.asset(group_name="dedup", deps=presets.asset_deps(EXACT_STAGE), kinds={"duckdb", "parquet"})
+@dg.asset(group_name="dedup", deps=presets.asset_deps(EXACT_STAGE), kinds={"duckdb", "parquet"}, pool=DUCKDB_POOL)
 def exact_dedup(context: dg.AssetExecutionContext, config: ExactDedupConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """Exact document dedup across all sources (hash of normalised text); the first copy by source
     priority, then snapshot (older first), then id is kept; grouped per hash-prefix bucket. Each source is

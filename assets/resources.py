@@ -1,5 +1,6 @@
 """Resources: the seam between the assets and where data lives (local here, elsewhere in production)."""
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, List, Optional
@@ -7,8 +8,14 @@ from typing import Iterator, List, Optional
 import dagster as dg
 
 from corpus import presets, storage
-from corpus.inputs import DEFAULT_MANIFEST, HostUnreachable, part_name, source_root
+from corpus.inputs import DEFAULT_MANIFEST, MANIFEST_ENV, HostUnreachable, part_name, source_root
 from corpus.sources import reader
+
+# Op pools: steps that each take a machine's memory or all its cores, so at most `concurrency: pools:
+# default_limit` of a pool's steps run at once in an instance (dagster.yaml; one pool's own limit:
+# `dagster instance concurrency set <pool> <n>`)
+DUCKDB_POOL = "duckdb"  # DuckDB aggregations over the whole corpus (line dedup, exact dedup, the catalog, the CC index)
+TRAINING_POOL = "training"  # PyTorch pretraining
 
 
 class CorpusStorage(dg.ConfigurableResource):
@@ -34,15 +41,23 @@ class CorpusStorage(dg.ConfigurableResource):
 
 
 class RawInputs(dg.ConfigurableResource):
-    """Where each source's raw files come from: ``raw_dir`` (default ``$CORPUS_RAW_DIR``), else the
-    default manifest of small real public files, downloaded into the data root's cache."""
+    """Where each source's raw files come from: ``raw_dir`` (default ``$CORPUS_RAW_DIR``), else a manifest of
+    real public files (default ``$CORPUS_INPUTS_MANIFEST``, else a small slice of each real upstream),
+    downloaded into the data root's cache."""
 
     raw_dir: Optional[str] = None
     manifest: Optional[str] = None
 
+    def resolved_raw_dir(self) -> Optional[Path]:
+        """``raw_dir``, else ``$CORPUS_RAW_DIR``; None: the inputs come from the manifest."""
+        return Path(self.raw_dir).resolve() if self.raw_dir else storage.raw_dir()
+
+    def resolved_manifest(self) -> Path:
+        """``manifest``, else ``$CORPUS_INPUTS_MANIFEST``, else the default one (a slice of each real upstream)."""
+        return Path(self.manifest or os.environ.get(MANIFEST_ENV) or DEFAULT_MANIFEST)
+
     def source_root(self, source: str, layout: storage.Layout) -> Path:
-        raw = Path(self.raw_dir).resolve() if self.raw_dir else storage.raw_dir()
-        return source_root(source, raw, layout.raw_cache, Path(self.manifest) if self.manifest else DEFAULT_MANIFEST)
+        return source_root(source, self.resolved_raw_dir(), layout.raw_cache, self.resolved_manifest())
 
     def units(self, source: str, layout: storage.Layout, **discovery: object) -> list[tuple[str, Path]]:
         """(part name, path) of every input unit of a source, sorted; empty when its folder is missing."""

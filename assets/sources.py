@@ -16,6 +16,7 @@ import pydantic
 
 from assets.code_versions import corpus_modules_used
 from assets.config_base import ValidatedConfig, config_class, keyword_fields
+from assets.raw_sources import raw_asset_key
 from assets.resources import CorpusStorage, RawInputs, unreachable_host_fails_the_step
 from assets.stages import Unit, code_fingerprint, fingerprint_cache, run_units, stage_metadata
 from corpus import recipe
@@ -76,6 +77,12 @@ def reader_code_fingerprint(module: ModuleType) -> str:
     return code_fingerprint(*sorted((Path(m.__file__) for m in used), key=str))
 
 
+def inputs_data_version(units: list[Unit]) -> dg.DataVersion:
+    """The data version of an ingest asset: a hash of its parts' input fingerprints (part name, raw content,
+    reader settings and code), so the version moves exactly when some part would be recomputed."""
+    return dg.DataVersion(fingerprint(*sorted((u.part, u.fingerprint) for u in units)))
+
+
 def ingest_asset(source: str) -> dg.AssetsDefinition:
     module = reader(source)
     config_cls = source_config(source)
@@ -83,6 +90,7 @@ def ingest_asset(source: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"{source}_documents",
         group_name="ingest",
+        deps=[raw_asset_key(source)],
         description=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None,
         retry_policy=DOWNLOAD_RETRY,
         kinds={"python", "parquet"},
@@ -114,7 +122,8 @@ def ingest_asset(source: str) -> dg.AssetsDefinition:
         with fingerprint_cache(layout) as cache:
             planned = [unit(part, path, cache) for part, path in units]
         stats = run_units(context, layout, STAGE, source, planned)
-        return dg.MaterializeResult(metadata=stage_metadata(stats, started, input_units=len(units)))
+        return dg.MaterializeResult(metadata=stage_metadata(stats, started, input_units=len(units)),
+                                    data_version=inputs_data_version(planned))
 
     return _ingest
 

@@ -1,4 +1,5 @@
-"""Run every benchmark and write ``benchmarks/results/report.md`` and ``report.json``.
+"""Run every benchmark and write ``benchmarks/results/report.md`` and ``report.json``, and the committed
+``benchmarks/BENCHMARKS.md`` (the latest report, with its date, machine and command; ``make bench``).
 
     python -m benchmarks.run_all [--docs 4000] [--runs 3] [--with-scaling] [--reuse]
 
@@ -27,6 +28,37 @@ from pathlib import Path
 from benchmarks import common
 
 OWN = ("bench_cc_chain", "bench_stages", "bench_scaling")
+COMMITTED_REPORT = common.REPO / "benchmarks" / "BENCHMARKS.md"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _memory_gib() -> float | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        return None
+
+
+def committed_report(report: dict) -> str:
+    """BENCHMARKS.md: where, when and how the figures below were measured, then the report."""
+    m = report["machine"]
+    return "\n".join([
+        "# Benchmarks", "",
+        "The latest report of `make bench` (`benchmarks/run_all.py` writes this file; rerun it to refresh).", "",
+        f"- date: {report['generated']}",
+        f"- machine: {m['cpu']}, {m['cores']} cores ({m['affinity']} usable), "
+        f"{_f(m['memory_gib'], '{:.0f}')} GiB memory, {m['platform']}, Python {m['python']}",
+        f"- command: `{report['command']}`",
+        markdown(report).split("\n", 1)[1]])
 
 
 def _load_or_run(name: str, reuse: bool, fn) -> dict:
@@ -154,8 +186,10 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="reuse results/<name>.json of earlier runs")
     args = ap.parse_args()
     common.RESULTS.mkdir(parents=True, exist_ok=True)
-    report: dict = {"generated": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": args.runs,
+    report: dict = {"generated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "runs": args.runs,
+                    "command": " ".join(["python -m benchmarks.run_all", *sys.argv[1:]]),
                     "machine": {"cores": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
+                                "cpu": _cpu_model(), "memory_gib": _memory_gib(),
                                 "platform": platform.platform(), "python": platform.python_version(),
                                 "loadavg_start": [round(x, 2) for x in os.getloadavg()]}}
     from benchmarks import bench_cc_chain, bench_scaling, bench_stages
@@ -171,6 +205,7 @@ def main() -> None:
     report["peak_rss_mb_children"] = common.self_peak_rss_mb()
     (common.RESULTS / "report.json").write_text(json.dumps(report, indent=2))
     (common.RESULTS / "report.md").write_text(markdown(report))
+    COMMITTED_REPORT.write_text(committed_report(report))
     print(markdown(report))
 
 

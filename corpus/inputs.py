@@ -1,5 +1,12 @@
-"""Where each source's raw files come from: ``CORPUS_RAW_DIR``, explicit paths/globs/URLs, or the
-default manifest of small real public files, downloaded into a cache under the data root.
+"""Where each source's raw files come from: ``CORPUS_RAW_DIR``, explicit paths/globs/URLs, or a manifest
+of real public files, downloaded into a cache under the data root: by default a small slice of each real
+upstream (``default_inputs.json``), or the samples' own files (``sample_inputs.json``, all pinned).
+
+A manifest entry is pinned by size and sha256, or unpinned (both null): an unpinned entry's first download
+records its size and sha256 under ``<cache>/.pins/`` and every later use is checked against that record
+(trust on first use, then the same guarantees as a pin). ``CORPUS_INPUTS_MIRROR=<base URL>`` fetches
+``https://<host>/<path>`` from ``<base URL>/<host>/<path>`` instead (a mirror laid out like the upstream
+hosts: an internal cache, or the loopback server of the tests).
 
 Downloads resume (HTTP Range) from a ``.part`` file, retry transient failures (5xx, a timeout or a
 dropped connection) with bounded backoff, and are checked against the manifest's size and sha256 before
@@ -29,6 +36,10 @@ from urllib.parse import urlsplit
 from corpus.recipe import SOURCES
 
 DEFAULT_MANIFEST = Path(__file__).with_name("default_inputs.json")
+SAMPLES_MANIFEST = Path(__file__).with_name("sample_inputs.json")
+MANIFEST_ENV = "CORPUS_INPUTS_MANIFEST"
+MIRROR_ENV = "CORPUS_INPUTS_MIRROR"
+PINS_DIR = ".pins"  # under the cache, beside (never inside) the source folders the readers scan
 log = logging.getLogger(__name__)
 
 
@@ -69,8 +80,9 @@ class ManifestEntry:
     source: str
     relpath: str  # where the file lands under <cache>/<source>/
     url: str
-    size: int | None = None
+    size: int | None = None  # None (with sha256 None): unpinned, recorded on first download
     sha256: str | None = None
+    license: str | None = None  # what the upstream declares (documentation only)
 
 
 def load_manifest(path: Path = DEFAULT_MANIFEST) -> list[ManifestEntry]:
@@ -146,11 +158,56 @@ def _fetch_resuming(url: str, part: Path, limit: int, timeout_s: float) -> None:
             raise DownloadError(f"{url}: connection closed after {received} of {expected} bytes")
 
 
+def mirrored_path(url: str) -> str:
+    """Where a mirror keeps ``url``: ``<host>/<path>``."""
+    parts = urlsplit(url)
+    return f"{parts.netloc}{parts.path}"
+
+
+def mirrored(url: str) -> str:
+    """``url`` as fetched: from ``$CORPUS_INPUTS_MIRROR/<host>/<path>`` when that is set."""
+    base = os.environ.get(MIRROR_ENV)
+    return f"{base.rstrip('/')}/{mirrored_path(url)}" if base else url
+
+
+def pin_path(entry: ManifestEntry, cache: Path) -> Path:
+    return cache / PINS_DIR / entry.source / f"{entry.relpath}.json"
+
+
+def fetch_entry(entry: ManifestEntry, cache: Path) -> Path:
+    """Download one entry into ``<cache>/<source>/<relpath>``, checked against its pin: the manifest's, or
+    for an unpinned entry the record of its first download (written here when there is none yet)."""
+    dest = cache / entry.source / entry.relpath
+    size, sha256 = entry.size, entry.sha256
+    pin = pin_path(entry, cache)
+    unpinned = size is None and sha256 is None
+    if unpinned and pin.is_file():
+        recorded = json.loads(pin.read_text())
+        if recorded["url"] != entry.url:
+            raise DownloadError(f"{pin} records {recorded['url']}, the manifest now says {entry.url}: delete the "
+                                "record (and the cached file) to accept the new URL")
+        size, sha256 = recorded["size"], recorded["sha256"]
+    try:
+        download(mirrored(entry.url), dest, size, sha256)
+    except DownloadError as exc:
+        if unpinned and pin.is_file() and not isinstance(exc, HostUnreachable):
+            raise DownloadError(f"{exc} (recorded by its first download in {pin}: if the upstream file changed, "
+                                "delete that record to accept the new one)") from exc
+        raise
+    if unpinned and not pin.is_file():
+        pin.parent.mkdir(parents=True, exist_ok=True)
+        tmp = pin.with_name(pin.name + ".tmp")
+        tmp.write_text(json.dumps({"url": entry.url, "size": dest.stat().st_size, "sha256": sha256_file(dest),
+                                   "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1))
+        os.replace(tmp, pin)
+    return dest
+
+
 def fetch_manifest(entries: Iterable[ManifestEntry], cache: Path, sources: Iterable[str] | None = None) -> None:
     wanted = set(sources) if sources is not None else None
     for e in entries:
         if wanted is None or e.source in wanted:
-            download(e.url, cache / e.source / e.relpath, e.size, e.sha256)
+            fetch_entry(e, cache)
 
 
 def missing_from_cache(entries: Iterable[ManifestEntry], cache: Path) -> list[ManifestEntry]:

@@ -1,15 +1,16 @@
-"""The one place that builds ``Definitions``: assets, checks, jobs, schedules, sensors, resources."""
+"""The one place that builds ``Definitions``: assets, checks, jobs, sensors (automation included), resources."""
 from __future__ import annotations
 
 import dagster as dg
 
 from assets import (catalog, cc_language_id, cc_line_dedup, cc_perplexity, cc_quality_filter, dedup, sources,
                     semantic_dedup, tokens, web_heuristics, web_quality_classifier, web_url_filter)
-from assets import checks, commoncrawl_snapshot
+from assets import checks, commoncrawl_snapshot, raw_sources
 from assets.code_versions import with_code_versions
 from assets.commoncrawl_snapshot import CommonCrawlRemote
 from assets.resources import CorpusStorage, RawInputs
-from pipelines import partitions, schedules, sensors
+from pipelines import partitions, sensors
+from pipelines.automation import corpus_automation_sensor, with_automation
 from pipelines.executor import inputs_checked_executor
 from quality_models import (langid_assets, perplexity_assets, quality_classifier_assets, semantic_embeddings_assets,
                             wikiref_assets)
@@ -22,11 +23,12 @@ ASSET_MODULES = [
     semantic_embeddings_assets,
 ]
 
-# the Common Crawl file partitions (scale-out path) and the blocking quality checks
-ASSET_MODULES += [commoncrawl_snapshot, checks]
+# the Common Crawl file partitions (scale-out path), the blocking quality checks, the raw inputs (source assets)
+ASSET_MODULES += [commoncrawl_snapshot, checks, raw_sources]
 
-# code_version: the fingerprint of the code that computes each asset (assets/code_versions.py)
-all_assets = with_code_versions(dg.load_assets_from_modules(ASSET_MODULES))
+# code_version: the fingerprint of the code that computes each asset (assets/code_versions.py); the tail of
+# the graph keeps itself up to date (pipelines/automation.py)
+all_assets = with_automation(with_code_versions(dg.load_assets_from_modules(ASSET_MODULES)))
 all_checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
 
 TRAINING_GROUP = "training"
@@ -53,8 +55,7 @@ pretrain = dg.define_asset_job(
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=all_checks,
-    jobs=[build_corpus, pretrain, near_dedup_scale_out, partitions.ingest_commoncrawl_files, schedules.rebuild_token_shards],
-    schedules=[schedules.monthly_token_rebuild],
-    sensors=[sensors.commoncrawl_snapshot_sensor, sensors.raw_files_sensor],
+    jobs=[build_corpus, pretrain, near_dedup_scale_out, partitions.ingest_commoncrawl_files],
+    sensors=[sensors.commoncrawl_snapshot_sensor, sensors.raw_files_sensor, corpus_automation_sensor],
     resources={"corpus_storage": CorpusStorage(), "raw_inputs": RawInputs(), "commoncrawl_remote": CommonCrawlRemote()},
 )

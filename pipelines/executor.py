@@ -5,16 +5,17 @@ instead of every ingest step paying a process start to find out."""
 import dagster as dg
 
 from corpus import storage
-from corpus.inputs import DEFAULT_MANIFEST, HostUnreachable, check_hosts_reachable, load_manifest, missing_from_cache
+from assets.resources import RawInputs
+from corpus.inputs import HostUnreachable, check_hosts_reachable, load_manifest, mirrored, missing_from_cache
 
 
 def check_default_inputs_reachable() -> None:
     """Raises ``dg.Failure`` (not retried) naming an unreachable host of the downloads a run still needs."""
     if storage.raw_dir() is not None:
         return
-    missing = missing_from_cache(load_manifest(DEFAULT_MANIFEST), storage.Layout.from_env().raw_cache)
+    missing = missing_from_cache(load_manifest(RawInputs().resolved_manifest()), storage.Layout.from_env().raw_cache)
     try:
-        check_hosts_reachable(e.url for e in missing)
+        check_hosts_reachable(mirrored(e.url) for e in missing)
     except HostUnreachable as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
 

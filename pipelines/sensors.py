@@ -2,9 +2,12 @@
 
 - ``commoncrawl_snapshot_sensor`` polls a ``collinfo.json``-style listing; for each snapshot it has not
   seen it reads the snapshot's ``wet.paths.gz``, registers one ``commoncrawl_files`` partition per file
-  and requests one ``ingest_commoncrawl_files`` run per file. Cursor: the JSON list of known snapshots.
+  and requests one ``ingest_commoncrawl_files`` run per file; a changed list is an observation of the source
+  asset ``commoncrawl_snapshots``. Cursor: the JSON list of known snapshots.
 - ``raw_files_sensor`` watches ``CORPUS_RAW_DIR`` and requests a ``build_corpus`` run when its listing
-  (paths, sizes, mtimes) changes and has settled. Cursor: the listing's hash.
+  (paths, sizes, mtimes) changes and has settled, with an observation of every ``raw_<source>`` source
+  asset (``assets.raw_sources``): the ingest assets below a changed folder show as unsynced. Cursor: the
+  listing's hash.
 
 The listing parsing and hashing live in ``corpus.snapshots``; this module only wires them.
 """
@@ -12,13 +15,13 @@ The listing parsing and hashing live in ``corpus.snapshots``; this module only w
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
 
 from assets.commoncrawl_snapshot import COMMONCRAWL_FILES, CommonCrawlRemote, writes_tags
+from assets.raw_sources import observe_raw_sources, observe_snapshots
 from assets.resources import RawInputs
-from corpus import snapshots, storage
+from corpus import snapshots
 from pipelines.partitions import ingest_commoncrawl_files
 
 BUILD_JOB = "build_corpus"
@@ -43,8 +46,10 @@ def snapshot_sensor(settings: SensorSettings = DEFAULTS, name: str = "commoncraw
         listed = [s.id for s in snapshots.parse_collinfo(snapshots.fetch(commoncrawl_remote.resolved_collinfo_url()))]
         new = snapshots.new_snapshots(listed, known, commoncrawl_remote.initial_snapshots)
         cursor = json.dumps(sorted(set(known or ()) | set(listed)))
+        observed = [observe_snapshots(listed)] if cursor != context.cursor else []
         if not new:
-            return dg.SensorResult(skip_reason=dg.SkipReason(f"no new snapshot among {len(listed)} listed"), cursor=cursor)
+            return dg.SensorResult(skip_reason=dg.SkipReason(f"no new snapshot among {len(listed)} listed"),
+                                   asset_events=observed, cursor=cursor)
         data_url, limit = commoncrawl_remote.resolved_data_url(), commoncrawl_remote.resolved_max_files()
         keys: list[str] = []
         for snapshot in new:
@@ -54,6 +59,7 @@ def snapshot_sensor(settings: SensorSettings = DEFAULTS, name: str = "commoncraw
         return dg.SensorResult(
             run_requests=[dg.RunRequest(run_key=k, partition_key=k, tags=writes_tags(k)) for k in keys],
             dynamic_partitions_requests=[COMMONCRAWL_FILES.build_add_request(keys)] if keys else [],
+            asset_events=observed,
             cursor=cursor,
         )
 
@@ -65,7 +71,7 @@ def raw_files_sensor_for(settings: SensorSettings = DEFAULTS, name: str = "raw_f
                default_status=dg.DefaultSensorStatus.STOPPED,
                description="New or changed files under CORPUS_RAW_DIR -> a build_corpus run.")
     def _sensor(context: dg.SensorEvaluationContext, raw_inputs: RawInputs):
-        raw = Path(raw_inputs.raw_dir).resolve() if raw_inputs.raw_dir else storage.raw_dir()
+        raw = raw_inputs.resolved_raw_dir()
         if raw is None:
             return dg.SkipReason("CORPUS_RAW_DIR is not set: the inputs come from the default manifest")
         entries = snapshots.folder_listing(raw)
@@ -77,6 +83,7 @@ def raw_files_sensor_for(settings: SensorSettings = DEFAULTS, name: str = "raw_f
             return dg.SkipReason(f"{raw}: changed {age_s:.0f}s ago; waiting {settings.settle_s:.0f}s for copies to settle")
         return dg.SensorResult(
             run_requests=[dg.RunRequest(run_key=f"raw-{digest}", tags={"corpus/raw_listing": digest})],
+            asset_events=observe_raw_sources(raw_inputs),
             cursor=digest,
         )
 

@@ -6,7 +6,7 @@ from typing import List
 
 import dagster as dg
 
-from assets.resources import CorpusStorage
+from assets.resources import CorpusStorage, DUCKDB_POOL
 from corpus import recipe, snapshots
 from corpus.filters import langid as langid_filter
 from quality_models import langid, store, wikiref
@@ -51,7 +51,7 @@ def params_of(config: WikirefClassifierConfig) -> wikiref.WikirefParams:
 
 
 @dg.asset(group_name="quality_models", deps=["wikipedia_documents", "books_documents", "cc_language_id", "langid_model"],
-          kinds={"fasttext", "duckdb", "python"})
+          kinds={"fasttext", "duckdb", "python"}, pool=DUCKDB_POOL)
 def wikiref_classifier(context: dg.AssetExecutionContext, config: WikirefClassifierConfig,
                        corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """fastText P(page is cited by Wikipedia) vs random web pages after LID; curated fallback positives when

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.config_base import config_class, dataclass_fields
-from assets.resources import CorpusStorage
+from assets.resources import CorpusStorage, TRAINING_POOL
 from assets.tokens import token_shards
 from corpus.plots import as_markdown_image, loss_curve_plot
 from training.config import TrainConfig
@@ -13,7 +13,7 @@ PretrainConfig = config_class("PretrainConfig", __name__, dataclass_fields(Train
                               doc="The training settings: every TrainConfig field, with its type and default.")
 
 
-@dg.asset(group_name="training", deps=[token_shards], kinds={"pytorch"})
+@dg.asset(group_name="training", deps=[token_shards], kinds={"pytorch"}, pool=TRAINING_POOL)
 def pretrained_model(context: dg.AssetExecutionContext, config: PretrainConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """``checkpoints/<run>-<hash>/ckpt.pt``: resumes from its last checkpoint if a previous run was interrupted."""
     layout = corpus_storage.layout()

@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 
 from corpus import inputs
-from corpus.inputs import DownloadError, HostUnreachable, download, load_manifest, source_root
+from corpus.inputs import SAMPLES_MANIFEST, DownloadError, HostUnreachable, download, load_manifest, source_root
 from tests.httpserver import serve
 
 
 def _local_manifest(tmp_path: Path, base: str, sources=("c4", "books")) -> Path:
-    """The real default manifest, re-pointed at the loopback server serving ../shared/samples."""
-    entries = [e for e in load_manifest() if e.source in sources]
+    """The samples manifest (every entry pinned), re-pointed at the loopback server serving ../shared/samples."""
+    entries = [e for e in load_manifest(SAMPLES_MANIFEST) if e.source in sources]
     files = [dict(e.__dict__, url=f"{base}/{e.source}/{e.relpath}") for e in entries]
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps({"files": files}))

@@ -1,4 +1,5 @@
-"""The web UI in a real headless Chromium against `dagster dev`: the asset graph and an asset page with plots.
+"""The web UI in a real headless Chromium against `dagster dev`: the asset graph, the lineage from the raw source
+assets, and an asset page with plots.
 
 Assets are materialized first (CLI, in a subprocess) into the same DAGSTER_HOME and data root, so the UI
 has materializations whose metadata holds a plot (`corpus_catalog`'s funnel). Screenshots land in
@@ -113,6 +114,15 @@ def test_the_asset_graph_renders_the_groups_and_the_assets(ui, browser):
     browser.wait_for("document.body.innerText.includes('commoncrawl_wet_file')", what="the partitioned asset")
     browser.wait_for("document.body.innerText.includes('Materialized')", what="c4_documents' materialization")
     _shot(browser, "ui_ingest_group.png")
+
+
+def test_the_lineage_starts_at_the_raw_source_assets(ui, browser):
+    """exact_dedup's upstream lineage, two levels: the raw source assets -> the ingest assets -> exact_dedup."""
+    _open(browser, f"{ui}/assets/exact_dedup?view=lineage&lineageScope=upstream&lineageDepth=2", "raw_c4")
+    sources = [f"raw_{s}" for s in ("c4", "github", "wikipedia", "books", "arxiv", "stackexchange")]
+    browser.wait_for(f"{json.dumps(sources)}.every(k => document.body.innerText.includes(k))", what="the raw sources")
+    browser.wait_for("document.body.innerText.includes('c4_documents')", what="an ingest asset below its source")
+    _shot(browser, "ui_lineage_from_raw_sources.png")
 
 
 def test_an_asset_page_renders_its_plot(ui, browser):

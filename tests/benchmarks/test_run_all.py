@@ -1,0 +1,27 @@
+"""The committed benchmark report: benchmarks/BENCHMARKS.md is what run_all writes, with its date, machine
+and command at the top."""
+from benchmarks import run_all
+
+REPORT = {"generated": "2026-12-01 16:30:00 UTC", "runs": 1, "command": "python -m benchmarks.run_all --runs 1",
+          "machine": {"cores": 2, "affinity": 2, "cpu": "Some CPU", "memory_gib": 24.0, "platform": "Linux-x",
+                      "python": "3.11.2", "loadavg_start": [1.0, 1.0, 1.0]},
+          "stages": {"runs": 1, "peak_rss_mb": 100.0, "stages": {
+              "parse": {"docs": 10, "mb": 1.0, "docs_per_s": 100.0, "mb_per_s": 10.0, "x_slower_than_gunzip": 3.0}}}}
+
+
+def test_the_committed_report_names_date_machine_and_command_then_the_figures():
+    text = run_all.committed_report(REPORT)
+    head = text.splitlines()[:8]
+    assert head[0] == "# Benchmarks"
+    assert "- date: 2026-12-01 16:30:00 UTC" in head
+    assert "- machine: Some CPU, 2 cores (2 usable), 24 GiB memory, Linux-x, Python 3.11.2" in head
+    assert "- command: `python -m benchmarks.run_all --runs 1`" in head
+    assert "| parse | 10 | 1.0 | 100 | 10.0 | 3.0 |" in text
+
+
+def test_benchmarks_md_is_committed_as_run_all_writes_it():
+    text = run_all.COMMITTED_REPORT.read_text()
+    assert text.startswith("# Benchmarks\n")
+    for field in ("- date: ", "- machine: ", "- command: `python -m benchmarks.run_all"):
+        assert any(line.startswith(field) for line in text.splitlines()), field
+    assert "## Per-stage throughput" in text

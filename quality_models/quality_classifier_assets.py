@@ -62,4 +62,4 @@ def quality_classifier_model(context: dg.AssetExecutionContext, config: QualityC
         **{k: (dg.MetadataValue.float(v) if isinstance(v, float) else v) for k, v in scores.items()},
         "train_seconds": dg.MetadataValue.float(manifest["train_seconds"]),
         "seconds": dg.MetadataValue.float(round(time.monotonic() - started, 2)),
-    })
+    }, data_version=dg.DataVersion(manifest["version"]))

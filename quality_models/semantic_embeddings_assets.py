@@ -42,4 +42,5 @@ def semantic_embedding_model(context: dg.AssetExecutionContext, config: Semantic
         "sources": dg.MetadataValue.json(sources), "train_documents": manifest["train_documents"],
         "train_share": dg.MetadataValue.float(manifest["train_share"]),
         "train_seconds": dg.MetadataValue.float(manifest["train_seconds"]),
-        "seconds": dg.MetadataValue.float(round(time.monotonic() - started, 2))})
+        "seconds": dg.MetadataValue.float(round(time.monotonic() - started, 2))},
+        data_version=dg.DataVersion(manifest["version"]))

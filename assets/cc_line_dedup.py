@@ -23,7 +23,8 @@ from corpus import presets, recipe, snapshots
 from corpus import stage as stage_module
 from corpus.filters import line_dedup
 from corpus.stage import filter_part
-from corpus.storage import FINGERPRINT_KEY, fingerprint, iter_batches, part_is_current, write_table_atomic
+from corpus.storage import iter_batches, part_is_current, write_table_atomic
+from corpus.fingerprints import fingerprint, FINGERPRINT_KEY
 
 SOURCE = "commoncrawl"
 GROUP_COUNTS_KEY = b"corpus.line_dedup_counts"

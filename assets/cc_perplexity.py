@@ -20,7 +20,8 @@ from assets.stages import Unit, code_fingerprint, run_units, stage_metadata, ups
 from corpus import plots, presets, recipe, snapshots
 from corpus.filters import perplexity as ppl
 from corpus.stage import filter_part
-from corpus.storage import fingerprint, iter_batches
+from corpus.storage import iter_batches
+from corpus.fingerprints import fingerprint
 from quality_models import kenlm_model, store
 
 SOURCE = "commoncrawl"

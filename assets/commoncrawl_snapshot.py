@@ -31,7 +31,8 @@ from corpus.inputs import download, mirrored, part_name
 from corpus.progress import Progress
 from corpus.sources import reader
 from corpus.stage import ingest_part
-from corpus.storage import Location, PartStats, PartWriter, fingerprint, part_is_current, read_part_stats, read_table
+from corpus.storage import Location, PartStats, PartWriter, part_is_current, read_part_stats, read_table
+from corpus.fingerprints import fingerprint
 
 SOURCE = "commoncrawl"
 STAGE = "ingest"

@@ -14,8 +14,8 @@ from assets.stages import code_fingerprint, filter_units, run_units, stage_metad
 from corpus import dedup as dedup_module
 from corpus import presets, recipe, snapshots
 from corpus.dedup import RemovalFilter, clusters, exact, lsh, minhash
-from corpus.storage import (Layout, Location, PartStats, fingerprint, iter_batches, part_is_current, read_table,
-                            write_table_atomic)
+from corpus.storage import Layout, Location, PartStats, iter_batches, part_is_current, read_table, write_table_atomic
+from corpus.fingerprints import fingerprint
 
 EXACT_STAGE = "exact_dedup"
 NEAR_STAGE = "near_dedup"  # the curated documents: the catalog's `documents` view reads this stage

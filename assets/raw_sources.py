@@ -18,7 +18,7 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG  # "dagster/
 from assets.resources import RawInputs
 from corpus import recipe, snapshots
 from corpus.inputs import DEFAULT_MANIFEST, load_manifest
-from corpus.storage import fingerprint
+from corpus.fingerprints import fingerprint
 
 RAW_GROUP = "raw"
 COMMONCRAWL_SNAPSHOTS = dg.AssetKey("commoncrawl_snapshots")

@@ -13,7 +13,8 @@ from assets.stages import (clear_inactive_sources, code_fingerprint, drop_reason
                            stage_metadata, upstream_fingerprint)
 from corpus import plots, presets, recipe
 from corpus.dedup import semantic
-from corpus.storage import FINGERPRINT_KEY, Layout, fingerprint, iter_batches, part_is_current, write_table_atomic
+from corpus.storage import Layout, iter_batches, part_is_current, write_table_atomic
+from corpus.fingerprints import fingerprint, FINGERPRINT_KEY
 from quality_models import semantic_embeddings, store
 from quality_models.semantic_embeddings_assets import semantic_embedding_model
 

@@ -24,7 +24,7 @@ from corpus.fingerprints import FingerprintCache, content_fingerprint
 from corpus.inputs import expand_paths, explicit_input_units
 from corpus.sources import reader
 from corpus.stage import ingest_part
-from corpus.storage import fingerprint
+from corpus.fingerprints import fingerprint
 from corpus.validation import missing_local_inputs
 
 STAGE = "ingest"

@@ -20,8 +20,9 @@ from corpus.plots import as_markdown_image, bar_plot
 from corpus.progress import Progress
 from corpus.schema import DOCUMENT_SCHEMA
 from corpus.stage import BatchFilter, filter_part
-from corpus.storage import (FINGERPRINT_KEY, Layout, Location, PartStats, PartWriter, fingerprint, iter_batches,
-                            part_is_current, read_part_stats, read_schema)
+from corpus.storage import (Layout, Location, PartStats, PartWriter, iter_batches, part_is_current, read_part_stats,
+                            read_schema)
+from corpus.fingerprints import fingerprint, FINGERPRINT_KEY
 
 
 @dataclass(frozen=True)

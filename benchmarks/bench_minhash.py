@@ -39,7 +39,8 @@ from datasketch import MinHash, MinHashLSH
 from corpus import recipe
 from corpus.dedup import clusters, lsh, minhash
 from corpus.schema import documents_to_batch, new_document
-from corpus.storage import FINGERPRINT_KEY, Layout, PartWriter, fingerprint
+from corpus.storage import Layout, PartWriter
+from corpus.fingerprints import fingerprint, FINGERPRINT_KEY
 from corpus.text import normalize_for_shingles
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"

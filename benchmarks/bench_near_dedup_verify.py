@@ -34,7 +34,8 @@ from benchmarks.bench_minhash import EDIT_LEVELS, build_set, component_pairs, ed
 from corpus import recipe
 from corpus.dedup import clusters, minhash
 from corpus.schema import new_document
-from corpus.storage import FINGERPRINT_KEY, Layout
+from corpus.storage import Layout
+from corpus.fingerprints import FINGERPRINT_KEY
 
 
 def scaled_set(scale: int) -> tuple[list[str], list[tuple[int, int]]]:

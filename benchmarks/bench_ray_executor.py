@@ -18,7 +18,6 @@ submission to the last result). The machine is shared: figures are noisy.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess

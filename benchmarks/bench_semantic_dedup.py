@@ -21,7 +21,8 @@ from benchmarks.common import cpu_seconds, derived_documents, pin_one_core, repo
 from corpus import recipe
 from corpus.dedup import semantic
 from corpus.schema import documents_to_batch, new_document
-from corpus.storage import Layout, PartWriter, fingerprint, iter_batches, write_table_atomic
+from corpus.storage import Layout, PartWriter, iter_batches, write_table_atomic
+from corpus.fingerprints import fingerprint
 from quality_models import semantic_embeddings
 
 PART_DOCS = 1000

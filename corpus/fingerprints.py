@@ -1,4 +1,5 @@
-"""Content fingerprints of raw input files, cached by (path, size, mtime_ns).
+"""Fingerprints: of settings and inputs (``fingerprint``, the key a part's footer holds it under), and the
+content fingerprints of raw input files, cached by (path, size, mtime_ns).
 
 A rerun over unchanged inputs must not re-read them: at Common Crawl scale that is terabytes per no-op
 rerun. The cache is one SQLite table under the local work dir (every write its own transaction, so a
@@ -9,14 +10,25 @@ cache only costs re-reading.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import xxhash
 
 BLOCK = 1 << 22
 RACY_S = 2.0
+# the footer key of a part's (or side table's) fingerprint: inputs + settings + code; equal means current
+FINGERPRINT_KEY = b"corpus.fingerprint"
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short content hash of JSON-serialisable settings and input descriptions."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:32]
 
 
 def file_digest(path: Path) -> str:

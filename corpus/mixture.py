@@ -47,8 +47,8 @@ import pyarrow.parquet as pq
 from corpus.inputs import sha256_file
 from corpus.recipe import (CHARS_PER_TOKEN_ESTIMATE, VAL_FRACTION, VAL_MAX_DOCS_FRACTION, VAL_MIN_SOURCE_DOCS,
                            VAL_MIN_TOKENS)
-from corpus.storage import (FINGERPRINT_KEY, Layout, Location, file_size, iter_batches, read_schema,
-                            write_table_atomic)
+from corpus.storage import Layout, Location, file_size, iter_batches, read_schema, write_table_atomic
+from corpus.fingerprints import FINGERPRINT_KEY
 
 PLAN_SCHEMA = pa.schema(
     [

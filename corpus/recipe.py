@@ -97,9 +97,9 @@ KENLM_MIN_TRAIN_LINES = 200
 # training lines, whose training text is unchanged; raise them (PerplexityModelsConfig) on a larger machine.
 KENLM_MAX_TRAIN_LINES = 50_000
 KENLM_TOKENIZER_MAX_LINES = 20_000
-# Ours (issue 4): with fewer matched Wikipedia-cited pages than this, the classifier uses the curated fallback.
+# Ours: with fewer matched Wikipedia-cited pages than this, the classifier uses the curated fallback.
 WIKIREF_MIN_POSITIVES = 100
-# Ours (issue 13): the keep rule of a fallback classifier (Wikipedia/Books paragraphs vs web pages), whose
+# Ours: the keep rule of a fallback classifier (Wikipedia/Books paragraphs vs web pages), whose
 # P(wiki-ref) is not RedPajama's: the threshold that keeps this share of held-out web documents (after LID),
 # chosen on its own held-out scores. RedPajama's absolute 0.25 kept none of 35 real English pages with it.
 WIKIREF_FALLBACK_KEEP_FRACTION = 0.5
@@ -131,7 +131,7 @@ WIKIREF_MIN_EXAMPLE_CHARS = 200
 # Ours: share of source documents held out (by hash) to report the classifier's accuracy and AUC.
 WIKIREF_HOLDOUT_FRACTION = 0.2
 
-# --- Mixture, token shards, pretraining (issue 6) ---
+# --- Mixture, token shards, pretraining ---
 # Ours, not LLaMA's: a total token budget sized for ../shared/samples (a few hundred thousand to a few
 # million tokens), large enough that the small curated sources must repeat (epochs > 1) while the
 # books are subsampled; production runs set it in the asset Config (LLaMA-1 used 1.4T tokens).
@@ -167,7 +167,7 @@ GRAD_CLIP_NORM = 1.0
 MIN_LR_RATIO = 0.1
 LLAMA_WARMUP_STEPS = 2000
 
-# Near dedup at scale (issue 5). datasketch MinHashLSH default: equal false-positive / false-negative
+# Near dedup at scale. datasketch MinHashLSH default: equal false-positive / false-negative
 # weights when choosing bands x rows for a threshold (datasketch.lsh._optimal_param).
 MINHASH_FP_FN_WEIGHTS = (0.5, 0.5)
 # RECIPE.md near-dedup: "partition the band table by hash so each part fits in memory and runs
@@ -184,7 +184,7 @@ NEAR_DEDUP_VERIFY_SOURCES: tuple[str, ...] = SOURCES
 # 21 x 6: 1 - (1 - J**6)**21 finds a pair at J 0.8 with P 0.998, 0.85 and up: 1.000, and proposes a pair at
 # J 0.5 with P 0.28, 0.3: 0.015 (unrelated pages are at J ~0.01: no cost). 0.6 (18 x 7) finds J 0.8 with
 # P 0.986 (measured: 1 of 29 test pairs in [0.8, 0.85) missed), 0.7 (14 x 9) 0.867, 0.8 itself (9 x 13,
-# the unverified setting before issue 16) 0.399.
+# the unverified setting before verification) 0.399.
 NEAR_DEDUP_CANDIDATE_THRESHOLD = 0.55
 # Ours: in a band bucket each round verifies every open member against the bucket's smallest open one
 # (its head); the unmatched stay open for the next round, so the heads of a bucket are pairwise below the
@@ -205,7 +205,7 @@ NEAR_DEDUP_VERIFY_MEMO_PAIRS = 1 << 20
 NEAR_DEDUP_SCOPES: tuple[str, ...] = ("global", "snapshot")
 NEAR_DEDUP_SCOPE = "global"
 
-# --- Books, ArXiv, StackExchange readers (issue 3) ---
+# --- Books, ArXiv, StackExchange readers ---
 # Ours: the largest single record (book, paper file, Posts.xml row) a reader accepts; matches the ingest
 # Config's max_doc_bytes default. Larger records are dropped with reason too_large.
 INGEST_MAX_DOC_BYTES = 16 << 20
@@ -247,7 +247,7 @@ LINE_DEDUP_HASH_BUCKETS = 16
 # the removals do not depend on it.
 EXACT_DEDUP_HASH_BUCKETS = 16
 
-# --- Gopher quality and repetition rules (issue 9; Rae et al. 2021, Gopher, section A.1.1 and Table A1;
+# --- Gopher quality and repetition rules (Rae et al. 2021, Gopher, section A.1.1 and Table A1;
 # RECIPE.md "Gopher quality rules"; datatrove's GopherQualityFilter/GopherRepetitionFilter defaults match) ---
 GOPHER_MIN_WORDS = 50
 GOPHER_MAX_WORDS = 100_000
@@ -293,7 +293,7 @@ PERPLEXITY_WIKI_REFERENCE_PERCENTILES = (94.0, 95.0)
 # most runs here; 200k trains every time (measured 12/12 vs 4/12) at 1/10 the memory.
 WIKIREF_FASTTEXT_BUCKET = 200_000
 
-# --- LLaMA-3 URL and dirty-word filtering (issue 18; LLaMA-3 section 3.1.1 "PII and safety filtering",
+# --- LLaMA-3 URL and dirty-word filtering (LLaMA-3 section 3.1.1 "PII and safety filtering",
 # "Heuristic filtering") ---
 # UT1 (Universite Toulouse 1 Capitole) blocklist categories. FineWeb / datatrove's URLFilter: "adult". RefinedWeb
 # (Penedo et al. 2023, G.1.1) used more: adult, phishing, dating, gambling, filehosting, ddos, agressif, chat,
@@ -307,8 +307,8 @@ URL_SOFT_BANNED_WORDS_THRESHOLD = 2
 # (Dodge et al. 2021, "Documenting large webtext corpora"). Ours: more than 2 whole-word occurrences drop a page.
 DIRTY_WORDS_MAX_COUNT = 2
 
-# --- LLaMA-3 / DCLM model-based quality classifier (issue 18) ---
-# LLaMA-3 (3.1.1) and the issue: positives from high-quality sources (DCLM, Li et al. 2024: OpenHermes-2.5 and
+# --- LLaMA-3 / DCLM model-based quality classifier ---
+# LLaMA-3 (3.1.1): positives from high-quality sources (DCLM, Li et al. 2024: OpenHermes-2.5 and
 # ELI5 question + top answer; ours: the curated sources of the mixture, StackExchange as question + top answer).
 QUALITY_CLASSIFIER_POSITIVE_SOURCES: tuple[str, ...] = ("wikipedia", "books", "stackexchange", "arxiv")
 # DCLM-Baseline keeps the top 10% of its pool by the fastText classifier's score (a rank, not a probability).
@@ -319,13 +319,13 @@ QUALITY_CLASSIFIER_FASTTEXT_WORD_NGRAMS = 2
 # documents (bounded memory), as the perplexity percentiles (cc_net keeps 1,000,000 scores).
 QUALITY_CLASSIFIER_SAMPLE_DOCS = 1_000_000
 
-# --- Recipe presets (issue 18; corpus/presets.py) ---
+# --- Recipe presets (corpus/presets.py) ---
 # Ours: the sources the LLaMA-3 web stages (URL filter, heuristics, quality classifier) run on. LLaMA-3
 # (Dubey et al. 2024, section 3.1.1) applies them to its web data; C4 is already Common Crawl after C4's
 # own rules (Raffel et al. 2020), so it takes them only when the run config adds it.
 LLAMA3_WEB_SOURCES: tuple[str, ...] = ("commoncrawl",)
 
-# --- C4 rules (issue 18; Raffel et al. 2020, section 2.2 "Colossal Clean Crawled Corpus"; the reference
+# --- C4 rules (Raffel et al. 2020, section 2.2 "Colossal Clean Crawled Corpus"; the reference
 # code is tensorflow_datasets' c4_utils.clean_page, whose defaults datatrove's C4QualityFilter repeats) ---
 # a line is kept only if it ends in one of these (c4_utils: _END_MARKS) and not in an ellipsis
 C4_END_PUNCTUATION: tuple[str, ...] = (".", "?", "!", '"', "'")
@@ -338,7 +338,7 @@ C4_CITATION_PATTERN = r"\[\d*\]|\[edit\]|\[citation needed\]"
 C4_POLICY_SUBSTRINGS: tuple[str, ...] = (
     "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
 
-# --- FineWeb quality rules (issue 18; Penedo et al. 2024, FineWeb, section 3.5 "custom filters"; the
+# --- FineWeb quality rules (Penedo et al. 2024, FineWeb, section 3.5 "custom filters"; the
 # thresholds are datatrove 0.10.1's FineWebQualityFilter defaults, which the paper's release ran) ---
 FINEWEB_MIN_LINE_PUNCT_RATIO = 0.12     # fraction of non-empty lines ending in punctuation, at least
 FINEWEB_MAX_SHORT_LINE_RATIO = 0.67     # fraction of non-empty lines of <= 30 characters, at most
@@ -350,7 +350,7 @@ FINEWEB_MAX_NEWLINES_PER_WORD = 0.3     # '\n' count / words, at most
 # difference does not matter).
 FINEWEB_LINE_END_CHARS = ".!?‼‽⁇⁈⁉。！？．｡؟۔।॥։።፧፨᙮᠃᠉꓿꘎꘏﹒﹖﹗"
 
-# --- Semantic dedup, SemDeDup (issue 18; Abbas et al. 2023, "SemDeDup: Data-efficient learning at web-scale
+# --- Semantic dedup, SemDeDup (Abbas et al. 2023, "SemDeDup: Data-efficient learning at web-scale
 # through semantic deduplication"; LLaMA-3 section 3.1.1; NeMo Curator's semantic dedup) ---
 # The sources semantically deduplicated are the preset's web sources (LLAMA3_WEB_SOURCES; LLaMA-3: its web data);
 # the stage passes the other sources' documents through.

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-import hashlib
-import json
 import os
 import posixpath
 import uuid
@@ -38,11 +36,11 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from corpus.faults import crash_point
+from corpus.fingerprints import FINGERPRINT_KEY
 from corpus.schema import DOCUMENT_SCHEMA, DROPPED_SCHEMA, FUNNEL_SCHEMA, Drop, drops_to_table
 
 PARQUET_OPTIONS: dict[str, Any] = dict(compression="zstd", compression_level=3, use_dictionary=True, write_statistics=True)
 ROW_GROUP_ROWS = 16_384
-FINGERPRINT_KEY = b"corpus.fingerprint"
 TMP_MARK = ".tmp-"
 TREES = ("docs", "dropped", "funnel")
 
@@ -149,12 +147,6 @@ def local_dir() -> Path:
 def raw_dir() -> Path | None:
     value = os.environ.get("CORPUS_RAW_DIR")
     return Path(value).resolve() if value else None
-
-
-def fingerprint(*parts: Any) -> str:
-    """A short content hash of JSON-serialisable settings and input descriptions."""
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:32]
 
 
 def _temp_beside(final: Location) -> Location:

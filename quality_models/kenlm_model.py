@@ -42,7 +42,8 @@ import xxhash
 from corpus.filters.perplexity import LM_SUFFIX, SP_SUFFIX, LanguageModel, language_files, normalize_line, pp
 from corpus.inputs import DownloadError, download, sha256_file
 from corpus.sampling import PrioritySample, PriorityThreshold
-from corpus.storage import fingerprint, iter_batches
+from corpus.storage import iter_batches
+from corpus.fingerprints import fingerprint
 from quality_models.store import publish
 
 NAME = "perplexity"

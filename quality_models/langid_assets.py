@@ -10,7 +10,7 @@ import dagster as dg
 
 from assets.resources import CorpusStorage
 from corpus.inputs import sha256_file
-from corpus.storage import fingerprint
+from corpus.fingerprints import fingerprint
 from quality_models import langid, langid_sets, store
 
 

@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 from corpus import recipe
 from corpus.filters.quality_classifier import NEGATIVE, POSITIVE
 from corpus.filters.wikiref import WikirefScorer
-from corpus.storage import fingerprint
+from corpus.fingerprints import fingerprint
 from quality_models.store import publish
 from quality_models.wikiref import ExamplePools, _docs, counts_of, evaluate, examples_digest, fit
 

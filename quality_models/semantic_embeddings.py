@@ -25,7 +25,8 @@ import xxhash
 
 from corpus import recipe
 from corpus.dedup.minhash import word_hashes
-from corpus.storage import Location, fingerprint, iter_batches
+from corpus.storage import Location, iter_batches
+from corpus.fingerprints import fingerprint
 from corpus.text import Words, normalize_for_shingles, shingle_words
 from quality_models.fasttext_training import train_unsupervised
 from quality_models.store import publish

@@ -46,7 +46,8 @@ from corpus.recipe import WIKIREF_FASTTEXT_BUCKET
 from corpus.sampling import PrioritySample
 from corpus.schema import Drop, batches
 from corpus.stage import BatchFilter
-from corpus.storage import fingerprint, iter_batches
+from corpus.storage import iter_batches
+from corpus.fingerprints import fingerprint
 from quality_models.fasttext_training import train_supervised
 from quality_models.kenlm_model import is_heldout
 from quality_models.store import publish

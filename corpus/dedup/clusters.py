@@ -49,8 +49,9 @@ import pyarrow.parquet as pq
 
 from corpus import recipe
 from corpus.dedup import lsh, minhash
-from corpus.storage import (FINGERPRINT_KEY, TMP_MARK, Layout, Location, atomic_path, fingerprint, iter_batches,
-                            open_parquet, part_is_current, remove_stale_temps, write_table_atomic)
+from corpus.storage import (TMP_MARK, Layout, Location, atomic_path, iter_batches, open_parquet, part_is_current,
+                            remove_stale_temps, write_table_atomic)
+from corpus.fingerprints import fingerprint, FINGERPRINT_KEY
 
 EDGE_SCHEMA = pa.schema([("doc", pa.int64()), ("root", pa.int64())])
 REMOVALS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("kept_id", pa.string())])

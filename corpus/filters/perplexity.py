@@ -35,7 +35,8 @@ import xxhash
 
 from corpus.model_cache import kenlm_model, sentencepiece_model
 from corpus.filters.base import DocumentFilter, Judgement
-from corpus.storage import FINGERPRINT_KEY, fingerprint, iter_batches, part_is_current, write_table_atomic
+from corpus.storage import iter_batches, part_is_current, write_table_atomic
+from corpus.fingerprints import fingerprint, FINGERPRINT_KEY
 
 STAGE = "perplexity"
 BUCKETS = ("head", "middle", "tail")

@@ -34,7 +34,7 @@ import pyarrow as pa
 from corpus.filters.base import DocumentFilter, Judgement
 from corpus.filters.wordlists import TEXT_TOKEN, URL_TOKEN, PhraseMatcher, SubstringMatcher, fetch_list, read_entries
 from corpus.recipe import DIRTY_WORDS_MAX_COUNT, URL_BLOCKLIST_CATEGORIES, URL_SOFT_BANNED_WORDS_THRESHOLD
-from corpus.storage import fingerprint
+from corpus.fingerprints import fingerprint
 
 STAGE = "url_filter"
 UT1_KINDS = ("domains", "urls")

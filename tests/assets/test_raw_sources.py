@@ -14,7 +14,8 @@ from assets.resources import RawInputs
 from corpus import recipe
 from assets.stages import upstream_fingerprint
 from corpus.inputs import DEFAULT_MANIFEST, load_manifest
-from corpus.storage import Layout, fingerprint
+from corpus.storage import Layout
+from corpus.fingerprints import fingerprint
 from pipelines import defs
 from pipelines.sensors import SensorSettings, raw_files_sensor_for
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from corpus.recipe import NEAR_DEDUP_CANDIDATE_THRESHOLD, SOURCES
 from corpus.schema import documents_to_batch, new_document
-from corpus.storage import Layout, PartWriter, fingerprint
+from corpus.storage import Layout, PartWriter
+from corpus.fingerprints import fingerprint
 
 BOOKS = "books"
 
@@ -65,7 +66,7 @@ def run_pipeline(layout: Layout, num_partitions: int, verify_sources=SOURCES, th
     """The pure near-dedup steps over the exact_dedup parts, as the assets chain them."""
     from corpus import recipe
     from corpus.dedup import clusters, minhash
-    from corpus.storage import FINGERPRINT_KEY
+    from corpus.fingerprints import FINGERPRINT_KEY
     import pyarrow.parquet as pq
 
     parts = [(s, r, p, (pq.read_schema(p).metadata or {})[FINGERPRINT_KEY].decode())

@@ -28,7 +28,7 @@ from corpus.catalog import CURATED_STAGE
 from corpus.mixture import share_report
 from corpus.recipe import CURATED_LANGUAGES, MIXTURE_SHARE_TOLERANCE_PCT, SOURCES, STAGE_EMPTIED_MIN_DOCS_IN
 from corpus.storage import Layout
-from corpus.tokens import manifest_problems, read_manifest
+from corpus.shards import manifest_problems, read_manifest
 
 EXACT_STAGE = "exact_dedup"
 CATALOG_VIEWS = ("documents", "dropped", "funnel")

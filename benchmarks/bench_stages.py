@@ -36,7 +36,7 @@ def _timed(fn, repeat: int = 1):
 
 def _train_models(work: Path) -> tuple[object, object]:
     """A SentencePiece + KenLM model and a BPE tokenizer trained on the English sample books (seconds, not minutes)."""
-    from corpus import tokens
+    from corpus import tokenizer
     from corpus.filters.perplexity import LanguageModel, normalized_lines
     from quality_models import kenlm_model
 
@@ -51,7 +51,7 @@ def _train_models(work: Path) -> tuple[object, object]:
                          tokenizer_lines=len(lines), available_lines=len(lines), heldout_lines=0, heldout_docs=None)
     files = kenlm_model.train_language("en", lt, params, work)
     lm = LanguageModel(work / files["sp"], work / files["lm"])
-    tok = tokens.new_tokenizer()
+    tok = tokenizer.new_tokenizer()
     from tokenizers import trainers
 
     tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=8000, special_tokens=["<unk>", "<s>", "</s>"], show_progress=False))

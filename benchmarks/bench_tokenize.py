@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from corpus import mixture, tokens
+from corpus import mixture, tokenizer, tokens
 from corpus.catalog import CURATED_STAGE
 from corpus.recipe import MIXTURE_SHARES_PCT
 from corpus.storage import Layout, iter_batches
@@ -27,7 +27,7 @@ def main() -> None:
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--vocab", type=int, default=8000)
     args = p.parse_args()
-    tokens._enable_parallelism()
+    tokenizer.enable_parallelism()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "data"
         write_sample_corpus(root, SAMPLES, scale=args.scale)
@@ -37,8 +37,8 @@ def main() -> None:
         avail = sum(int(pl.tokens.sum()) for pl in mixture.estimate_pools(parts).values())
         mixture.make_plan(layout, CURATED_STAGE, MIXTURE_SHARES_PCT, avail, 0, 0, mixture.HeldOutPolicy(fraction=0))
         tokens.build_tokenizer(layout, CURATED_STAGE, mixture.plan_path(layout), args.vocab, 10**9)
-        _, tok_path = tokens.latest_tokenizer(tokens.tokenizer_dir(layout))
-        tok = tokens.load_tokenizer(tok_path)
+        _, tok_path = tokenizer.latest_tokenizer(tokens.tokenizer_dir(layout))
+        tok = tokenizer.load_tokenizer(tok_path)
         texts = [t for b in iter_batches([p for ps in parts.values() for p in ps], columns=["text"]) for t in b.column("text").to_pylist()]
         tok.encode_batch(texts[:64], add_special_tokens=False)  # warm the thread pool
         t0 = time.perf_counter()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from corpus import storage
-from corpus.tokens import manifest_problems, read_manifest
+from corpus.shards import manifest_problems, read_manifest
 from tests.s3server import documents, files, local_trees, s3_bucket
 
 REPO = Path(__file__).resolve().parents[1]

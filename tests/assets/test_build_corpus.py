@@ -9,7 +9,7 @@ import pytest
 from corpus import storage
 from corpus.catalog import STAGE_ORDER
 from corpus.recipe import MIXTURE_SHARES_PCT
-from corpus.tokens import read_manifest
+from corpus.shards import read_manifest
 from pipelines import defs
 from tests.s3server import documents, files, s3_bucket
 

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from corpus import mixture, tokens
+from corpus import mixture, shards, token_cache, tokenizer, tokens
 from corpus.catalog import CURATED_STAGE
 from corpus.recipe import MIXTURE_SHARES_PCT
 from corpus.storage import Layout
@@ -42,10 +42,10 @@ def built(corpus_root) -> dict:
 
 
 def test_tokenizer_is_llama_style(corpus_root, built):
-    digest, path = tokens.latest_tokenizer(tokens.tokenizer_dir(Layout(corpus_root)))
+    digest, path = tokenizer.latest_tokenizer(tokens.tokenizer_dir(Layout(corpus_root)))
     assert path == corpus_root / "models" / "tokenizer" / digest / "tokenizer.json"
-    tok = tokens.load_tokenizer(path)
-    assert [tok.token_to_id(t) for t in tokens.SPECIAL_TOKENS] == [0, 1, 2, 3]
+    tok = tokenizer.load_tokenizer(path)
+    assert [tok.token_to_id(t) for t in tokenizer.SPECIAL_TOKENS] == [0, 1, 2, 3]
     assert tok.get_vocab_size() <= VOCAB
     text = "In 1813, 42 readers paid £3 — 日本語 too."
     enc = tok.encode(text, add_special_tokens=False)
@@ -139,18 +139,18 @@ def test_stale_shards_removed_and_current_skipped(tmp_path, samples_dir):
 
 def test_user_supplied_tokenizer(tmp_path, corpus_root, built):
     user = tmp_path / "mine.json"
-    _, path = tokens.latest_tokenizer(tokens.tokenizer_dir(Layout(corpus_root)))
+    _, path = tokenizer.latest_tokenizer(tokens.tokenizer_dir(Layout(corpus_root)))
     shutil.copy(path, user)
     layout = Layout(tmp_path / "d2")
     info = tokens.build_tokenizer(layout, CURATED_STAGE, Path("unused"), VOCAB, 0, user_file=user)
-    assert info["hash"].startswith("user-") and tokens.latest_tokenizer(tokens.tokenizer_dir(layout))[0] == info["hash"]
+    assert info["hash"].startswith("user-") and tokenizer.latest_tokenizer(tokens.tokenizer_dir(layout))[0] == info["hash"]
     assert (tokens.tokenizer_dir(layout) / info["hash"] / "tokenizer.json").read_bytes() == user.read_bytes()
 
 
 def test_manifest_problems_name_each_damaged_shard(built, corpus_root, tmp_path):
     folder = tmp_path / "shards"
     shutil.copytree(corpus_root / "shards", folder)
-    assert tokens.manifest_problems(folder, tokens.read_manifest(folder)) == []
+    assert shards.manifest_problems(folder, shards.read_manifest(folder)) == []
     first, second, *_ = [s["path"] for s in built["shards"]]
     data = bytearray((folder / first).read_bytes())
     data[0] ^= 1
@@ -158,15 +158,15 @@ def test_manifest_problems_name_each_damaged_shard(built, corpus_root, tmp_path)
     with open(folder / second, "ab") as f:
         f.write(b"\0\0")
     (folder / "train_999999.bin").write_bytes(b"\0\0")
-    problems = tokens.manifest_problems(folder, tokens.read_manifest(folder))
+    problems = shards.manifest_problems(folder, shards.read_manifest(folder))
     assert problems == [f"{first}: sha256 differs from the manifest",
                         f"{second}: {(folder / second).stat().st_size:,} bytes, manifest says "
                         f"{(folder / second).stat().st_size - 2:,}",
                         "train_999999.bin: not in the manifest"]
     (folder / first).unlink()
-    assert f"{first}: missing" in tokens.manifest_problems(folder, tokens.read_manifest(folder))
+    assert f"{first}: missing" in shards.manifest_problems(folder, shards.read_manifest(folder))
     (folder / "manifest.json").unlink()
-    assert tokens.manifest_problems(folder, tokens.read_manifest(folder)) == [f"{folder / 'manifest.json'} does not exist"]
+    assert shards.manifest_problems(folder, shards.read_manifest(folder)) == [f"{folder / 'manifest.json'} does not exist"]
 
 
 def test_megatron_dataset_read_back_by_megatron_core_matches_the_flat_shards(built, corpus_root):
@@ -210,18 +210,18 @@ def test_document_ranges_encoded_in_any_order_merge_into_the_same_cache(corpus_r
     worker pool may finish them, and merged in range order: the cache bytes and index of one sequential
     pass, and the tokens the shards were gathered from."""
     layout = Layout(corpus_root)
-    tok = tokens.load_tokenizer(tokens.latest_tokenizer(tokens.tokenizer_dir(layout))[1])
+    tok = tokenizer.load_tokenizer(tokenizer.latest_tokenizer(tokens.tokenizer_dir(layout))[1])
     parts = mixture.curated_parts(layout, CURATED_STAGE)
     plan = mixture.pq.read_table(corpus_root / "work" / "mixture" / "plan_exact.parquet")
     needed: dict[str, set[str]] = {}
     for s, i in zip(plan.column("source").to_pylist(), plan.column("id").to_pylist()):
         needed.setdefault(s, set()).add(i)
-    sequential = tokens.TokenCache(tmp_path / "sequential")
+    sequential = token_cache.TokenCache(tmp_path / "sequential")
     assert sequential.encode(tok, parts, needed) == sum(len(v) for v in needed.values())
-    merged = tokens.TokenCache(tmp_path / "merged")
+    merged = token_cache.TokenCache(tmp_path / "merged")
     ranges = merged.ranges(parts, needed)
     assert len(ranges) == sum(len(parts[s]) for s in needed) > 4
-    results = {k: tokens.encode_range(tok, r, tmp_path / f"range-{k}.u32") for k, r in reversed(list(enumerate(ranges)))}
+    results = {k: token_cache.encode_range(tok, r, tmp_path / f"range-{k}.u32") for k, r in reversed(list(enumerate(ranges)))}
     for k in range(len(ranges)):
         merged.append(*results[k], tmp_path / f"range-{k}.u32")
     assert merged.index == sequential.index and merged.path.read_bytes() == sequential.path.read_bytes()

@@ -12,6 +12,7 @@ from assets.stages import skipped_metadata
 from corpus import presets, recipe
 from corpus.filters import quality_classifier as quality_filter
 from quality_models import quality_classifier, store
+from quality_models.wikiref_assets import training_metadata
 
 POSITIVE_STAGE = presets.INGEST  # the curated stage comes after the quality filter in the graph
 
@@ -56,10 +57,5 @@ def quality_classifier_model(context: dg.AssetExecutionContext, config: QualityC
         "reused": reused,
         "positive_sources": dg.MetadataValue.json(manifest["positive_sources"]),
         "negative_sources": dg.MetadataValue.json(manifest["negative_sources"]),
-        "train_examples": manifest["train_examples"],
-        "examples": dg.MetadataValue.json(manifest["examples"]),
-        "documents": dg.MetadataValue.json(manifest["documents"]),
-        **{k: (dg.MetadataValue.float(v) if isinstance(v, float) else v) for k, v in scores.items()},
-        "train_seconds": dg.MetadataValue.float(manifest["train_seconds"]),
-        "seconds": dg.MetadataValue.float(round(time.monotonic() - started, 2)),
+        **training_metadata(manifest, scores, started),
     }, data_version=dg.DataVersion(manifest["version"]))

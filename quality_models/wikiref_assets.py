@@ -50,6 +50,18 @@ def params_of(config: WikirefClassifierConfig) -> wikiref.WikirefParams:
     return wikiref.WikirefParams(**{f.name: getattr(config, f.name) for f in dataclasses.fields(wikiref.WikirefParams)})
 
 
+def training_metadata(manifest: dict, scores: dict, started: float) -> dict:
+    """What a fastText classifier asset reports of its training (wikiref and the quality classifier)."""
+    return {
+        "train_examples": manifest["train_examples"],
+        "examples": dg.MetadataValue.json(manifest["examples"]),
+        "documents": dg.MetadataValue.json(manifest["documents"]),
+        **{k: (dg.MetadataValue.float(v) if isinstance(v, float) else v) for k, v in scores.items() if v is not None},
+        "train_seconds": dg.MetadataValue.float(manifest["train_seconds"]),
+        "seconds": dg.MetadataValue.float(round(time.monotonic() - started, 2)),
+    }
+
+
 @dg.asset(group_name="quality_models", deps=["wikipedia_documents", "books_documents", "cc_language_id", "langid_model"],
           kinds={"fasttext", "duckdb", "python"}, pool=DUCKDB_POOL)
 def wikiref_classifier(context: dg.AssetExecutionContext, config: WikirefClassifierConfig,
@@ -83,10 +95,5 @@ def wikiref_classifier(context: dg.AssetExecutionContext, config: WikirefClassif
         "keep_rule": manifest["keep_rule"]["rule"],
         "min_score": dg.MetadataValue.float(manifest["keep_rule"]["min_score"]),
         **counts,
-        "train_examples": manifest["train_examples"],
-        "examples": dg.MetadataValue.json(manifest["examples"]),
-        "documents": dg.MetadataValue.json(manifest["documents"]),
-        **{k: (dg.MetadataValue.float(v) if isinstance(v, float) else v) for k, v in scores.items() if v is not None},
-        "train_seconds": dg.MetadataValue.float(manifest["train_seconds"]),
-        "seconds": dg.MetadataValue.float(round(time.monotonic() - started, 2)),
+        **training_metadata(manifest, scores, started),
     }, data_version=dg.DataVersion(manifest["version"]))

@@ -1,5 +1,5 @@
 """fastText language ID on CommonCrawl: other languages and low scores dropped (logic:
-``corpus.filters.langid``, model: ``quality_models.langid``)."""
+``corpus.filters.langid``, model: ``quality_models.language_identifier``)."""
 
 import time
 from pathlib import Path
@@ -12,10 +12,10 @@ from assets.config_base import ValidatedConfig
 from assets.resources import CorpusStorage
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata
 from corpus import catalog, plots, recipe
-from corpus import stage as stage_module
+from corpus import part_runners
 from corpus.inputs import sha256_file
 from corpus.filters import langid as langid_filter
-from quality_models import langid
+from quality_models import language_identifier
 from quality_models.langid_assets import current_refiners
 
 SOURCE = "commoncrawl"
@@ -52,7 +52,7 @@ def cc_language_id(context: dg.AssetExecutionContext, config: LanguageIdConfig, 
     """fastText language ID: documents of other languages or with a low top-1 score are dropped."""
     started = time.monotonic()
     layout = corpus_storage.layout()
-    model_path = Path(config.model_path) if config.model_path else langid.default_model_path()
+    model_path = Path(config.model_path) if config.model_path else language_identifier.default_model_path()
     refiners = current_refiners(layout) if config.use_refiners else None
     if config.use_refiners and refiners is None:
         context.log.warning("no bs/hr/sr and da/nb refiners (langid_model found no labelled sentences): "
@@ -62,10 +62,10 @@ def cc_language_id(context: dg.AssetExecutionContext, config: LanguageIdConfig, 
                     model=sha256_file(model_path), refiners=refiners.name if refiners else None)
 
     def make_filter():
-        return langid_filter.LangIdFilter(langid.LanguageIdentifier(model_path, refiners), SOURCE, config.keep_languages,
+        return langid_filter.LangIdFilter(language_identifier.LanguageIdentifier(model_path, refiners), SOURCE, config.keep_languages,
                                           config.min_score, config.min_score_per_language)
 
-    code = code_fingerprint(langid_filter, langid, stage_module)
+    code = code_fingerprint(langid_filter, language_identifier, part_runners)
     units = filter_units(layout, langid_filter.STAGE, SOURCE, UPSTREAM_STAGE, settings, make_filter, code)
     stats = run_units(context, layout, langid_filter.STAGE, SOURCE, units)
 

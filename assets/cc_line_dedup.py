@@ -20,9 +20,9 @@ from assets.config_base import ValidatedConfig
 from assets.resources import CorpusStorage, DUCKDB_POOL
 from assets.stages import Unit, code_fingerprint, run_units, stage_metadata, upstream_fingerprint
 from corpus import presets, recipe, snapshots
-from corpus import stage as stage_module
+from corpus import part_runners
 from corpus.filters import line_dedup
-from corpus.stage import filter_part
+from corpus.part_runners import filter_part
 from corpus.storage import iter_batches, part_is_current, write_table_atomic
 from corpus.fingerprints import fingerprint, FINGERPRINT_KEY
 
@@ -58,7 +58,7 @@ def cc_line_dedup(context: dg.AssetExecutionContext, config: LineDedupConfig, co
     removed everywhere."""
     started = time.monotonic()
     layout = corpus_storage.layout()
-    code = code_fingerprint(line_dedup, stage_module)
+    code = code_fingerprint(line_dedup, part_runners)
     parts = layout.docs_parts(corpus_storage.preset().upstream(SOURCE, line_dedup.STAGE), SOURCE)
     work = layout.work / line_dedup.STAGE / SOURCE
     hash_files, key_files, pass1 = {}, {}, {}

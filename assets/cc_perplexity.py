@@ -19,7 +19,7 @@ from assets.resources import CorpusStorage
 from assets.stages import Unit, code_fingerprint, run_units, stage_metadata, upstream_fingerprint
 from corpus import plots, presets, recipe, snapshots
 from corpus.filters import perplexity as ppl
-from corpus.stage import filter_part
+from corpus.part_runners import filter_part
 from corpus.storage import iter_batches
 from corpus.fingerprints import fingerprint
 from quality_models import kenlm_model, store

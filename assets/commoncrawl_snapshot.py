@@ -1,6 +1,6 @@
 """The scale-out path for Common Crawl: one dynamic partition per WET/WARC file of a snapshot.
 
-``commoncrawl_wet_file`` downloads (with resume) and ingests ONE file into the very part that the
+``commoncrawl_file`` downloads (with resume) and ingests ONE file into the very part that the
 unpartitioned ``commoncrawl_documents`` asset writes for it: the file lands under the commoncrawl source
 root at its path below ``crawl-data/`` (``CC-MAIN-2024-10/segments/<segment>/wet/<file>``), the partition
 key is that path's part name, and the fingerprint is the ingest asset's (part, content, reader options,
@@ -30,7 +30,7 @@ from corpus.fingerprints import content_fingerprint
 from corpus.inputs import download, mirrored, part_name
 from corpus.progress import Progress
 from corpus.sources import reader
-from corpus.stage import ingest_part
+from corpus.part_runners import ingest_part
 from corpus.storage import Location, PartStats, PartWriter, part_is_current, read_part_stats, read_table
 from corpus.fingerprints import fingerprint
 
@@ -92,7 +92,7 @@ class WetFileConfig(source_config(SOURCE)):
 
 def _options(config: WetFileConfig) -> dict:
     if config.inputs:
-        raise dg.Failure(f"commoncrawl_wet_file reads the file its partition names; `inputs` ({config.inputs}) "
+        raise dg.Failure(f"commoncrawl_file reads the file its partition names; `inputs` ({config.inputs}) "
                          "is for commoncrawl_documents")
     return config.model_dump(exclude={"inputs", *config.discovery_fields})
 
@@ -127,7 +127,7 @@ def _length_plot(path: Location, min_chars: Optional[int]) -> Optional[str]:
     tags={"source": SOURCE},
 )
 @unreachable_host_fails_the_step()
-def commoncrawl_wet_file(context: dg.AssetExecutionContext, config: WetFileConfig, corpus_storage: CorpusStorage,
+def commoncrawl_file(context: dg.AssetExecutionContext, config: WetFileConfig, corpus_storage: CorpusStorage,
                          raw_inputs: RawInputs, commoncrawl_remote: CommonCrawlRemote) -> dg.MaterializeResult:
     """One Common Crawl WET/WARC file -> documents, in the part ``commoncrawl_documents`` uses for it."""
     started = time.monotonic()

@@ -23,7 +23,7 @@ from corpus import recipe
 from corpus.fingerprints import FingerprintCache, content_fingerprint
 from corpus.inputs import expand_paths, explicit_input_units
 from corpus.sources import reader
-from corpus.stage import ingest_part
+from corpus.part_runners import ingest_part
 from corpus.fingerprints import fingerprint
 from corpus.validation import missing_local_inputs
 

@@ -19,7 +19,7 @@ from corpus.fingerprints import FingerprintCache
 from corpus.plots import as_markdown_image, bar_plot
 from corpus.progress import Progress
 from corpus.schema import DOCUMENT_SCHEMA
-from corpus.stage import BatchFilter, filter_part
+from corpus.part_runners import BatchFilter, filter_part
 from corpus.storage import (Layout, Location, PartStats, PartWriter, iter_batches, part_is_current, read_part_stats,
                             read_schema)
 from corpus.fingerprints import fingerprint, FINGERPRINT_KEY

@@ -10,7 +10,9 @@ import pydantic
 from assets.catalog import corpus_catalog
 from assets.config_base import ValidatedConfig
 from assets.resources import CorpusStorage
-from corpus import funnel, mixture, shards, tokenizer, tokens
+from corpus import funnel, mixture, tokens
+from corpus.shards import MANIFEST
+from corpus.tokenizer import load_tokenizer
 from corpus.recipe import (MIXTURE_SAMPLE_SEED, MIXTURE_SEED, MIXTURE_SHARES_PCT, MIXTURE_TOTAL_TOKENS, SHARD_TOKENS, SOURCES,
                            TOKENIZER_SAMPLE_CHARS, TOKENIZER_VOCAB_SIZE, VAL_FRACTION, VAL_MAX_DOCS_FRACTION,
                            VAL_MIN_SOURCE_DOCS, VAL_MIN_TOKENS)
@@ -66,7 +68,7 @@ def mixture_asset(context: dg.AssetExecutionContext, config: MixtureConfig, corp
     curated = corpus_storage.preset().curated_stage
     count, name = None, ""
     if config.count_with_tokenizer:
-        tok = tokenizer.load_tokenizer(Path(config.count_with_tokenizer))
+        tok = load_tokenizer(Path(config.count_with_tokenizer))
         count = lambda texts: [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]  # noqa: E731
         name = config.count_with_tokenizer
     plan, info = mixture.make_plan(layout, curated, config.shares_pct, config.total_tokens, config.seed,
@@ -135,7 +137,7 @@ def token_shards(context: dg.AssetExecutionContext, config: TokenShardsConfig, c
     context.log.info(f"unigram entropy of the train shards: {m['unigram_entropy_nats']:.4f} nats/token")
     report = json.loads(mixture.read_plan_meta(layout.work / "mixture" / "plan_exact.parquet")["report"])
     return dg.MaterializeResult(metadata={
-        "path": dg.MetadataValue.path(str(layout.shards / shards.MANIFEST)),
+        "path": dg.MetadataValue.path(str(layout.shards / MANIFEST)),
         "dtype": m["dtype"],
         "vocab_size": m["vocab_size"],
         "train_tokens": m["train_tokens"],

@@ -10,7 +10,7 @@ import dagster as dg
 
 from assets.config_base import ValidatedConfig, config_class, dataclass_fields
 from assets.stages import filter_stage_asset
-from corpus import stage as stage_module
+from corpus import part_runners
 from corpus.filters import base, c4_rules, fineweb, gopher
 from corpus.storage import Layout
 
@@ -42,7 +42,7 @@ def rules_stage(stage: str, rules: type, make_filter: Callable[..., base.Documen
         chosen = rules_from(rules, config)
         return dataclasses.asdict(chosen), lambda source: make_filter(source, chosen)
 
-    return filter_stage_asset(stage, config_cls, build, (*code, base, stage_module), description)
+    return filter_stage_asset(stage, config_cls, build, (*code, base, part_runners), description)
 
 
 web_gopher = rules_stage(

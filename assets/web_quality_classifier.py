@@ -15,7 +15,7 @@ from assets.stages import (clear_inactive_sources, code_fingerprint, drop_reason
                            skipped_metadata, stage_metadata)
 from assets.web_heuristics import rules_config, rules_from
 from corpus import presets
-from corpus import stage as stage_module
+from corpus import part_runners
 from corpus.filters import base, wikiref
 from corpus.filters import quality_classifier as qf
 from corpus.plots import as_markdown_image, histogram_plot
@@ -38,7 +38,7 @@ def web_quality_classifier(context: dg.AssetExecutionContext, config: QualityFil
     settings = rules_from(qf.QualityFilterSettings, config)
     folder = store.current_dir(layout.models, quality_classifier.NAME)
     scorer = quality_classifier.scorer_of(folder)
-    code = code_fingerprint(qf, wikiref, base, stage_module)
+    code = code_fingerprint(qf, wikiref, base, part_runners)
     total, extra = PartStats(source="*", stage=qf.STAGE), {}
     for source in sources:
         upstream = preset.upstream(source, qf.STAGE)

@@ -8,7 +8,7 @@ import dataclasses
 
 from assets.stages import filter_stage_asset
 from assets.web_heuristics import rules_config, rules_from
-from corpus import stage as stage_module
+from corpus import part_runners
 from corpus.filters import base, url, wordlists
 from corpus.storage import Layout
 
@@ -21,6 +21,6 @@ def _url_filter(config: UrlFilterConfig, layout: Layout):
 
 
 web_url_filter = filter_stage_asset(
-    url.STAGE, UrlFilterConfig, _url_filter, (url, wordlists, base, stage_module),
+    url.STAGE, UrlFilterConfig, _url_filter, (url, wordlists, base, part_runners),
     "URL filter (UT1 domain/URL blocklists, hard/soft-banned words and subwords in the URL) and the dirty-word "
     "count of the text (LLaMA-3 3.1.1; RefinedWeb G.1; datatrove's URLFilter): the first failing rule is the reason.")

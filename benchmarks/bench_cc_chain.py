@@ -38,12 +38,12 @@ def run_ours(wet_dir: Path, out_dir: Path) -> dict:
     from corpus.schema import DOCUMENT_SCHEMA, Drop, batches
     from corpus.sources import commoncrawl
     from corpus.storage import PARQUET_OPTIONS, iter_batches
-    from quality_models import langid
+    from quality_models import language_identifier
 
     out_dir.mkdir(parents=True, exist_ok=True)
     steps: dict[str, float] = {}
     cpu0, t0 = common.cpu_seconds(), time.perf_counter()
-    identifier = langid.LanguageIdentifier(common.LID_MODEL)
+    identifier = language_identifier.LanguageIdentifier(common.LID_MODEL)
     docs_in = docs_out = 0
     reasons: dict[str, int] = {}
     kept_ids: list[str] = []

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from corpus.filters import langid as langid_filter  # noqa: E402
 from corpus.filters import line_dedup  # noqa: E402
 from corpus.schema import batches, new_document  # noqa: E402
-from quality_models import langid  # noqa: E402
+from quality_models import language_identifier  # noqa: E402
 
 SAMPLES = Path(os.environ.get("CORPUS_SAMPLES_DIR", Path(__file__).resolve().parents[2] / "shared" / "samples"))
 
@@ -101,8 +101,8 @@ def bench(copies: int, refiners: Path | None) -> None:
               f"lines kept {out_lines / lines:.3f}, docs kept {out_docs}/{n}")
     texts = [t for k, _ in kept for t in k.column("text").to_pylist()]
     dedup_batches = [k for k, _ in kept]
-    for name, ident in [("lid.176", langid.LanguageIdentifier()),
-                        ("lid.176 + refiners", langid.LanguageIdentifier(refiners_dir=refiners) if refiners else None)]:
+    for name, ident in [("lid.176", language_identifier.LanguageIdentifier()),
+                        ("lid.176 + refiners", language_identifier.LanguageIdentifier(refiners_dir=refiners) if refiners else None)]:
         if ident is None:
             continue
         flt = langid_filter.LangIdFilter(ident, "commoncrawl")

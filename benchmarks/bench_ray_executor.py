@@ -29,7 +29,7 @@ from benchmarks import common
 
 # the part stages of the Common Crawl chain: (asset, stage)
 STAGES = [("commoncrawl_documents", "ingest"), ("cc_line_dedup", "line_dedup"), ("cc_language_id", "langid"),
-          ("cc_perplexity", "perplexity"), ("cc_quality_filter", "wikiref")]
+          ("cc_perplexity", "perplexity"), ("cc_wikiref", "wikiref")]
 SNAPSHOT_WET_BYTES = 24e12  # CCNet 4.3 (RECIPE.md): a snapshot is 24 TB of WET, 1,600 shards
 CCNET_CORE_HOURS = 9 * 5000  # the same snapshot in ~9 h on 5,000 cores
 NODE = dict(num_cpus=1, memory=3 * 1024 ** 3, node_ip_address="127.0.0.1")
@@ -144,7 +144,7 @@ def main() -> None:
             shutil.copytree(args.data_root, root / "data", symlinks=True)
         else:
             setup = subprocess.run([sys.executable, "-c", "from benchmarks.bench_ray_executor import _materialize; "
-                                    "_materialize('cc_quality_filter', upstream=True)"], cwd=common.REPO, env=env,
+                                    "_materialize('cc_wikiref', upstream=True)"], cwd=common.REPO, env=env,
                                    capture_output=True, text=True)
             assert setup.returncode == 0, setup.stderr[-3000:]
         runs = {}

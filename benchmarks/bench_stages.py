@@ -66,7 +66,7 @@ def run_stages(wet: Path) -> dict:
     from corpus.filters import gopher, langid as langid_filter, line_dedup
     from corpus.schema import Drop, batches
     from corpus.sources import commoncrawl
-    from quality_models import langid
+    from quality_models import language_identifier
 
     out: dict[str, dict] = {}
     gz = wet.read_bytes()
@@ -98,7 +98,7 @@ def run_stages(wet: Path) -> dict:
         deduped, wall, cpu = _timed(dedup)
     out["line dedup"] = {"docs": n_docs, "mb": text_mb(bs), "wall_s": wall, "cpu_s": cpu}
 
-    lid = langid_filter.LangIdFilter(langid.LanguageIdentifier(common.LID_MODEL), "commoncrawl")
+    lid = langid_filter.LangIdFilter(language_identifier.LanguageIdentifier(common.LID_MODEL), "commoncrawl")
     lid.identifier.predict(["warm up"])
     english, wall, cpu = _timed(lambda: [lid(b)[0] for b in deduped])
     out["fastText LID"] = {"docs": sum(b.num_rows for b in deduped), "mb": text_mb(deduped), "wall_s": wall, "cpu_s": cpu}

@@ -45,7 +45,7 @@ WEB_SOURCE_CHOICES = ("commoncrawl", "c4")
 STAGE_ASSETS = {
     "url_filter": "web_url_filter", "line_dedup": "cc_line_dedup", "langid": "cc_language_id",
     "gopher": "web_gopher", "c4_rules": "web_c4_rules", "fineweb_rules": "web_fineweb_rules",
-    "perplexity": "cc_perplexity", "wikiref": "cc_quality_filter", "quality_classifier": "web_quality_classifier",
+    "perplexity": "cc_perplexity", "wikiref": "cc_wikiref", "quality_classifier": "web_quality_classifier",
     "exact_dedup": "exact_dedup", "near_dedup": "curated_documents", "semantic_dedup": "semantic_dedup",
 }
 _RECIPE_STAGES = {

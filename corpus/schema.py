@@ -26,7 +26,7 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("lang_score", pa.float32()),
         pa.field("perplexity", pa.float32()),
         pa.field("bucket", pa.string()),
-        pa.field("quality_score", pa.float32()),
+        pa.field("wikiref_score", pa.float32()),
         # the model-based quality classifier's score (LLaMA-3 / DCLM); null where it does not run
         pa.field("quality_classifier_score", pa.float32()),
         # source-specific extras (title, repo, site, ...), JSON-encoded so the schema stays fixed

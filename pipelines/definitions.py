@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import (catalog, cc_language_id, cc_line_dedup, cc_perplexity, cc_quality_filter, dedup, sources,
+from assets import (catalog, cc_language_id, cc_line_dedup, cc_perplexity, cc_wikiref, dedup, sources,
                     semantic_dedup, tokens, web_heuristics, web_quality_classifier, web_url_filter)
 from assets import checks, commoncrawl_snapshot, raw_sources
 from assets.code_versions import with_code_versions
@@ -17,7 +17,7 @@ from quality_models import (langid_assets, perplexity_assets, quality_classifier
 from training import assets as training_assets
 
 ASSET_MODULES = [
-    sources, web_url_filter, cc_line_dedup, cc_language_id, web_heuristics, cc_perplexity, cc_quality_filter,
+    sources, web_url_filter, cc_line_dedup, cc_language_id, web_heuristics, cc_perplexity, cc_wikiref,
     quality_classifier_assets, web_quality_classifier,
     dedup, semantic_dedup, catalog, tokens, training_assets, langid_assets, perplexity_assets, wikiref_assets,
     semantic_embeddings_assets,

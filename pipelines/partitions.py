@@ -9,13 +9,13 @@ of them (``assets.commoncrawl_snapshot.INGEST_STRIPES``), so the queue never sta
 
 import dagster as dg
 
-from assets.commoncrawl_snapshot import COMMONCRAWL_FILES, commoncrawl_wet_file, writes_tags
+from assets.commoncrawl_snapshot import COMMONCRAWL_FILES, commoncrawl_file, writes_tags
 
 INGEST_FILES_JOB = "ingest_commoncrawl_files"
 
 ingest_commoncrawl_files = dg.define_asset_job(
     INGEST_FILES_JOB,
-    selection=dg.AssetSelection.assets(commoncrawl_wet_file),
+    selection=dg.AssetSelection.assets(commoncrawl_file),
     config=dg.PartitionedConfig(
         partitions_def=COMMONCRAWL_FILES,
         run_config_for_partition_key_fn=lambda _key: {},
@@ -24,4 +24,4 @@ ingest_commoncrawl_files = dg.define_asset_job(
     description="Download and ingest one Common Crawl file per run (partition = the file's part name).",
 )
 
-PARTITIONED_ASSETS = dg.AssetSelection.assets(commoncrawl_wet_file)
+PARTITIONED_ASSETS = dg.AssetSelection.assets(commoncrawl_file)

@@ -21,7 +21,7 @@ from typing import Iterator
 
 from corpus.schema import Drop
 from corpus.sources import wikipedia
-from quality_models.langid import REPO
+from quality_models.language_identifier import REPO
 
 SETS = ("wikipedia", "gettext")
 # Sentences per dump and per page: enough for a stable accuracy, few enough for a test of seconds.

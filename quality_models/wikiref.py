@@ -45,7 +45,7 @@ from corpus.filters.wikiref import NEGATIVE, POSITIVE, WikirefScorer, fasttext_t
 from corpus.recipe import WIKIREF_FASTTEXT_BUCKET
 from corpus.sampling import PrioritySample
 from corpus.schema import Drop, batches
-from corpus.stage import BatchFilter
+from corpus.part_runners import BatchFilter
 from corpus.storage import iter_batches
 from corpus.fingerprints import fingerprint
 from quality_models.fasttext_training import train_supervised

@@ -9,7 +9,7 @@ import dagster as dg
 from assets.resources import CorpusStorage, DUCKDB_POOL
 from corpus import recipe, snapshots
 from corpus.filters import langid as langid_filter
-from quality_models import langid, store, wikiref
+from quality_models import language_identifier, store, wikiref
 from quality_models.langid_assets import current_refiners
 
 WEB_STAGE = langid_filter.STAGE  # negatives: Common Crawl pages after line dedup + LID
@@ -74,7 +74,7 @@ def wikiref_classifier(context: dg.AssetExecutionContext, config: WikirefClassif
     if config.cc_index:
         cited_pages = wikiref.index_cited_pages(config.cc_index, config.warc_base, layout.work / "wikiref" / "cc_index",
                                                 config.max_cited_pages)
-        identifier = langid.LanguageIdentifier(langid.default_model_path(), current_refiners(layout))
+        identifier = language_identifier.LanguageIdentifier(language_identifier.default_model_path(), current_refiners(layout))
         lid = langid_filter.LangIdFilter(identifier, "commoncrawl", recipe.CC_KEEP_LANGUAGES, recipe.LANGID_MIN_SCORE)
     inputs = wikiref.WikirefInputs(layout.docs_parts("ingest", "wikipedia"), layout.docs_parts("ingest", "books"),
                                    negative_parts(layout.docs_parts(WEB_STAGE, "commoncrawl")), cited_pages, lid)

@@ -222,7 +222,7 @@ def test_build_corpus_on_a_two_node_ray_cluster_writes_the_in_process_bytes(cli_
     stages = _part_stage_metadata(env)
     cc_parts = len(storage.Layout(cli_built).docs_parts("ingest", "commoncrawl"))
     assert stages["commoncrawl_documents"] == {"executor": "ray", "executor_tasks": cc_parts, "executor_nodes": 2}
-    assert {"cc_line_dedup", "cc_language_id", "cc_perplexity", "cc_quality_filter", "exact_dedup",
+    assert {"cc_line_dedup", "cc_language_id", "cc_perplexity", "cc_wikiref", "exact_dedup",
             "curated_documents"} <= set(stages)
     assert {md["executor"] for md in stages.values()} == {"ray"}
 

@@ -8,7 +8,7 @@ def test_definitions_load_with_jobs_and_the_full_graph():
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     for source in ("commoncrawl", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange"):
         assert f"{source}_documents" in keys
-    assert {"cc_line_dedup", "cc_language_id", "cc_perplexity", "cc_quality_filter", "exact_dedup",
+    assert {"cc_line_dedup", "cc_language_id", "cc_perplexity", "cc_wikiref", "exact_dedup",
             "near_duplicates", "curated_documents", "corpus_catalog"} <= keys
 
 

@@ -59,7 +59,7 @@ def _commoncrawl_files(root: Path) -> list[Path]:
 
 
 def _english(texts: Sequence[str]) -> list[bool]:
-    from quality_models.langid import LanguageIdentifier
+    from quality_models.language_identifier import LanguageIdentifier
 
     labels, scores = LanguageIdentifier().predict(list(texts))
     return [label == "en" and score >= recipe.LANGID_MIN_SCORE for label, score in zip(labels, scores)]

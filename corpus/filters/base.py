@@ -3,7 +3,7 @@
 A filter (in the spirit of datatrove's ``filter(doc) -> bool | reason``, vectorised over an Arrow
 batch) returns a ``Judgement``: a keep mask, a reason (and optional detail) per dropped row, and the
 columns it fills or rewrites. ``DocumentFilter.__call__`` turns that into the kept batch and the
-``dropped`` rows, so it is a ``corpus.stage.BatchFilter`` that ``filter_part`` runs.
+``dropped`` rows, so it is a ``corpus.part_runners.BatchFilter`` that ``filter_part`` runs.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
-from corpus.stage import drops_table
+from corpus.part_runners import drops_table
 
 Values = pa.Array | pa.ChunkedArray | Sequence | np.ndarray
 

@@ -6,7 +6,7 @@ newlines to spaces, and punctuation split from words so "berlin." and "berlin" a
 (fastText splits on whitespace only). A document is kept when P(wiki-ref) >= ``min_score``, the
 threshold of the model's keep rule (0.25, RedPajama v1, for a model trained on real cited pages; a
 threshold calibrated on held-out web documents for the curated fallback, see ``quality_models.wikiref``);
-``quality_score`` holds the probability.
+``wikiref_score`` holds the probability.
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ class WikirefScorer:
 
 @dataclass
 class WikirefFilter(DocumentFilter):
-    """Fills ``quality_score`` with P(wiki-ref); drops documents under ``min_score`` (reason ``wikiref<0.25``)."""
+    """Fills ``wikiref_score`` with P(wiki-ref); drops documents under ``min_score`` (reason ``wikiref<0.25``)."""
 
     scorer: WikirefScorer
     min_score: float
@@ -75,4 +75,4 @@ class WikirefFilter(DocumentFilter):
     def judge(self, batch: pa.RecordBatch) -> Judgement:
         scores = self.scorer.score(batch.column("text").to_pylist())
         return Judgement(keep=scores >= self.min_score, reasons=drop_reason(self.min_score),
-                         details=[f"p={s:.3f}" for s in scores], columns={"quality_score": pa.array(scores, pa.float32())})
+                         details=[f"p={s:.3f}" for s in scores], columns={"wikiref_score": pa.array(scores, pa.float32())})

@@ -143,12 +143,12 @@ def test_english_common_crawl_pages_reach_documents_with_their_ccnet_columns(bui
     rule = json.loads((store.current_dir(storage.Layout(built).models, "wikiref") / "manifest.json").read_text())
     rows = con.execute(
         "SELECT count(*), count(*) FILTER (lang = 'en'), count(lang_score), count(perplexity), count(bucket), "
-        "count(quality_score), min(lang_score), list(DISTINCT bucket ORDER BY bucket), "
-        "count(*) FILTER (quality_score >= CAST(? AS FLOAT)) FROM documents WHERE source = 'commoncrawl'",
+        "count(wikiref_score), min(lang_score), list(DISTINCT bucket ORDER BY bucket), "
+        "count(*) FILTER (wikiref_score >= CAST(? AS FLOAT)) FROM documents WHERE source = 'commoncrawl'",
         [rule["keep_rule"]["min_score"]]).fetchone()
-    n, english, lang_score, perplexity, bucket, quality_score, min_lang_score, buckets, over_rule = rows
+    n, english, lang_score, perplexity, bucket, wikiref_score, min_lang_score, buckets, over_rule = rows
     assert n == 87 == funnel[-1][2]  # pinned: the build is deterministic on the samples
-    assert english == lang_score == perplexity == bucket == quality_score == over_rule == n
+    assert english == lang_score == perplexity == bucket == wikiref_score == over_rule == n
     assert min_lang_score >= recipe.LANGID_MIN_SCORE
     assert set(buckets) <= set(recipe.PERPLEXITY_KEEP_BUCKETS)
 
@@ -156,7 +156,7 @@ def test_english_common_crawl_pages_reach_documents_with_their_ccnet_columns(bui
 NEW_SNAPSHOT = "CC-MAIN-2025-05"
 # the Common Crawl chain up to the corpus-wide dedup: a new snapshot's files must leave every earlier part alone
 CC_STAGES = ("ingest", "line_dedup", "langid", "perplexity", "wikiref", "exact_dedup")
-CC_ASSETS = ("commoncrawl_documents", "cc_line_dedup", "cc_language_id", "cc_perplexity", "cc_quality_filter")
+CC_ASSETS = ("commoncrawl_documents", "cc_line_dedup", "cc_language_id", "cc_perplexity", "cc_wikiref")
 
 
 def _second_snapshot(raw: Path, samples_dir: Path) -> list[str]:

@@ -9,7 +9,7 @@ from assets.cc_language_id import cc_language_id
 from assets.cc_line_dedup import cc_line_dedup
 from assets.resources import CorpusStorage
 from corpus.schema import new_document
-from corpus.stage import ingest_part
+from corpus.part_runners import ingest_part
 from corpus.storage import Layout, PartWriter
 from quality_models.langid_assets import langid_model
 

@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from assets.cc_line_dedup import cc_line_dedup
-from assets.commoncrawl_snapshot import CommonCrawlRemote, commoncrawl_wet_file
+from assets.commoncrawl_snapshot import CommonCrawlRemote, commoncrawl_file
 from assets.resources import CorpusStorage, RawInputs
 from assets.sources import ingest_assets
 from corpus import snapshots
@@ -36,7 +36,7 @@ def _resources(data: Path, raw: Path, data_url: str = "http://127.0.0.1:9") -> d
 def _materialize_partition(key: str, resources: dict) -> dg.ExecuteInProcessResult:
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("commoncrawl_files", [key])
-    return dg.materialize([commoncrawl_wet_file], partition_key=key, instance=instance, resources=resources)
+    return dg.materialize([commoncrawl_file], partition_key=key, instance=instance, resources=resources)
 
 
 def _part(data: Path, key: str) -> Path:
@@ -57,7 +57,7 @@ def test_a_partition_downloads_its_file_and_agrees_with_the_unpartitioned_asset(
     assert result.success
     assert hits == [(f"crawl-data/{WET_REMOTE}", None)]
     assert (raw / "commoncrawl" / WET_REMOTE).read_bytes() == (sample / "whirlwind.warc.wet.gz").read_bytes()
-    md = result.asset_materializations_for_node("commoncrawl_wet_file")[0].metadata
+    md = result.asset_materializations_for_node("commoncrawl_file")[0].metadata
     assert md["docs_out"].value > 0 and md["snapshot"].value == "CC-MAIN-2024-22"
     assert "data:image/png;base64," in md["doc_length_histogram"].value
     wet_written = _part(data, wet_key).stat().st_mtime_ns
@@ -73,7 +73,7 @@ def test_a_partition_downloads_its_file_and_agrees_with_the_unpartitioned_asset(
     # ... and a partition run for the WARC file skips the part commoncrawl_documents wrote
     again = _materialize_partition(warc_key, _resources(data, raw))
     assert again.success and _part(data, warc_key).stat().st_mtime_ns == warc_written
-    assert again.asset_materializations_for_node("commoncrawl_wet_file")[0].metadata["docs_out"].value > 0
+    assert again.asset_materializations_for_node("commoncrawl_file")[0].metadata["docs_out"].value > 0
 
 
 def test_a_partition_refuses_reader_inputs_meant_for_the_unpartitioned_asset(tmp_path, samples_dir):
@@ -82,9 +82,9 @@ def test_a_partition_refuses_reader_inputs_meant_for_the_unpartitioned_asset(tmp
     key = "s__whirlwind.warc.gz"
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("commoncrawl_files", [key])
-    result = dg.materialize([commoncrawl_wet_file], partition_key=key, instance=instance, raise_on_error=False,
+    result = dg.materialize([commoncrawl_file], partition_key=key, instance=instance, raise_on_error=False,
                             resources=_resources(tmp_path / "data", raw),
-                            run_config={"ops": {"commoncrawl_wet_file": {"config": {"inputs": ["/x.warc.gz"]}}}})
+                            run_config={"ops": {"commoncrawl_file": {"config": {"inputs": ["/x.warc.gz"]}}}})
     assert not result.success
     assert not _part(tmp_path / "data", key).exists()
 
@@ -118,7 +118,7 @@ def test_two_partitions_in_parallel_with_the_multiprocess_executor_then_line_ded
         instance.add_dynamic_partitions("commoncrawl_files", keys)
 
     # two runs at once, as a backfill launches them; each uses the default (multiprocess) executor
-    runs = [subprocess.Popen([DAGSTER, "asset", "materialize", "-m", "pipelines", "--select", "commoncrawl_wet_file",
+    runs = [subprocess.Popen([DAGSTER, "asset", "materialize", "-m", "pipelines", "--select", "commoncrawl_file",
                               "--partition", key], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True) for key in keys]
     logs = [r.communicate(timeout=600)[0] for r in runs]

@@ -13,7 +13,7 @@ from assets.raw_sources import COMMONCRAWL_SNAPSHOTS, observe_raw_source, raw_as
 from assets.resources import RawInputs
 from corpus import recipe
 from assets.stages import upstream_fingerprint
-from corpus.inputs import DEFAULT_MANIFEST, load_manifest
+from corpus.inputs import DEFAULT_MANIFEST, SAMPLES_MANIFEST, load_manifest
 from corpus.storage import Layout
 from corpus.fingerprints import fingerprint
 from pipelines import defs
@@ -49,22 +49,25 @@ def test_every_ingest_asset_starts_at_its_raw_source_asset_and_cc_also_at_the_sn
         node = graph.get(raw_asset_key(source))
         assert node.is_observable and not node.is_materializable and node.group_name == "raw"
         assert raw_asset_key(source) in graph.get(dg.AssetKey(f"{source}_documents")).parent_keys
-    assert graph.get(dg.AssetKey("commoncrawl_wet_file")).parent_keys == {raw_asset_key("commoncrawl"), COMMONCRAWL_SNAPSHOTS}
+    assert graph.get(dg.AssetKey("commoncrawl_file")).parent_keys == {raw_asset_key("commoncrawl"), COMMONCRAWL_SNAPSHOTS}
     assert not graph.get(COMMONCRAWL_SNAPSHOTS).is_executable  # observed by commoncrawl_snapshot_sensor only
     build = defs.resolve_job_def("build_corpus").asset_layer.selected_asset_keys
     assert raw_asset_key("c4") not in build  # a build materializes, the sources are only observed
 
 
 def test_the_manifest_version_of_a_source_follows_its_pins_without_downloading(tmp_path):
-    obs = observe_raw_source("c4", None)
-    c4_entries = [e for e in load_manifest(DEFAULT_MANIFEST) if e.source == "c4"]
+    """Pinned entries (the samples manifest): the version follows each entry's sha256. The default manifest's
+    real upstream entries are unpinned until first downloaded, and are observed without a download as well."""
+    obs = observe_raw_source("c4", None, SAMPLES_MANIFEST)
+    c4_entries = [e for e in load_manifest(SAMPLES_MANIFEST) if e.source == "c4"]
     assert obs.metadata["files"].value == len(c4_entries) > 0
-    assert obs.metadata["bytes"].value == sum(e.size for e in c4_entries)
+    assert obs.metadata["bytes"].value == sum(e.size for e in c4_entries) > 0
     manifest = tmp_path / "m.json"
-    text = DEFAULT_MANIFEST.read_text()
-    manifest.write_text(text.replace(c4_entries[0].sha256, "0" * 64))
+    manifest.write_text(SAMPLES_MANIFEST.read_text().replace(c4_entries[0].sha256, "0" * 64))
     assert observe_raw_source("c4", None, manifest).tags[DATA_VERSION_TAG] != obs.tags[DATA_VERSION_TAG]
-    assert observe_raw_source("books", None, manifest).tags == observe_raw_source("books", None).tags
+    assert observe_raw_source("books", None, manifest).tags == observe_raw_source("books", None, SAMPLES_MANIFEST).tags
+    upstream = [e for e in load_manifest(DEFAULT_MANIFEST) if e.source == "c4"]
+    assert observe_raw_source("c4", None).metadata["files"].value == len(upstream) > 0
 
 
 def test_a_changed_raw_folder_makes_only_its_ingest_asset_stale(tmp_path, samples_dir, monkeypatch):

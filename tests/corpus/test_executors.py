@@ -9,9 +9,9 @@ import pytest
 from corpus import executors, model_cache
 from corpus.filters.wikiref import WikirefScorer
 from corpus.schema import new_document
-from corpus.stage import ingest_part
+from corpus.part_runners import ingest_part
 from corpus.storage import Layout, read_table
-from quality_models.langid import default_model_path
+from quality_models.language_identifier import default_model_path
 
 
 def test_the_executor_comes_from_corpus_executor(monkeypatch):

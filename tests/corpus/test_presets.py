@@ -55,5 +55,5 @@ def test_asset_deps_cover_both_recipes():
     assert presets.asset_deps("gopher") == ["cc_language_id", "web_url_filter"]
     assert presets.asset_deps("perplexity") == ["cc_language_id", "web_fineweb_rules"]
     deps = presets.asset_deps("exact_dedup")
-    assert {"cc_quality_filter", "web_quality_classifier", "c4_documents"} <= set(deps)
+    assert {"cc_wikiref", "web_quality_classifier", "c4_documents"} <= set(deps)
     assert presets.asset_deps("semantic_dedup") == ["curated_documents"]

@@ -18,7 +18,7 @@ from corpus.filters import perplexity as ppl
 from corpus.inputs import DownloadError, part_name, sha256_file
 from corpus.schema import Drop, new_document
 from corpus.sources import reader
-from corpus.stage import ingest_part
+from corpus.part_runners import ingest_part
 from corpus.storage import Layout, PartWriter
 from corpus.sampling import PrioritySample
 from quality_models import kenlm_model, store

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from quality_models import langid, langid_sets, store
+from quality_models import langid_sets, language_identifier, store
 
 REPO = Path(__file__).resolve().parents[2]
 CONFUSED = ("bs", "hr", "sr", "nb", "da")
@@ -27,7 +27,7 @@ def labelled(samples_dir) -> Path:
 @pytest.fixture(scope="module")
 def refiners(labelled, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("refiners")
-    langid.train_refiners(langid.read_labelled(labelled, "train"), out)
+    language_identifier.train_refiners(language_identifier.read_labelled(labelled, "train"), out)
     return out
 
 
@@ -39,7 +39,7 @@ def gettext_rows() -> list[tuple[str, str]]:
 def _cli(*args, stdin=None, data_root: Path | None = None):
     """The command line, run from the checkout with ``$CORPUS_DATA_ROOT`` (default refiners) set."""
     env = dict(os.environ, CORPUS_DATA_ROOT=str(data_root or REPO / "tests" / "no-such-data-root"))
-    return subprocess.run([sys.executable, "-m", "quality_models.langid", *args], input=stdin, cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "quality_models.language_identifier", *args], input=stdin, cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300, check=True).stdout
 
 
@@ -48,22 +48,22 @@ def _accuracy_lines(out: str) -> dict[str, str]:
     return {line.split("\t", 1)[0]: line.split("\t", 1)[1] for line in out.splitlines() if "\taccuracy=" in line}
 
 
-def _printed(result: langid.Evaluation) -> str:
+def _printed(result: language_identifier.Evaluation) -> str:
     return f"accuracy={result.accuracy:.4f}\t{result.counts[0]}/{result.counts[1]}"
 
 
 def test_labels_are_iso_639_1():
-    assert langid.clean_label("__label__en") == "en"
-    assert langid.clean_label("__label__no") == "nb"
-    assert langid.clean_label("__label__als") == "als"  # no ISO 639-1 code: kept as lid.176 says
+    assert language_identifier.clean_label("__label__en") == "en"
+    assert language_identifier.clean_label("__label__no") == "nb"
+    assert language_identifier.clean_label("__label__als") == "als"  # no ISO 639-1 code: kept as lid.176 says
 
 
 def test_the_labelled_file_is_the_lingua_sentences_so_a_split_is_needed(labelled, samples_dir):
-    rows = set(langid.read_labelled(labelled))
+    rows = set(language_identifier.read_labelled(labelled))
     lingua = {(p.stem, s) for p in (samples_dir / "langid" / "lingua-sentences").glob("*.txt")
               for s in p.read_text(encoding="utf-8").splitlines() if s}
     assert len(rows & lingua) > 0.99 * len(rows)
-    train, heldout = (set(langid.read_labelled(labelled, s)) for s in ("train", "heldout"))
+    train, heldout = (set(language_identifier.read_labelled(labelled, s)) for s in ("train", "heldout"))
     assert not {s for _, s in train} & {s for _, s in heldout}
     assert train | heldout == rows and 0.45 < len(heldout) / len(rows) < 0.55
 
@@ -84,15 +84,15 @@ def test_predict_cli_prints_label_and_score_per_line_in_order(samples_dir):
 
 
 def test_predict_cli_uses_the_refiners_langid_model_trained_by_default(labelled, refiners, tmp_path):
-    bosnian = [s for lab, s in langid.read_labelled(labelled, "heldout") if lab == "bs"][:40]
+    bosnian = [s for lab, s in language_identifier.read_labelled(labelled, "heldout") if lab == "bs"][:40]
     stdin = "\n".join(bosnian) + "\n"
     alone = [line.split("\t")[0] for line in _cli("predict", stdin=stdin).splitlines()]
-    store.publish(tmp_path / "models", langid.NAME, "refiners-test", lambda tmp: shutil.copytree(refiners, tmp, dirs_exist_ok=True),
-                  marker=langid.REFINERS_MARKER)
-    store.set_current(tmp_path / "models", langid.NAME, "refiners-test")
+    store.publish(tmp_path / "models", language_identifier.NAME, "refiners-test", lambda tmp: shutil.copytree(refiners, tmp, dirs_exist_ok=True),
+                  marker=language_identifier.REFINERS_MARKER)
+    store.set_current(tmp_path / "models", language_identifier.NAME, "refiners-test")
     assert json.loads((tmp_path / "models" / "langid" / "current.json").read_text()) == {"version": "refiners-test"}
     by_default = [line.split("\t") for line in _cli("predict", stdin=stdin, data_root=tmp_path).splitlines()]
-    labels, scores = langid.LanguageIdentifier(refiners_dir=refiners).predict(bosnian)
+    labels, scores = language_identifier.LanguageIdentifier(refiners_dir=refiners).predict(bosnian)
     assert [lab for lab, _ in by_default] == labels
     assert [float(s) for _, s in by_default] == pytest.approx(scores.tolist(), abs=1e-4)
     assert labels.count("bs") > alone.count("bs")
@@ -101,14 +101,14 @@ def test_predict_cli_uses_the_refiners_langid_model_trained_by_default(labelled,
 
 
 def test_evaluate_cli_prints_lid176_and_refined_accuracy_on_heldout_sentences(labelled, refiners, tmp_path):
-    rows = langid.read_labelled(labelled, "heldout")[::60]  # ~330 sentences, every language
+    rows = language_identifier.read_labelled(labelled, "heldout")[::60]  # ~330 sentences, every language
     sample = tmp_path / "sample.tsv"
     sample.write_text("".join(f"{lab}\t{s}\n" for lab, s in rows), encoding="utf-8")
     out = _cli("evaluate", str(sample), "--refiners", str(refiners))
     per_language = {line.split("\t")[0] for line in out.splitlines()[1:] if "accuracy=" not in line}
     assert per_language == {lab for lab, _ in rows}
-    base = langid.evaluate(langid.LanguageIdentifier(), rows)
-    refined = langid.evaluate(langid.LanguageIdentifier(refiners_dir=refiners), rows)
+    base = language_identifier.evaluate(language_identifier.LanguageIdentifier(), rows)
+    refined = language_identifier.evaluate(language_identifier.LanguageIdentifier(refiners_dir=refiners), rows)
     assert _accuracy_lines(out) == {"lid.176": _printed(base), "refined": _printed(refined)}
     assert base.accuracy >= 0.85 and refined.accuracy >= base.accuracy
     alone = _cli("evaluate", str(sample))  # no refiners under the data root: lid.176 alone, said so
@@ -116,29 +116,29 @@ def test_evaluate_cli_prints_lid176_and_refined_accuracy_on_heldout_sentences(la
 
 
 def test_refiners_fix_bosnian_and_bokmal_on_heldout_sentences(labelled, refiners):
-    rows = [r for r in langid.read_labelled(labelled, "heldout") if r[0] in CONFUSED]
-    base = langid.evaluate(langid.LanguageIdentifier(), rows)
-    refined = langid.evaluate(langid.LanguageIdentifier(refiners_dir=refiners), rows)
+    rows = [r for r in language_identifier.read_labelled(labelled, "heldout") if r[0] in CONFUSED]
+    base = language_identifier.evaluate(language_identifier.LanguageIdentifier(), rows)
+    refined = language_identifier.evaluate(language_identifier.LanguageIdentifier(refiners_dir=refiners), rows)
     assert base.per_language == {"bs": (30, 492), "da": (475, 517), "hr": (354, 517), "nb": (398, 508), "sr": (442, 486)}
     # lid.176 x refiner: Bosnian 0.06 -> 0.36 (a refiner alone reached 0.64 here, but lost to lid.176
     # on the gettext messages below), and no language of the clusters loses
     assert refined.per_language == {"bs": (175, 492), "da": (488, 517), "hr": (387, 517), "nb": (435, 508), "sr": (442, 486)}
     # refined scores stay probabilities
-    _, scores = langid.LanguageIdentifier(refiners_dir=refiners).predict([s for _, s in rows[:200]])
+    _, scores = language_identifier.LanguageIdentifier(refiners_dir=refiners).predict([s for _, s in rows[:200]])
     assert ((scores >= 0) & (scores <= 1)).all()
 
 
 def test_latin_serbian_is_not_lost_and_cyrillic_is_never_croatian_or_bosnian(labelled, refiners, gettext_rows):
-    base, refined = langid.LanguageIdentifier(), langid.LanguageIdentifier(refiners_dir=refiners)
+    base, refined = language_identifier.LanguageIdentifier(), language_identifier.LanguageIdentifier(refiners_dir=refiners)
     # the held-out Serbian sentences (all Cyrillic) transliterated: lid.176 201/486, refined 314/486
-    latin = [("sr", langid.serbian_latin(s)) for lab, s in langid.read_labelled(labelled, "heldout") if lab == "sr"]
-    assert not any(langid.is_cyrillic(s) for _, s in latin)
-    assert langid.evaluate(base, latin).per_language == {"sr": (201, 486)}
-    assert langid.evaluate(refined, latin).per_language == {"sr": (314, 486)}
+    latin = [("sr", language_identifier.serbian_latin(s)) for lab, s in language_identifier.read_labelled(labelled, "heldout") if lab == "sr"]
+    assert not any(language_identifier.is_cyrillic(s) for _, s in latin)
+    assert language_identifier.evaluate(base, latin).per_language == {"sr": (201, 486)}
+    assert language_identifier.evaluate(refined, latin).per_language == {"sr": (314, 486)}
     # real Serbian of both scripts: the GLib/GTK sr (Cyrillic) and sr@latin catalogs
     serbian = [s for lab, s in gettext_rows if lab == "sr"]
-    cyrillic = [s for s in serbian if langid.is_cyrillic(s)]
-    latin_real = [s for s in serbian if not langid.is_cyrillic(s)]
+    cyrillic = [s for s in serbian if language_identifier.is_cyrillic(s)]
+    latin_real = [s for s in serbian if not language_identifier.is_cyrillic(s)]
     assert (len(cyrillic), len(latin_real)) == (1237, 1159)
     cyr_base, _ = base.predict(cyrillic)
     cyr_refined, _ = refined.predict(cyrillic)
@@ -154,8 +154,8 @@ def test_refiners_never_change_lid176_on_wikipedia_sentences_of_other_languages(
     trigger labels (once here, a Swedish sentence lid.176 calls Danish) and may not change the answer."""
     rows = langid_sets.wikipedia_rows(samples_dir / "wikipedia")
     assert {lab for lab, _ in rows} == {"de", "en", "es", "fr", "it", "nl", "pl", "ru", "sv", "uk"}
-    base_labels, _ = langid.LanguageIdentifier().predict([s for _, s in rows])
-    refined_labels, _ = langid.LanguageIdentifier(refiners_dir=refiners).predict([s for _, s in rows])
+    base_labels, _ = language_identifier.LanguageIdentifier().predict([s for _, s in rows])
+    refined_labels, _ = language_identifier.LanguageIdentifier(refiners_dir=refiners).predict([s for _, s in rows])
     assert refined_labels == base_labels
     assert sum(lab in ("bs", "hr", "sr", "sh", "da", "nb") for lab in base_labels) == 1
     assert (len(rows), sum(g == p for (g, _), p in zip(rows, base_labels))) == (1398, 1385)
@@ -164,7 +164,7 @@ def test_refiners_never_change_lid176_on_wikipedia_sentences_of_other_languages(
 def test_refiners_beat_lid176_on_both_labelled_sets_printed_by_the_cli(labelled, refiners):
     """In-distribution (held-out half of the lingua sentences) and off it (GLib/GTK messages translated
     into bs/hr/sr/da/nb): the refiners are at least as good as lid.176 alone on each; all figures printed.
-    (That ``evaluate`` prints what ``langid.evaluate`` measures is checked above.)"""
+    (That ``evaluate`` prints what ``language_identifier.evaluate`` measures is checked above.)"""
     printed = {}
     for name, args in (("heldout", (str(labelled), "--split", "heldout")), ("gettext", ("--set", "gettext"))):
         out = _cli("evaluate", *args, "--refiners", str(refiners))

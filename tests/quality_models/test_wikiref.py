@@ -18,10 +18,10 @@ from fastwarc.warc import ArchiveIterator, WarcRecordType
 from corpus import cc_index, recipe
 from corpus.filters import langid as langid_filter
 from corpus.filters.wikiref import WikirefScorer
-from corpus.stage import filter_part
+from corpus.part_runners import filter_part
 from corpus.storage import Layout, PartWriter, iter_batches
 from quality_models import wikiref
-from quality_models.langid import LanguageIdentifier
+from quality_models.language_identifier import LanguageIdentifier
 from quality_models.wikiref import PrioritySample, WikirefInputs, WikirefParams, auc, chunks, normalize_url
 from tests.httpserver import serve
 from tests.quality_models.test_kenlm_model import sample_docs, write_parts

@@ -12,7 +12,7 @@ from corpus.schema import DOCUMENT_SCHEMA, batches, new_document
 
 @dataclass
 class ShortFilter(DocumentFilter):
-    """Drops texts under ``min_chars`` and writes each text's length into ``quality_score``."""
+    """Drops texts under ``min_chars`` and writes each text's length into ``wikiref_score``."""
 
     source: str
     min_chars: int = 10
@@ -22,7 +22,7 @@ class ShortFilter(DocumentFilter):
         lengths = pc.utf8_length(batch.column("text")).to_numpy()
         return Judgement(keep=lengths >= self.min_chars, reasons="too_short",
                          details=[f"chars={n}" for n in lengths],
-                         columns={"quality_score": pa.array(lengths, pa.float32())})
+                         columns={"wikiref_score": pa.array(lengths, pa.float32())})
 
 
 def _batch(texts):
@@ -34,7 +34,7 @@ def test_judgement_becomes_kept_rows_drops_and_annotations():
     kept, dropped = ShortFilter("c4")(batch)
     assert kept.schema == DOCUMENT_SCHEMA
     assert kept.column("text").to_pylist() == ["a long enough text", "another long text"]
-    assert kept.column("quality_score").to_pylist() == [18.0, 17.0]
+    assert kept.column("wikiref_score").to_pylist() == [18.0, 17.0]
     ids = batch.column("id").to_pylist()
     assert dropped.to_pylist() == [
         {"id": ids[1], "source": "c4", "stage": "short", "reason": "too_short", "detail": "chars=4"},

@@ -1,6 +1,6 @@
 """The default CCNet chain after language ID (perplexity buckets, then the Wikipedia-reference classifier's keep
 rule) on real English pages (tests/web_pages.py, evaluation half) at input sizes 1, 30 and 3,000, and on the
-boilerplate pages. Each input is run as cc_perplexity and cc_quality_filter run it, through the same functions
+boilerplate pages. Each input is run as cc_perplexity and cc_wikiref run it, through the same functions
 with their default settings: ``score_table`` -> ``ScoreSample`` -> ``choose_cutoffs`` -> ``bucket_filter``, then
 ``WikirefFilter`` with the threshold of the model's own keep rule; an input is pooled alone, as a snapshot of
 that size would be, so a single page takes its cut-offs from the model's web reference."""

@@ -5,7 +5,7 @@ import pytest
 from corpus import plots
 from corpus.filters import langid as langid_filter
 from corpus.schema import documents_to_batch, new_document
-from quality_models.langid import LanguageIdentifier
+from quality_models.language_identifier import LanguageIdentifier
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The wikiref filter: fastText text preparation, P(wiki-ref) in quality_score, drops under the threshold."""
+"""The wikiref filter: fastText text preparation, P(wiki-ref) in wikiref_score, drops under the threshold."""
 import pyarrow as pa
 
 from corpus import recipe
@@ -27,7 +27,7 @@ def test_filter_scores_real_documents_and_drops_under_threshold(classifier, samp
     assert ((scores >= 0) & (scores <= 1)).all()
     assert kept.num_rows + dropped.num_rows == batch.num_rows
     assert kept.num_rows == int((scores >= recipe.WIKIREF_MIN_SCORE).sum())
-    assert all(s >= recipe.WIKIREF_MIN_SCORE for s in kept.column("quality_score").to_pylist())
+    assert all(s >= recipe.WIKIREF_MIN_SCORE for s in kept.column("wikiref_score").to_pylist())
     assert set(dropped.column("reason").to_pylist()) <= {"wikiref<0.25"}
     assert all(d.startswith("p=") for d in dropped.column("detail").to_pylist())
     # a threshold above every score drops everything, with the reason naming it

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpus.schema import Drop, make_doc_id
-from corpus.stage import ingest_part
+from corpus.part_runners import ingest_part
 from corpus.storage import Layout, PartWriter
 from corpus.sources import github
 from corpus.sources.github_rules import quality_reason, strip_copyright_header

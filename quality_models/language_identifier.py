@@ -14,10 +14,10 @@ becomes ``nb`` (Bokmål, what the "no" Wikipedia is written in).
 
 Commands (the refiners default to the ones ``langid_model`` trained under ``$CORPUS_DATA_ROOT``)::
 
-    python -m quality_models.langid predict [--model M] [--refiners DIR | --no-refiners] < sentences.txt   # label<TAB>score
-    python -m quality_models.langid evaluate FILE.tsv [--split heldout] [--refiners DIR]   # label<TAB>sentence
-    python -m quality_models.langid evaluate --set {wikipedia,gettext} [--refiners DIR]
-    python -m quality_models.langid train-refiners FILE.tsv --out DIR [--split train]
+    python -m quality_models.language_identifier predict [--model M] [--refiners DIR | --no-refiners] < sentences.txt   # label<TAB>score
+    python -m quality_models.language_identifier evaluate FILE.tsv [--split heldout] [--refiners DIR]   # label<TAB>sentence
+    python -m quality_models.language_identifier evaluate --set {wikipedia,gettext} [--refiners DIR]
+    python -m quality_models.language_identifier train-refiners FILE.tsv --out DIR [--split train]
 
 ``evaluate`` prints lid.176 alone and with the refiners side by side. The lingua sentences
 (``labelled.tsv``) are split by a hash of the sentence (``split_of``): refiners train on the ``train``
@@ -339,7 +339,7 @@ def comparison_lines(base: Evaluation, refined: Evaluation | None) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     from quality_models import langid_sets  # it imports this module
 
-    parser = argparse.ArgumentParser(prog="python -m quality_models.langid", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m quality_models.language_identifier", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("predict", "evaluate"):
         p = sub.add_parser(name)

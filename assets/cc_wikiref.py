@@ -20,14 +20,14 @@ SOURCE = "commoncrawl"
 UPSTREAM = "perplexity"
 
 
-class WikirefFilterConfig(dg.Config):
+class WikirefConfig(dg.Config):
     """``min_score``: overrides the threshold of the model's keep rule (its manifest's ``keep_rule``)."""
 
     min_score: Optional[float] = None
 
 
 @dg.asset(group_name="ccnet", deps=["cc_perplexity", "wikiref_classifier"], kinds={"fasttext", "parquet"})
-def cc_quality_filter(context: dg.AssetExecutionContext, config: WikirefFilterConfig,
+def cc_wikiref(context: dg.AssetExecutionContext, config: WikirefConfig,
                       corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """Wikipedia-reference quality classifier (LLaMA-1)."""
     started = time.monotonic()
@@ -41,9 +41,9 @@ def cc_quality_filter(context: dg.AssetExecutionContext, config: WikirefFilterCo
                          lambda: wikiref.WikirefFilter(scorer, min_score, SOURCE), code_fingerprint(wikiref))
     stats = run_units(context, layout, wikiref.STAGE, SOURCE, units)
     # every scored document: the kept ones (docs) and the dropped ones (p= in dropped.detail)
-    kept = [read_table(p, columns=["lang", "quality_score"]) for p in layout.docs_parts(wikiref.STAGE, SOURCE)]
+    kept = [read_table(p, columns=["lang", "wikiref_score"]) for p in layout.docs_parts(wikiref.STAGE, SOURCE)]
     langs = np.asarray([x for t in kept for x in t.column("lang").to_pylist()], dtype=object)
-    scores = np.asarray([x for t in kept for x in t.column("quality_score").to_pylist()], dtype=float)
+    scores = np.asarray([x for t in kept for x in t.column("wikiref_score").to_pylist()], dtype=float)
     dropped_scores = []
     for p in layout.parts("dropped", wikiref.STAGE, SOURCE):
         detail = read_table(p, columns=["detail"]).column("detail")
@@ -55,6 +55,6 @@ def cc_quality_filter(context: dg.AssetExecutionContext, config: WikirefFilterCo
         model_version=folder.name,
         min_score=dg.MetadataValue.float(min_score),
         keep_rule=rule["rule"] if config.min_score is None else f"P(wiki-ref) >= {min_score:g} (run config)",
-        quality_score_histogram=dg.MetadataValue.md(plots.histograms_markdown(
+        wikiref_score_histogram=dg.MetadataValue.md(plots.histograms_markdown(
             values, {k: (min_score,) for k in values}, "P(wiki-ref)")),
     ))

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from corpus import recipe
 from corpus.filters.base import DocumentFilter, Judgement
-from corpus.filters.gopher import SPLITLINES, flat_lists, whitespace_words
+from corpus.filters.gopher import SPLITLINES, flat_lists, start_reasons, whitespace_words
 
 STAGE = "c4_rules"
 _SENTENCE_END = r"[.!?…]+['\"”’)\]]*(\s|$)"
@@ -59,10 +59,8 @@ def _first_line(hit: np.ndarray, line_rows: np.ndarray, line_no: np.ndarray, n_r
 
 def c4_clean(texts: pa.Array | pa.ChunkedArray, rules: C4Rules = C4Rules()) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     """Per document: the drop reason (None: kept), its detail, and the cleaned text (the kept lines)."""
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
+    texts, reason, detail = start_reasons(texts)
     n_rows = len(texts)
-    reason, detail = np.full(n_rows, None, object), np.full(n_rows, None, object)
     lines, line_rows, line_counts = flat_lists(pc.split_pattern_regex(texts, SPLITLINES))
     starts = np.zeros(n_rows, np.int64)
     np.cumsum(line_counts[:-1], out=starts[1:])

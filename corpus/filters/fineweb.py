@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from corpus import recipe
 from corpus.filters.base import DocumentFilter, Judgement
-from corpus.filters.gopher import flat_lists, no_reasons, record_failure, segment_duplicates, tokenize
+from corpus.filters.gopher import flat_lists, record_failure, segment_duplicates, start_reasons, tokenize
 
 STAGE = "fineweb_rules"
 
@@ -44,10 +44,8 @@ def _np(values) -> np.ndarray:
 
 def fineweb_reasons(texts: pa.Array | pa.ChunkedArray, rules: FineWebRules = FineWebRules()) -> tuple[np.ndarray, np.ndarray]:
     """Per document: the first failing rule's reason (None: kept) and its detail."""
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
+    texts, reason, detail = start_reasons(texts)
     n_rows = len(texts)
-    reason, detail = no_reasons(n_rows)
     if n_rows == 0:
         return reason, detail
     split = pc.split_pattern(texts, "\n")

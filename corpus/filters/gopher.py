@@ -216,6 +216,13 @@ def no_reasons(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.full(n, None, object), np.full(n, None, object)
 
 
+def start_reasons(texts: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """The texts as one array, and a reason and a detail per document, none yet (the rule families' start)."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    return (texts, *no_reasons(len(texts)))
+
+
 def record_failure(reason: np.ndarray, detail: np.ndarray, fails: np.ndarray, name: str, value: np.ndarray, limit: float,
            fmt: str = "{:.3f}") -> None:
     new = fails & (reason == None)  # noqa: E711 (elementwise on an object array)
@@ -226,10 +233,8 @@ def record_failure(reason: np.ndarray, detail: np.ndarray, fails: np.ndarray, na
 
 def gopher_reasons(texts: pa.Array | pa.ChunkedArray, rules: GopherRules = GopherRules()) -> tuple[np.ndarray, np.ndarray]:
     """Per document: the first failing rule's reason (None: kept) and its detail."""
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
+    texts, reason, detail = start_reasons(texts)
     n_rows = len(texts)
-    reason, detail = no_reasons(n_rows)
     if n_rows == 0:
         return reason, detail
     text_len = pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.float64)

@@ -358,9 +358,11 @@ FINEWEB_LINE_END_CHARS = ".!?‼‽⁇⁈⁉。！？．｡؟۔।॥։።፧፨
 # Crawl pages are too few to learn word vectors from; Wikipedia gives the vocabulary (and is real prose).
 SEMDEDUP_EMBEDDING_EXTRA_SOURCES: tuple[str, ...] = ("wikipedia",)
 # NeMo Curator (SemanticClusterLevelDedup / the semdedup config): eps 0.01, i.e. a pair with cosine >= 0.99 is a
-# duplicate. Measured with our embeddings (tests/corpus/dedup/test_semantic.py): paraphrases of real Wikipedia
-# articles (sentences shuffled, 30% of the words WordNet synonyms) have median cosine 0.997 to their original,
-# the closest two distinct articles (Albania / Algeria) 0.984.
+# duplicate. Measured with our embeddings (tests/assets/test_semantic_dedup.py's corpus): 40 paraphrases of real
+# Wikipedia articles (sentences shuffled, 30% of the words WordNet synonyms) have cosine 0.991 (min) / 0.998
+# (median) to their original; the closest two of the 106 distinct articles (Algeria / Albania) 0.9725, the seven
+# Angola articles at most 0.90 to each other. eps 0.01 removes 40/40 pairs and nothing else; 0.005 finds 32/40;
+# 0.03 also merges Algeria with Albania.
 SEMDEDUP_EPS = 0.01
 # The eps values whose removal counts the metadata reports (NeMo Curator: "look before choosing").
 SEMDEDUP_EPS_REPORTED: tuple[float, ...] = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1)
@@ -384,8 +386,9 @@ SEMDEDUP_SIMILARITY_BLOCK = 1024
 # model can be downloaded here), averaged per document with SIF weights a / (a + p(word)) (Arora et al. 2017,
 # "A simple but tough-to-beat baseline for sentence embeddings": a = 1e-3) and centred on the corpus mean (the
 # common component: without it every pair of long English documents has cosine > 0.99, measured on the samples).
-# fastText's skipgram (cbow's vectors separated paraphrases from distinct articles far worse on the samples:
-# minimum paraphrase cosine 0.83 vs 0.97), dim 64 (fastText's default is 100; 64 trains in ~20 s on 3 MB here),
+# fastText's skipgram (in a first trial with minCount 3, cbow's vectors separated paraphrases from distinct
+# articles far worse: minimum paraphrase cosine 0.83 vs skipgram's 0.97), dim 64 (fastText's default is 100; 64
+# trains in ~20 s on the 3 MB of English Wikipedia of the samples on an idle core; benchmarks/bench_semantic_dedup.py),
 # 5 epochs and fastText's minCount 5, one thread (fastText's training is reproducible only on one thread).
 SEMDEDUP_FASTTEXT_MODEL = "skipgram"
 SEMDEDUP_FASTTEXT_DIM = 64

@@ -86,6 +86,13 @@ class InProcessExecutor:
         for job in jobs:
             yield job, build_part(job, log), "local"
 
+    def map(self, fn: Callable[[Any], Any], items: list[Any], log: _Log, label: str) -> Iterator[Any]:
+        """``fn(item)`` for each item, in order: the side work of a stage (a hash bucket, a document
+        range, a part's scores) that is not a document part of its own."""
+        del log, label
+        for item in items:
+            yield fn(item)
+
 
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
@@ -154,6 +161,27 @@ class RayExecutor:
         for job, ref in zip(jobs, refs):
             stats, node = ray.get(ref)
             yield job, stats, node
+
+    def map(self, fn: Callable[[Any], Any], items: list[Any], log: _Log, label: str) -> Iterator[Any]:
+        """``fn(item)`` for each item as one Ray task each (the part tasks' resources and retries);
+        results in the order of ``items``. ``fn`` and the items must be picklable: plain functions,
+        paths and settings."""
+        if not items:
+            return
+        ray = _ray()
+        task = ray.remote(_map_on_worker).options(
+            num_cpus=self.resources.num_cpus, memory=self.resources.memory,
+            max_retries=self.resources.max_retries, retry_exceptions=False)
+        fn_ref = ray.put(fn)
+        refs = [task.remote(fn_ref, item) for item in items]
+        log.info(f"{label}: {len(refs)} task(s) submitted to Ray")
+        for ref in refs:
+            yield ray.get(ref)
+
+
+def _map_on_worker(fn: Callable[[Any], Any], item: Any) -> Any:
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    return fn(item)
 
 
 def _check_picklable(job: PartJob) -> None:

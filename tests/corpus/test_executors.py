@@ -82,3 +82,16 @@ def test_an_unpickled_scorer_uses_the_model_this_process_already_loaded():
     info = model_cache.fasttext_model.cache_info()
     assert (info.misses, info.hits) == (1, 3)
     assert all(len(s) == 1 for s in scores)
+
+
+def test_in_process_map_returns_each_result_in_the_order_of_the_items():
+    seen = []
+
+    def square(x):
+        seen.append(x)
+        return x * x
+
+    results = executors.InProcessExecutor().map(square, [3, 1, 2], log=None, label="squares")
+    assert seen == []  # lazy: the caller streams the results
+    assert list(results) == [9, 1, 4]
+    assert seen == [3, 1, 2]

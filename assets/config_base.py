@@ -39,6 +39,24 @@ def dataclass_fields(cls: type) -> Fields:
     return out
 
 
+def listed(fields: Fields) -> Fields:
+    """``fields`` as Dagster config takes them: a ``tuple[X, ...]`` becomes ``list[X]`` (config has no tuples)."""
+    def config_type(t: Any, default: Any) -> tuple[Any, Any]:
+        args = typing.get_args(t)
+        if typing.get_origin(t) is tuple and len(args) == 2 and args[1] is Ellipsis:
+            return list[args[0]], list(default)
+        return t, default
+    return {n: config_type(t, d) for n, (t, d) in fields.items()}
+
+
+def dataclass_from(cls: type, config: dg.Config) -> Any:
+    """The dataclass ``cls`` with the config's value of each of its fields that the config has (a list back
+    to a tuple where the dataclass holds a tuple); the others keep the dataclass's default."""
+    hints = typing.get_type_hints(cls)
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(cls) if f.name in type(config).model_fields}
+    return cls(**{n: tuple(v) if typing.get_origin(hints[n]) is tuple else v for n, v in values.items()})
+
+
 def keyword_fields(fn: Callable, skip: tuple[str, ...] = ()) -> Fields:
     """Every argument of ``fn`` that has a default (minus ``skip``), with its annotated type."""
     hints = typing.get_type_hints(fn)

@@ -3,12 +3,11 @@
 (``corpus.presets``); under ``llama1`` they write nothing."""
 
 import dataclasses
-import typing
-from typing import Any, Callable, List
+from typing import Callable
 
 import dagster as dg
 
-from assets.config_base import ValidatedConfig, config_class, dataclass_fields
+from assets.config_base import ValidatedConfig, config_class, dataclass_fields, dataclass_from, listed
 from assets.stages import filter_stage_asset
 from corpus import part_runners
 from corpus.filters import base, c4_rules, fineweb, gopher
@@ -18,19 +17,11 @@ from corpus.storage import Layout
 def rules_config(name: str, rules: type) -> type[dg.Config]:
     """A run Config with one field per scalar or string-tuple field of a rules dataclass (a tuple of
     strings becomes a list); the n-gram tables stay the recipe's (Dagster config has no tuple of pairs)."""
-    fields = {}
-    for n, (t, default) in dataclass_fields(rules).items():
-        if t in (int, float, bool, str):
-            fields[n] = (t, default)
-        elif typing.get_origin(t) is tuple and typing.get_args(t) == (str, ...):
-            fields[n] = (List[str], list(default))
+    fields = {n: (t, d) for n, (t, d) in listed(dataclass_fields(rules)).items() if t in (int, float, bool, str, list[str])}
     return config_class(name, __name__, fields, ValidatedConfig, doc=f"Run config of the {rules.__name__} (defaults: corpus/recipe.py).")
 
 
-def rules_from(rules: type, config: dg.Config) -> Any:
-    """The rules dataclass with the config's values (lists back to tuples)."""
-    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(rules) if f.name in type(config).model_fields}
-    return rules(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+rules_from = dataclass_from  # the rules dataclass with the config's values (lists back to tuples)
 
 
 def rules_stage(stage: str, rules: type, make_filter: Callable[..., base.DocumentFilter], code: tuple,

@@ -33,16 +33,17 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import xxhash
 
+from corpus import recipe
 from corpus.filters.perplexity import LM_SUFFIX, SP_SUFFIX, LanguageModel, language_files, normalize_line, pp
 from corpus.inputs import DownloadError, download, sha256_file
 from corpus.sampling import PrioritySample, PriorityThreshold
-from corpus.storage import iter_batches
+from corpus.storage import Layout, iter_batches
 from corpus.fingerprints import fingerprint
 from quality_models.store import publish
 
@@ -75,13 +76,16 @@ def _run(cmd: list[str], stdin=None, stdout=None) -> None:
 
 @dataclass(frozen=True)
 class KenlmParams:
-    order: int
-    vocab_size: int
-    holdout_fraction: float
-    min_train_lines: int
-    reference_max_docs: int
-    max_train_lines: int
-    tokenizer_max_lines: int
+    """The training settings (defaults: corpus/recipe.py); ``max_train_lines`` / ``tokenizer_max_lines``: the
+    KenLM and SentencePiece training texts' bounds (raise them on a machine with more memory)."""
+
+    order: int = recipe.KENLM_ORDER
+    vocab_size: int = recipe.KENLM_TOKENIZER_VOCAB
+    holdout_fraction: float = recipe.KENLM_HOLDOUT_FRACTION
+    min_train_lines: int = recipe.KENLM_MIN_TRAIN_LINES
+    reference_max_docs: int = recipe.PERPLEXITY_REFERENCE_MAX_DOCS
+    max_train_lines: int = recipe.KENLM_MAX_TRAIN_LINES
+    tokenizer_max_lines: int = recipe.KENLM_TOKENIZER_MAX_LINES
     languages: tuple[str, ...] = ()  # empty: every language with enough text
     lmplz_memory: str = "256M"  # lmplz -S; not part of the version (does not change the model)
     threads: int = 2  # SentencePiece trainer threads; not part of the version
@@ -316,6 +320,31 @@ def train_models(parts: list[Path], models_root: Path, work_dir: Path, params: K
     folder, reused = publish(models_root, NAME, version, build)
     shutil.rmtree(work_dir, ignore_errors=True)
     return folder, json.loads((folder / "manifest.json").read_text()), reused
+
+
+def train_data_root_models(layout: Layout, params: KenlmParams, web_reference_sources: Mapping[str, Sequence[str]],
+                           log=None) -> tuple[Path, dict[str, Any], bool]:
+    """``train_models`` on the data root's ingested Wikipedia, each language calibrated on the ingested pages
+    of its ``web_reference_sources`` (language -> sources); the languages asked for count in sorted order."""
+    web = {lang: [p for source in sources for p in layout.docs_parts("ingest", source)]
+           for lang, sources in web_reference_sources.items()}
+    return train_models(layout.docs_parts("ingest", "wikipedia"), layout.models, layout.work / "perplexity_models",
+                        replace(params, languages=tuple(sorted(params.languages))), log=log, web_reference=web)
+
+
+def _calibration_counts(m: Mapping[str, Any]) -> str:
+    cal = m.get("calibration") or {}
+    return f"{len(cal.get('wikipedia', []))} / {len(cal.get('web', []))}" if cal else "-"
+
+
+def models_markdown(languages: Mapping[str, Mapping[str, Any]]) -> str:
+    """A model set's languages as a markdown table (a CCNet set has only the files: ``-`` elsewhere)."""
+    rows = [f"| {lang} | {m.get('docs', '-')} | {m.get('train_lines', '-')} | {m.get('train_tokens', '-')} | "
+            f"{m.get('vocab_size', '-')} | {m.get('heldout_perplexity', '-')} | {_calibration_counts(m)} | "
+            f"{m.get('tokenizer_seconds', '-')} | {m.get('seconds', '-')} |" for lang, m in languages.items()]
+    return "\n".join(["| lang | docs | train lines | train tokens | vocab | held-out perplexity | "
+                      "calibration docs (wikipedia / web) | tokenizer seconds | seconds |",
+                      "|---|---|---|---|---|---|---|---|---|", *rows])
 
 
 # --- CCNet's released models ---------------------------------------------------------------------

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import gettext
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from corpus.schema import Drop
 from corpus.sources import wikipedia
-from quality_models.language_identifier import REPO
+from quality_models.language_identifier import REPO, Evaluation, LanguageIdentifier, evaluate
 
 SETS = ("wikipedia", "gettext")
 # Sentences per dump and per page: enough for a stable accuracy, few enough for a test of seconds.
@@ -102,3 +103,30 @@ def rows_of(name: str) -> list[tuple[str, str]]:
     if name == "gettext":
         return gettext_rows()
     raise ValueError(f"unknown labelled set {name!r}: one of {', '.join(SETS)}")
+
+
+@dataclass(frozen=True)
+class SetEvaluation:
+    """lid.176 alone and refined (None: no refiners) on one labelled set of ``sentences`` rows."""
+
+    sentences: int
+    base: Evaluation
+    refined: Evaluation | None
+
+    def summary(self, name: str) -> str:
+        return (f"langid on {name} ({self.sentences} sentences): lid.176 {self.base.accuracy:.4f}"
+                + (f", refined {self.refined.accuracy:.4f}" if self.refined else ""))
+
+
+def evaluate_sets(base: LanguageIdentifier, refined: LanguageIdentifier | None, heldout: list[tuple[str, str]],
+                  warn: Callable[[str], None]) -> dict[str, SetEvaluation]:
+    """Both identifiers on the refiners' held-out half (``heldout``) and on every set of ``SETS`` found; a
+    set whose files are missing is left out, said through ``warn``."""
+    sets = {"heldout": heldout}
+    for name in SETS:
+        try:
+            sets[name] = rows_of(name)
+        except FileNotFoundError as exc:
+            warn(f"labelled set {name} not evaluated: {exc}")
+    return {name: SetEvaluation(len(rows), evaluate(base, rows), evaluate(refined, rows) if refined else None)
+            for name, rows in sets.items()}

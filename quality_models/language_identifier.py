@@ -40,6 +40,8 @@ from typing import Iterable, Sequence, TextIO
 import numpy as np
 import xxhash
 
+from corpus.fingerprints import fingerprint
+from corpus.inputs import sha256_file
 from corpus.model_cache import fasttext_model
 from corpus.storage import Layout, atomic_path
 from quality_models.fasttext_training import train_supervised
@@ -195,6 +197,20 @@ def train_refiners(rows: Sequence[tuple[str, str]], out_dir: Path, clusters: Seq
     return paths
 
 
+def refiners_version(labelled: Path) -> str:
+    """The refiners' version in the model store: a hash of the labelled file, the settings and the clusters."""
+    return f"refiners-{fingerprint(sha256_file(labelled), REFINER_PARAMS, [c.__dict__ for c in CLUSTERS])[:16]}"
+
+
+def publish_refiners(models_dir: Path, labelled: Path) -> Path:
+    """The refiners trained on the train half of ``labelled`` (reused when that version exists), made current."""
+    version = refiners_version(labelled)
+    folder, _ = store.publish(models_dir, NAME, version, lambda tmp: train_refiners(read_labelled(labelled, "train"), tmp),
+                              marker=REFINERS_MARKER)
+    store.set_current(models_dir, NAME, version)
+    return folder
+
+
 def current_refiners(models_dir: Path) -> Path | None:
     """The refiners folder the last ``langid_model`` run under ``models_dir`` pointed to, if it exists."""
     version = store.current_version(models_dir, NAME)
@@ -334,6 +350,15 @@ def comparison_lines(base: Evaluation, refined: Evaluation | None) -> list[str]:
         if result is not None:
             lines.append(f"{name}\taccuracy={result.accuracy:.4f}\t{result.counts[0]}/{result.counts[1]}")
     return lines
+
+
+def comparison_markdown(base: Evaluation, refined: Evaluation | None) -> str:
+    """The per-language accuracies of ``comparison_lines`` as a markdown table (3 decimals)."""
+    rows = ["| language | sentences | lid.176 | + refiners |", "|---|---|---|---|"]
+    for label, (_, total) in base.per_language.items():
+        shown = f"{refined.language_accuracy(label):.3f}" if refined else "-"
+        rows.append(f"| {label} | {total} | {base.language_accuracy(label):.3f} | {shown} |")
+    return "\n".join(rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -40,15 +40,16 @@ from urllib.parse import urlsplit
 import numpy as np
 import xxhash
 
-from corpus import cc_index
+from corpus import cc_index, recipe, snapshots
+from corpus.filters import langid as langid_filter
 from corpus.filters.wikiref import NEGATIVE, POSITIVE, WikirefScorer, fasttext_text
-from corpus.recipe import WIKIREF_FASTTEXT_BUCKET
 from corpus.sampling import PrioritySample
 from corpus.schema import Drop, batches
 from corpus.part_runners import BatchFilter
-from corpus.storage import iter_batches
+from corpus.storage import Layout, iter_batches
 from corpus.fingerprints import fingerprint
 from quality_models.fasttext_training import train_supervised
+from quality_models import language_identifier
 from quality_models.kenlm_model import is_heldout
 from quality_models.store import publish
 
@@ -58,6 +59,7 @@ DEFAULT_PORTS = {"http": "80", "https": "443"}
 CITED_IN_INPUTS = "commoncrawl_cited"
 CITED_FROM_INDEX = "cc_index_cited"
 WEB = "commoncrawl"
+WEB_STAGE = langid_filter.STAGE  # negatives: Common Crawl pages after line dedup + LID
 # fetched cited pages -> (documents or Drops); given {normalised cited URL: priority}
 CitedPageSource = Callable[[Mapping[str, int]], Iterable["dict[str, Any] | Drop"]]
 
@@ -105,20 +107,27 @@ def chunks(text: str, min_chars: int) -> list[str]:
 
 @dataclass(frozen=True)
 class WikirefParams:
-    min_positives: int
-    min_positive_chars: int
-    min_example_chars: int
-    holdout_fraction: float
-    lr: float
-    dim: int
-    epoch: int
-    word_ngrams: int
-    min_score: float  # the keep rule of a model trained on real cited pages (RedPajama v1: 0.25)
-    fallback_keep_fraction: float  # the keep rule of a fallback model: this share of held-out web documents
-    max_examples_per_class: int  # training chunks per class; held-out: this times holdout_fraction
-    max_chunks_per_document: int  # so that one long page (or book) does not stand for its whole class
-    max_calibration_documents: int  # held-out documents kept per class (keep rule, document-level AUC)
-    max_cited_urls: int
+    """The training settings (defaults: corpus/recipe.py)."""
+
+    min_positives: int = recipe.WIKIREF_MIN_POSITIVES
+    min_positive_chars: int = recipe.WIKIREF_MIN_POSITIVE_CHARS
+    min_example_chars: int = recipe.WIKIREF_MIN_EXAMPLE_CHARS
+    holdout_fraction: float = recipe.WIKIREF_HOLDOUT_FRACTION
+    lr: float = recipe.WIKIREF_FASTTEXT_LR
+    dim: int = recipe.WIKIREF_FASTTEXT_DIM
+    epoch: int = recipe.WIKIREF_FASTTEXT_EPOCH
+    word_ngrams: int = recipe.WIKIREF_FASTTEXT_WORD_NGRAMS
+    # the keep rule of a model trained on real cited pages (RedPajama v1: 0.25)
+    min_score: float = recipe.WIKIREF_MIN_SCORE
+    # the keep rule of a fallback model: this share of held-out web documents
+    fallback_keep_fraction: float = recipe.WIKIREF_FALLBACK_KEEP_FRACTION
+    # training chunks per class; held-out: this times holdout_fraction
+    max_examples_per_class: int = recipe.WIKIREF_MAX_EXAMPLES_PER_CLASS
+    # so that one long page (or book) does not stand for its whole class
+    max_chunks_per_document: int = recipe.WIKIREF_MAX_CHUNKS_PER_DOCUMENT
+    # held-out documents kept per class (keep rule, document-level AUC)
+    max_calibration_documents: int = recipe.WIKIREF_MAX_CALIBRATION_DOCUMENTS
+    max_cited_urls: int = recipe.WIKIREF_MAX_CITED_URLS
     seed: int = 0
 
 
@@ -225,6 +234,26 @@ def index_cited_pages(index: list[str], warc_base: str, cache: Path, max_pages: 
         return cc_index.cited_pages(hits, warc_base, cache)
 
     return fetch
+
+
+def negative_parts(web_parts: list) -> list:
+    """The negatives' parts: the first snapshot's (``corpus.snapshots.snapshot_order``), not every snapshot's,
+    so adding a newer snapshot keeps the classifier, and so every earlier part it filtered, as it was."""
+    return next(iter(snapshots.by_snapshot(web_parts).values()), [])
+
+
+def data_root_inputs(layout: Layout, cc_index_paths: list[str], warc_base: str, max_cited_pages: int) -> WikirefInputs:
+    """The inputs from the data root: ingested Wikipedia and Books, the first snapshot's Common Crawl pages
+    after LID (``WEB_STAGE``); with an index (``cc_index_paths`` non-empty), the cited pages it finds (at most
+    ``max_cited_pages``), language-identified as the web pages were (lid.176 + the current refiners)."""
+    cited_pages, lid = None, None
+    if cc_index_paths:
+        cited_pages = index_cited_pages(cc_index_paths, warc_base, layout.work / "wikiref" / "cc_index", max_cited_pages)
+        identifier = language_identifier.LanguageIdentifier(language_identifier.default_model_path(),
+                                                            language_identifier.current_refiners(layout.models))
+        lid = langid_filter.LangIdFilter(identifier, WEB, recipe.CC_KEEP_LANGUAGES, recipe.LANGID_MIN_SCORE)
+    return WikirefInputs(layout.docs_parts("ingest", "wikipedia"), layout.docs_parts("ingest", "books"),
+                         negative_parts(layout.docs_parts(WEB_STAGE, WEB)), cited_pages, lid)
 
 
 class ExamplePools:
@@ -367,7 +396,7 @@ def examples_digest(examples: Iterable[Example], calibration: Iterable[str], hel
     return digest.hexdigest()
 
 
-def fit(tmp: Path, train: Iterable[Example], params: Any, bucket: int = WIKIREF_FASTTEXT_BUCKET) -> float:
+def fit(tmp: Path, train: Iterable[Example], params: Any, bucket: int = recipe.WIKIREF_FASTTEXT_BUCKET) -> float:
     """Train ``tmp/model.bin`` on ``train`` (fastText supervised, one thread, ``params``' seed); the seconds taken.
     ``params`` has ``lr``, ``dim``, ``epoch``, ``word_ngrams`` and ``seed``."""
     started = time.monotonic()

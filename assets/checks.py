@@ -31,7 +31,6 @@ from corpus.storage import Layout
 from corpus.shards import manifest_problems, read_manifest
 
 EXACT_STAGE = "exact_dedup"
-CATALOG_VIEWS = ("documents", "dropped", "funnel")
 
 
 def _nothing_to_check(why: str, **metadata) -> dg.AssetCheckResult:
@@ -109,40 +108,18 @@ def exact_dedup_rate_within_bounds(config: DedupRateBounds, corpus_storage: Corp
                 description="catalog.duckdb has the documents/dropped/funnel views and they agree with the funnel.")
 def catalog_agrees_with_funnel(corpus_storage: CorpusStorage) -> dg.AssetCheckResult:
     layout = corpus_storage.layout()
-    curated = corpus_storage.preset().curated_stage
     if not layout.catalog.exists():
         return dg.AssetCheckResult(passed=False, description=f"{layout.catalog} does not exist")
-    con = catalog.connect(layout, read_only=True)
-    try:
-        present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        missing = [v for v in CATALOG_VIEWS if v not in present]
-        if missing:
-            return dg.AssetCheckResult(passed=False, description=f"missing view(s): {', '.join(missing)}")
-        # per source: curated rows == the funnel's docs out of the last stage
-        docs_mismatch = con.execute(f"""
-            SELECT coalesce(d.source, f.source), coalesce(d.n, 0), coalesce(f.n, 0)
-            FROM (SELECT source, count(*) AS n FROM documents GROUP BY source) d
-            FULL JOIN (SELECT source, sum(docs_out) AS n FROM funnel WHERE stage = '{curated}' GROUP BY source) f
-            ON d.source = f.source WHERE coalesce(d.n, 0) <> coalesce(f.n, 0) ORDER BY 1""").fetchall()
-        # per source and stage: rows in `dropped` == docs in - docs out
-        drop_mismatch = con.execute("""
-            SELECT coalesce(d.source, f.source), coalesce(d.stage, f.stage), coalesce(d.n, 0), coalesce(f.n, 0)
-            FROM (SELECT source, stage, count(*) AS n FROM dropped GROUP BY ALL) d
-            FULL JOIN (SELECT source, stage, sum(docs_in - docs_out) AS n FROM funnel GROUP BY ALL) f
-            ON d.source = f.source AND d.stage = f.stage WHERE coalesce(d.n, 0) <> coalesce(f.n, 0) ORDER BY 1, 2""").fetchall()
-        documents = con.execute("SELECT count(*) FROM documents").fetchone()[0]
-        dropped = con.execute("SELECT count(*) FROM dropped").fetchone()[0]
-    finally:
-        con.close()
-    if documents == 0:
-        return _nothing_to_check("the catalog's documents view has 0 rows", documents=0, dropped=dropped)
-    problems = [f"{s}: {a} documents vs funnel {b}" for s, a, b in docs_mismatch]
-    problems += [f"{s}/{st}: {a} dropped rows vs funnel {b}" for s, st, a, b in drop_mismatch]
+    agreement = catalog.funnel_agreement(layout, corpus_storage.preset().curated_stage)
+    if agreement.missing_views:
+        return dg.AssetCheckResult(passed=False, description=f"missing view(s): {', '.join(agreement.missing_views)}")
+    if agreement.documents == 0:
+        return _nothing_to_check("the catalog's documents view has 0 rows", documents=0, dropped=agreement.dropped)
     return dg.AssetCheckResult(
-        passed=not problems,
+        passed=not agreement.problems,
         severity=dg.AssetCheckSeverity.ERROR,
-        description="; ".join(problems[:10]) or None,
-        metadata={"documents": documents, "dropped": dropped, "mismatches": len(problems)},
+        description="; ".join(agreement.problems[:10]) or None,
+        metadata={"documents": agreement.documents, "dropped": agreement.dropped, "mismatches": len(agreement.problems)},
     )
 
 

@@ -7,6 +7,8 @@ open the catalog with ``connect(layout)``, which registers it again.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import duckdb
 from fsspec.implementations.arrow import ArrowFSWrapper
 
@@ -20,6 +22,7 @@ STAGE_ORDER = presets.Preset(presets.LLAMA1).funnel_order
 # The default recipe's curated documents: the output of its last stage, near-duplicate removal
 # (a recipe's own: ``presets.Preset.curated_stage``).
 CURATED_STAGE = presets.Preset(presets.LLAMA1).curated_stage
+VIEWS = ("documents", "dropped", "funnel")  # what users query
 
 
 def _empty_table_sql(name: str, schema) -> str:
@@ -70,6 +73,46 @@ def refresh(layout: Layout, curated_stage: str = CURATED_STAGE) -> dict[str, int
             FROM funnel_parts f LEFT JOIN (VALUES {order}) AS o(stage, step) ON f.stage = o.stage
             GROUP BY f.source, f.stage, o.step ORDER BY f.source, o.step"""
         )
-        return {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in ("documents", "dropped", "funnel")}
+        return {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in VIEWS}
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class FunnelAgreement:
+    """The catalog against its funnel: the views missing (then nothing else is counted), and where the
+    counts disagree: per source, curated documents vs the funnel's documents out of the curated stage; per
+    source and stage, ``dropped`` rows vs the funnel's documents in minus out."""
+
+    missing_views: list[str] = field(default_factory=list)
+    documents: int = 0
+    dropped: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+_DOCUMENTS_MISMATCH = """
+    SELECT coalesce(d.source, f.source), coalesce(d.n, 0), coalesce(f.n, 0)
+    FROM (SELECT source, count(*) AS n FROM documents GROUP BY source) d
+    FULL JOIN (SELECT source, sum(docs_out) AS n FROM funnel WHERE stage = ? GROUP BY source) f
+    ON d.source = f.source WHERE coalesce(d.n, 0) <> coalesce(f.n, 0) ORDER BY 1"""
+_DROPPED_MISMATCH = """
+    SELECT coalesce(d.source, f.source), coalesce(d.stage, f.stage), coalesce(d.n, 0), coalesce(f.n, 0)
+    FROM (SELECT source, stage, count(*) AS n FROM dropped GROUP BY ALL) d
+    FULL JOIN (SELECT source, stage, sum(docs_in - docs_out) AS n FROM funnel GROUP BY ALL) f
+    ON d.source = f.source AND d.stage = f.stage WHERE coalesce(d.n, 0) <> coalesce(f.n, 0) ORDER BY 1, 2"""
+
+
+def funnel_agreement(layout: Layout, curated_stage: str = CURATED_STAGE) -> FunnelAgreement:
+    """Compare ``catalog.duckdb``'s views with its funnel (read only; the catalog must exist)."""
+    con = connect(layout, read_only=True)
+    try:
+        present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        missing = [v for v in VIEWS if v not in present]
+        if missing:
+            return FunnelAgreement(missing_views=missing)
+        problems = [f"{s}: {a} documents vs funnel {b}" for s, a, b in con.execute(_DOCUMENTS_MISMATCH, [curated_stage]).fetchall()]
+        problems += [f"{s}/{st}: {a} dropped rows vs funnel {b}" for s, st, a, b in con.execute(_DROPPED_MISMATCH).fetchall()]
+        return FunnelAgreement(documents=con.execute("SELECT count(*) FROM documents").fetchone()[0],
+                               dropped=con.execute("SELECT count(*) FROM dropped").fetchone()[0], problems=problems)
     finally:
         con.close()

@@ -1,6 +1,5 @@
 """Mixture, tokenizer and token shards: the end of the corpus pipeline (logic in corpus/mixture.py, corpus/tokens.py)."""
 
-import json
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -8,31 +7,27 @@ import dagster as dg
 import pydantic
 
 from assets.catalog import corpus_catalog
-from assets.config_base import ValidatedConfig
+from assets.config_base import ValidatedConfig, config_class, dataclass_fields
 from assets.resources import CorpusStorage
 from corpus import funnel, mixture, tokens
 from corpus.shards import MANIFEST
-from corpus.tokenizer import load_tokenizer
+from corpus.tokenizer import token_counter
 from corpus.recipe import (MIXTURE_SAMPLE_SEED, MIXTURE_SEED, MIXTURE_SHARES_PCT, MIXTURE_TOTAL_TOKENS, SHARD_TOKENS, SOURCES,
-                           TOKENIZER_SAMPLE_CHARS, TOKENIZER_VOCAB_SIZE, VAL_FRACTION, VAL_MAX_DOCS_FRACTION,
-                           VAL_MIN_SOURCE_DOCS, VAL_MIN_TOKENS)
+                           TOKENIZER_SAMPLE_CHARS, TOKENIZER_VOCAB_SIZE)
 
 
-class MixtureConfig(ValidatedConfig):
+class MixtureSettings(ValidatedConfig):
+    """The plan's settings; ``MixtureConfig`` adds the held-out split's (``val_<field>`` of ``HeldOutPolicy``)."""
+
     shares_pct: Dict[str, float] = dict(MIXTURE_SHARES_PCT)
     total_tokens: int = pydantic.Field(default=MIXTURE_TOTAL_TOKENS, gt=0)
     seed: int = MIXTURE_SEED
     sample_seed: int = MIXTURE_SAMPLE_SEED
-    # the held-out split per source (corpus/mixture.py HeldOutPolicy); val_fraction 0 = none
-    val_fraction: float = pydantic.Field(default=VAL_FRACTION, ge=0, lt=1)
-    val_min_tokens: int = pydantic.Field(default=VAL_MIN_TOKENS, ge=0)
-    val_max_docs_fraction: float = pydantic.Field(default=VAL_MAX_DOCS_FRACTION, gt=0, lt=1)
-    val_min_docs: int = pydantic.Field(default=VAL_MIN_SOURCE_DOCS, ge=1)
     # count tokens with this tokenizer.json instead of estimating characters / 4
     count_with_tokenizer: Optional[str] = None
 
     def heldout(self) -> mixture.HeldOutPolicy:
-        return mixture.HeldOutPolicy(self.val_fraction, self.val_min_tokens, self.val_max_docs_fraction, self.val_min_docs)
+        return mixture.HeldOutPolicy(**{name: getattr(self, f"val_{name}") for name in dataclass_fields(mixture.HeldOutPolicy)})
 
     @pydantic.field_validator("shares_pct")
     @classmethod
@@ -46,19 +41,19 @@ class MixtureConfig(ValidatedConfig):
         return shares
 
 
-def _shares_md(shares: dict, report: dict, missing: Dict[str, str]) -> str:
-    """The UI's share table: each source's achieved share next to the shares table's own target (the
-    recipe's LLaMA-1 numbers unless configured) and the budget's target over the sources present; a
-    missing source keeps its row, and why it is missing is listed below."""
-    rows = ["| source | docs | target % (table) | planned % (present sources) | achieved % | epochs | tokens |",
-            "|---|---|---|---|---|---|---|"]
-    for s, r in shares.items():
-        planned = report["sources"].get(s, {})
-        rows.append(f"| {s} | {planned.get('docs', 0):,} | {r['target_pct']:.2f} | {r['planned_pct']:.2f} | "
-                    f"{r['achieved_pct']:.2f} | {planned.get('epochs', 0.0):.3f} | {r['tokens']:,} |")
-    if missing:
-        rows += ["", "**Missing** (a target, no tokens):", *(f"- {why}" for _, why in sorted(missing.items()))]
-    return "\n".join(rows)
+MixtureConfig = config_class(
+    "MixtureConfig", __name__, {f"val_{n}": f for n, f in dataclass_fields(mixture.HeldOutPolicy).items()},
+    base=MixtureSettings, doc="The mixture's settings and its held-out split per source (corpus/mixture.py "
+                              "HeldOutPolicy; val_fraction 0 = none).",
+    bounds={"val_fraction": dict(ge=0, lt=1), "val_min_tokens": dict(ge=0), "val_max_docs_fraction": dict(gt=0, lt=1),
+            "val_min_docs": dict(ge=1)})
+
+
+def _shares_metadata(shares: dict, report: dict, missing: Dict[str, str]) -> dict:
+    """The share table of a plan (``mixture.share_report`` rows, its ``report``, the missing sources and why)."""
+    return {"target_shares_pct": dg.MetadataValue.json({s: r["target_pct"] for s, r in shares.items()}),
+            "shares": dg.MetadataValue.md(mixture.shares_markdown(shares, report, missing)),
+            "missing_sources": dg.MetadataValue.json(missing)}
 
 
 @dg.asset(name="mixture", group_name="tokens", deps=[corpus_catalog], kinds={"parquet"})
@@ -66,13 +61,9 @@ def mixture_asset(context: dg.AssetExecutionContext, config: MixtureConfig, corp
     """``work/mixture/plan.parquet``: (document id, source, split, epoch, order) giving each source its share."""
     layout = corpus_storage.layout()
     curated = corpus_storage.preset().curated_stage
-    count, name = None, ""
-    if config.count_with_tokenizer:
-        tok = load_tokenizer(Path(config.count_with_tokenizer))
-        count = lambda texts: [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]  # noqa: E731
-        name = config.count_with_tokenizer
+    count = token_counter(Path(config.count_with_tokenizer)) if config.count_with_tokenizer else None
     plan, info = mixture.make_plan(layout, curated, config.shares_pct, config.total_tokens, config.seed,
-                                   config.sample_seed, config.heldout(), count, name)
+                                   config.sample_seed, config.heldout(), count, config.count_with_tokenizer or "")
     for w in plan.warnings:
         context.log.warning(w)
     report = plan.report()
@@ -86,9 +77,7 @@ def mixture_asset(context: dg.AssetExecutionContext, config: MixtureConfig, corp
         "total_tokens_target": config.total_tokens,
         "achieved_shares": dg.MetadataValue.json({s: r["achieved_share_pct"] for s, r in report["sources"].items()}),
         "epochs": dg.MetadataValue.json({s: r["epochs"] for s, r in report["sources"].items()}),
-        "target_shares_pct": dg.MetadataValue.json({s: r["target_pct"] for s, r in shares.items()}),
-        "shares": dg.MetadataValue.md(_shares_md(shares, report, missing)),
-        "missing_sources": dg.MetadataValue.json(missing),
+        **_shares_metadata(shares, report, missing),
         "warnings": dg.MetadataValue.json(plan.warnings),
         "catalog_snapshot": info["catalog_snapshot"],
     })
@@ -135,7 +124,6 @@ def token_shards(context: dg.AssetExecutionContext, config: TokenShardsConfig, c
     for w in m["warnings"]:
         context.log.warning(w)
     context.log.info(f"unigram entropy of the train shards: {m['unigram_entropy_nats']:.4f} nats/token")
-    report = json.loads(mixture.read_plan_meta(layout.work / "mixture" / "plan_exact.parquet")["report"])
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(layout.shards / MANIFEST)),
         "dtype": m["dtype"],
@@ -145,10 +133,8 @@ def token_shards(context: dg.AssetExecutionContext, config: TokenShardsConfig, c
         "shards": len(m["shards"]),
         "achieved_shares": dg.MetadataValue.json(m["achieved_shares"]),
         "planned_shares": dg.MetadataValue.json(m["weights"]),
-        "target_shares_pct": dg.MetadataValue.json({s: r["target_pct"] for s, r in m["share_report"].items()}),
         "epochs": dg.MetadataValue.json(m["epochs"]),
-        "shares": dg.MetadataValue.md(_shares_md(m["share_report"], report, m["missing_sources"])),
-        "missing_sources": dg.MetadataValue.json(m["missing_sources"]),
+        **_shares_metadata(m["share_report"], mixture.plan_report(mixture.exact_plan_path(layout)), m["missing_sources"]),
         "unigram_entropy_nats": m["unigram_entropy_nats"],
         "tokenizer_hash": m["tokenizer"]["hash"],
         "catalog_snapshot": m["catalog_snapshot"],

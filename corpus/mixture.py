@@ -259,6 +259,22 @@ def share_report(shares_pct: Mapping[str, float], tokens: Mapping[str, int]) -> 
             for s in names}
 
 
+def shares_markdown(shares: Mapping[str, dict], report: dict, missing: Mapping[str, str]) -> str:
+    """The UI's share table: each source's achieved share (``share_report`` rows) next to the shares table's
+    own target (the recipe's LLaMA-1 numbers unless configured) and the budget's target over the sources
+    present, with the plan's ``report`` docs and epochs; a missing source keeps its row, and why it is
+    missing (``missing``: source -> why) is listed below."""
+    rows = ["| source | docs | target % (table) | planned % (present sources) | achieved % | epochs | tokens |",
+            "|---|---|---|---|---|---|---|"]
+    for s, r in shares.items():
+        planned = report["sources"].get(s, {})
+        rows.append(f"| {s} | {planned.get('docs', 0):,} | {r['target_pct']:.2f} | {r['planned_pct']:.2f} | "
+                    f"{r['achieved_pct']:.2f} | {planned.get('epochs', 0.0):.3f} | {r['tokens']:,} |")
+    if missing:
+        rows += ["", "**Missing** (a target, no tokens):", *(f"- {why}" for _, why in sorted(missing.items()))]
+    return "\n".join(rows)
+
+
 # --- reading the curated corpus -------------------------------------------------------------------
 
 def curated_parts(layout: Layout, stage: str) -> dict[str, list[Location]]:
@@ -317,6 +333,16 @@ def _json(obj) -> str:
 
 def plan_path(layout: Layout) -> Path:
     return layout.work / "mixture" / "plan.parquet"
+
+
+def exact_plan_path(layout: Layout) -> Path:
+    """The re-plan with the trained tokenizer's exact counts (``token_shards`` writes it)."""
+    return layout.work / "mixture" / "plan_exact.parquet"
+
+
+def plan_report(path: Path) -> dict:
+    """The ``MixturePlan.report()`` a written plan carries in its footer."""
+    return json.loads(read_plan_meta(path)["report"])
 
 
 def make_plan(layout: Layout, stage: str, shares_pct: Mapping[str, float], total_tokens: int, seed: int,

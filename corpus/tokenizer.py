@@ -110,6 +110,12 @@ def load_tokenizer(path: Path):
     from tokenizers import Tokenizer
     return Tokenizer.from_file(str(path))
 
+def token_counter(path: Path) -> Callable[[list[str]], list[int]]:
+    """The exact token count of each text of a batch with the ``tokenizer.json`` at ``path`` (no special
+    tokens: the mixture counts the EOS itself), for ``mixture.make_plan(count=...)``."""
+    tok = load_tokenizer(path)
+    return lambda texts: [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]
+
 def eos_id(tok) -> int | None:
     for name in (EOS, "<eos>", "<|endoftext|>"):
         i = tok.token_to_id(name)

@@ -82,3 +82,31 @@ def test_a_reader_setting_in_run_config_reaches_the_reader(samples_dir, tmp_path
         (part,) = Layout(data).parts("docs", "ingest", "commoncrawl")
         kept[min_chars] = read_part_stats(Layout(data), "ingest", "commoncrawl", part.stem).docs_out
     assert kept == {0: KEPT_WITHOUT_LENGTH_FLOOR, 1_000_000: 0}
+
+
+def test_the_model_and_mixture_configs_are_their_dataclasses_plus_their_own_fields():
+    """PerplexityModelsConfig is KenlmParams (its tuple a list) + the CCNet/reference fields, WikirefClassifierConfig
+    is WikirefParams + the index fields, MixtureConfig's val_* fields are HeldOutPolicy's: the defaults are the
+    dataclasses' (corpus/recipe.py), and a config value reaches the dataclass."""
+    from assets.config_base import dataclass_from
+    from assets.tokens import MixtureConfig
+    from corpus.mixture import HeldOutPolicy
+    from quality_models.kenlm_model import KenlmParams
+    from quality_models.perplexity_assets import PerplexityModelsConfig
+    from quality_models.wikiref import WikirefParams
+    from quality_models.wikiref_assets import WikirefClassifierConfig
+
+    hints = typing.get_type_hints(KenlmParams)
+    kenlm = {**{f.name: (hints[f.name], f.default) for f in fields(KenlmParams)}, "languages": (list[str], [])}
+    assert {n: v for n, v in _config_fields(PerplexityModelsConfig).items() if n in kenlm} == kenlm
+    assert set(PerplexityModelsConfig.model_fields) - set(kenlm) == {"web_reference_sources", "ccnet_models",
+                                                                      "ccnet_languages", "ccnet_sha256"}
+    assert dataclass_from(KenlmParams, PerplexityModelsConfig(languages=["fr", "de"], order=3)) == \
+        KenlmParams(languages=("fr", "de"), order=3)
+    wikiref_fields = {f.name for f in fields(WikirefParams)}
+    assert set(WikirefClassifierConfig.model_fields) - wikiref_fields == {"cc_index", "warc_base", "max_cited_pages"}
+    assert dataclass_from(WikirefParams, WikirefClassifierConfig()) == WikirefParams()
+    assert dataclass_from(WikirefParams, WikirefClassifierConfig(min_score=0.5)) == WikirefParams(min_score=0.5)
+    assert {f"val_{f.name}" for f in fields(HeldOutPolicy)} <= set(MixtureConfig.model_fields)
+    assert MixtureConfig().heldout() == HeldOutPolicy()
+    assert MixtureConfig(val_min_docs=3, val_fraction=0.0).heldout() == HeldOutPolicy(min_docs=3, fraction=0.0)

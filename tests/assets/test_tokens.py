@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import dagster as dg
+import pyarrow.compute as pc
 
 from assets import checks
 from assets.resources import CorpusStorage
@@ -74,3 +75,37 @@ def test_definitions_hold_the_tokens_and_training_assets():
     assert {"mixture", "tokenizer", "token_shards", "pretrained_model"} <= keys
     assert dg.AssetKey("corpus_catalog") in graph.get(dg.AssetKey("mixture")).parent_keys
     assert dg.AssetKey("token_shards") in graph.get(dg.AssetKey("pretrained_model")).parent_keys
+
+
+def test_mixture_counts_with_a_tokenizer_when_asked(tmp_path, samples_dir):
+    """``count_with_tokenizer``: each source's pool is the tokenizer's exact count of its documents (each plus
+    its EOS), not characters / 4; a BPE tokenizer trained here on one real Gutenberg book."""
+    import pyarrow.parquet as pq
+    from tokenizers import Tokenizer
+
+    from corpus import mixture
+    from corpus.catalog import CURATED_STAGE
+    from corpus.storage import Layout, read_table
+    from corpus.tokenizer import train_tokenizer
+
+    root = tmp_path / "data"
+    write_sample_corpus(root, samples_dir, scale=0.3)
+    book = (samples_dir / "books" / "slavaburdun__Diploma" / "pg42671.txt").read_text(encoding="utf-8")
+    path = train_tokenizer(lambda: book.split("\n\n"), 1024, tmp_path / "tok")["path"]
+    result = dg.materialize([mixture_asset], resources={"corpus_storage": CorpusStorage(data_root=str(root))},
+                            run_config={"ops": {"mixture": {"config": {"total_tokens": 60_000,
+                                                                       "count_with_tokenizer": str(path)}}}})
+    md = result.asset_materializations_for_node("mixture")[0].metadata
+    assert md["token_count_method"].value == f"exact ({path})"
+    plan = pq.read_table(md["path"].value)
+    report = mixture.plan_report(mixture.plan_path(Layout(root)))["sources"]
+    assert plan.num_rows == 68
+    assert {s: r["available_tokens"] for s, r in report.items() if r["available_tokens"]} == {
+        "books": 29177, "c4": 22680, "commoncrawl": 37099, "wikipedia": 23503}
+    # the same figures from the tokenizer itself: a train pool is its documents' exact counts, EOS included
+    tok = Tokenizer.from_file(str(path))
+    val = set(plan.filter(pc.equal(plan.column("split"), "val")).column("id").to_pylist())
+    for source in ("books", "c4"):
+        docs = read_table(Layout(root).docs_parts(CURATED_STAGE, source), columns=["id", "text"]).to_pylist()
+        exact = sum(len(tok.encode(d["text"], add_special_tokens=False).ids) + 1 for d in docs if d["id"] not in val)
+        assert exact == report[source]["available_tokens"]

@@ -279,3 +279,31 @@ def test_manifest_is_json_with_parameters(kenlm_set):
     _, folder, manifest = kenlm_set
     on_disk = json.loads((folder / "manifest.json").read_text())
     assert on_disk == manifest and on_disk["params"]["order"] == recipe.KENLM_ORDER
+
+
+def test_the_params_defaults_are_the_recipes():
+    assert KenlmParams() == small_params()
+
+
+def test_the_data_roots_models_are_its_wikipedia_calibrated_on_its_reference_sources(kenlm_set):
+    """``train_data_root_models`` (what the asset runs): the data root's ingested Wikipedia, English calibrated
+    on the ingested c4 pages, is the set trained above from the same parts: reused, same version."""
+    root, folder, manifest = kenlm_set
+    again, manifest2, reused = kenlm_model.train_data_root_models(Layout(root), KenlmParams(), {"en": ["c4"]})
+    assert (again, manifest2["version"], reused) == (folder, manifest["version"], True)
+    assert manifest2["languages"]["en"]["web_reference_parts"] == ["reference-half.parquet"]
+
+
+def test_the_models_table_has_a_row_per_language(kenlm_set, ccnet_release, tmp_path):
+    _, _, manifest = kenlm_set
+    """A trained set: each language's training and calibration figures; CCNet's release: only its languages."""
+    _, _, manifest = kenlm_set
+    lines = kenlm_model.models_markdown(manifest["languages"]).splitlines()
+    assert lines[0].startswith("| lang | docs | train lines | train tokens | vocab | held-out perplexity | calibration")
+    assert [line.split(" | ")[0] for line in lines[2:]] == ["| de", "| en", "| fr", "| it", "| nl"]
+    en = manifest["languages"]["en"]
+    cells = ["| en", "106", "10510", str(en["train_tokens"]), str(en["vocab_size"]), str(en["heldout_perplexity"]),
+             "103 / 143"]  # 106 documents, 103 of them held-out calibration, 143 reference web pages
+    assert lines[3].startswith(" | ".join(cells) + " | ")
+    _, release, _ = kenlm_model.fetch_ccnet_models(str(ccnet_release), ["en"], tmp_path / "models")
+    assert kenlm_model.models_markdown(release["languages"]).splitlines()[2:] == ["| en | - | - | - | - | - | - | - | - |"]

@@ -26,9 +26,8 @@ def labelled(samples_dir) -> Path:
 
 @pytest.fixture(scope="module")
 def refiners(labelled, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("refiners")
-    language_identifier.train_refiners(language_identifier.read_labelled(labelled, "train"), out)
-    return out
+    """Trained on the train half into a model store, as the ``langid_model`` asset trains them."""
+    return language_identifier.publish_refiners(tmp_path_factory.mktemp("refiners") / "models", labelled)
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +172,35 @@ def test_refiners_beat_lid176_on_both_labelled_sets_printed_by_the_cli(labelled,
     assert printed["heldout"] == {"lid.176": "accuracy=0.9302\t18793/20203", "refined": "accuracy=0.9415\t19021/20203"}
     # per language: bs 0.03 -> 0.21, nb 0.49 -> 0.75, sr 0.65 -> 0.68, but da 0.84 -> 0.66, hr 0.45 -> 0.36
     assert printed["gettext"] == {"lid.176": "accuracy=0.5332\t3626/6801", "refined": "accuracy=0.5680\t3863/6801"}
+
+
+def test_refiners_are_published_by_version_made_current_and_reused(labelled, refiners):
+    models = refiners.parent.parent
+    assert refiners == models / language_identifier.NAME / language_identifier.refiners_version(labelled)
+    assert language_identifier.current_refiners(models) == refiners
+    marker = refiners / language_identifier.REFINERS_MARKER
+    mtime = marker.stat().st_mtime_ns
+    assert language_identifier.publish_refiners(models, labelled) == refiners  # the same version: nothing trained
+    assert marker.stat().st_mtime_ns == mtime
+
+
+def test_every_labelled_set_is_evaluated_with_and_without_the_refiners(labelled, refiners, monkeypatch, tmp_path):
+    """``evaluate_sets`` (the ``langid_model`` asset's metadata): the held-out half and both sets of other
+    distributions, with the figures the command line prints above; a set that is missing is said so."""
+    base, refined = language_identifier.LanguageIdentifier(), language_identifier.LanguageIdentifier(refiners_dir=refiners)
+    heldout = language_identifier.read_labelled(labelled, "heldout")
+    warnings: list[str] = []
+    results = langid_sets.evaluate_sets(base, refined, heldout, warnings.append)
+    assert warnings == []
+    assert {name: (r.sentences, r.base.counts, r.refined.counts) for name, r in results.items()} == {
+        "heldout": (20203, (18793, 20203), (19021, 20203)), "wikipedia": (1398, (1385, 1398), (1385, 1398)),
+        "gettext": (6801, (3626, 6801), (3863, 6801))}
+    assert results["heldout"].summary("heldout") == "langid on heldout (20203 sentences): lid.176 0.9302, refined 0.9415"
+    table = language_identifier.comparison_markdown(results["heldout"].base, results["heldout"].refined).splitlines()
+    assert table[0] == "| language | sentences | lid.176 | + refiners |" and "| bs | 492 | 0.061 | 0.356 |" in table
+    monkeypatch.setattr(langid_sets, "default_wikipedia_dir", lambda: tmp_path / "no-dumps")
+    alone = langid_sets.evaluate_sets(base, None, heldout[:100], warnings.append)
+    assert warnings == [f"labelled set wikipedia not evaluated: no Wikipedia dumps under {tmp_path / 'no-dumps'}"]
+    assert list(alone) == ["heldout", "gettext"] and alone["gettext"].refined is None
+    assert alone["heldout"].summary("heldout") == "langid on heldout (100 sentences): lid.176 1.0000"  # 100 ar
+    assert language_identifier.comparison_markdown(alone["heldout"].base, None).splitlines()[2:] == ["| ar | 100 | 1.000 | - |"]

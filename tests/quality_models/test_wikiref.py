@@ -379,3 +379,23 @@ def test_classifier_asset_uses_the_configured_index_and_states_its_rule_and_coun
     assert meta["documents"]["train_wikiref_cc_index_cited"] > 0 and meta["documents"]["train_random_commoncrawl"] > 0
     current = json.loads((data / "models" / "wikiref" / "current.json").read_text())["version"]
     assert current == meta["version"]
+
+
+def test_the_params_defaults_are_the_recipes():
+    assert WikirefParams() == default_params()
+
+
+def test_the_inputs_from_a_data_root_are_its_parts_and_the_first_snapshots_web_pages(samples_dir, tmp_path_factory):
+    """What the asset trains on (``data_root_inputs``): the ingested Wikipedia and Books, Common Crawl after
+    LID; the index and the LID of what it fetches only when an index is configured."""
+    root = tmp_path_factory.getbasetemp() / "wikiref_shared" / "data"  # the classifier fixture's
+    expected = ingest_parts(str(samples_dir), root)
+    assert expected.wikipedia and expected.books and expected.web
+    assert wikiref.data_root_inputs(Layout(root), [], recipe.WIKIREF_CC_WARC_BASE, 10) == expected
+    indexed = wikiref.data_root_inputs(Layout(root), [str(root / "index" / "*.parquet")], "http://127.0.0.1:9/", 10)
+    assert dataclasses.replace(indexed, cited_pages=None, lid=None) == expected and callable(indexed.cited_pages)
+    assert isinstance(indexed.lid, langid_filter.LangIdFilter) and indexed.lid.source == "commoncrawl"
+    assert indexed.lid.identifier.refiners_dir is None  # no langid_model refiners under this data root
+    # a newer snapshot's pages are never negatives (the classifier, and what it filtered, stay as they were)
+    parts = [Path(n) for n in ("CC-MAIN-2024-18__b.parquet", "CC-MAIN-2024-10__z.parquet", "CC-MAIN-2024-10__a.parquet")]
+    assert wikiref.negative_parts(parts) == parts[1:] and wikiref.negative_parts([]) == []

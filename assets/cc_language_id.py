@@ -11,7 +11,7 @@ import pydantic
 from assets.config_base import ValidatedConfig
 from assets.resources import CorpusStorage
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata
-from corpus import catalog, plots, recipe
+from corpus import recipe
 from corpus import part_runners
 from corpus.inputs import sha256_file
 from corpus.filters import langid as langid_filter
@@ -68,22 +68,5 @@ def cc_language_id(context: dg.AssetExecutionContext, config: LanguageIdConfig, 
     code = code_fingerprint(langid_filter, language_identifier, part_runners)
     units = filter_units(layout, langid_filter.STAGE, SOURCE, UPSTREAM_STAGE, settings, make_filter, code)
     stats = run_units(context, layout, langid_filter.STAGE, SOURCE, units)
-
-    names = [u.part for u in units]
-    summary, hist = langid_filter.language_summary(
-        [layout.part("docs", langid_filter.STAGE, SOURCE, n) for n in names],
-        [layout.part("dropped", langid_filter.STAGE, SOURCE, n) for n in names], catalog.connect(layout, database=":memory:"))
-    plot_path = layout.work / langid_filter.STAGE / f"{SOURCE}_languages.png"
-    rows = summary.slice(0, 30).to_pylist()
-    png = plots.stacked_bar_plot([r["lang"] for r in rows], [r["kept"] for r in rows], [r["docs"] for r in rows],
-                                 title="language ID: documents per predicted language")
-    plot_path.parent.mkdir(parents=True, exist_ok=True)
-    plot_path.write_bytes(png)
-    return dg.MaterializeResult(metadata=stage_metadata(
-        stats, started,
-        languages=dg.MetadataValue.md(langid_filter.markdown_table(summary)),
-        languages_plot=dg.MetadataValue.md(plots.as_markdown_image(png, "documents per language")),
-        languages_plot_path=dg.MetadataValue.path(str(plot_path)),
-        score_histogram=dg.MetadataValue.md(plots.histogram_table(hist, langid_filter.SCORE_BINS)),
-        model_sha256=settings["model"],
-    ))
+    report = langid_filter.stage_report(stats, layout.work / langid_filter.STAGE / f"{SOURCE}_languages.png")
+    return dg.MaterializeResult(metadata=stage_metadata(stats, started, **report, model_sha256=settings["model"]))

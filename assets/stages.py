@@ -1,10 +1,7 @@
 """The shared body of every document stage asset: run each part that is missing or stale, skip the
 ones already complete, and report what happened as metadata."""
 
-import hashlib
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterable, Sequence
 
@@ -16,39 +13,17 @@ from corpus import presets
 from corpus.filters.base import DocumentFilter
 from corpus.executors import ExecutionSummary, PartJob, executor_from_env
 from corpus.fingerprints import FingerprintCache
-from corpus.plots import as_markdown_image, bar_plot
-from corpus.progress import Progress
+from corpus.plots import Markdown, as_markdown_image, bar_plot
 from corpus.schema import DOCUMENT_SCHEMA
-from corpus.part_runners import BatchFilter, filter_part
-from corpus.storage import (Layout, Location, PartStats, PartWriter, iter_batches, part_is_current, read_part_stats,
-                            read_schema)
-from corpus.fingerprints import fingerprint, FINGERPRINT_KEY
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One part of a stage: its name, the fingerprint of everything it depends on, and how to build it."""
-
-    part: str
-    fingerprint: str
-    build: Callable[[PartWriter, Progress], None]
+# Unit, code_fingerprint, filter_units and upstream_fingerprint are pure (corpus.part_runners); the asset
+# modules import them from here with the rest of a stage's wiring
+from corpus.part_runners import Unit, code_fingerprint, filter_units, upstream_fingerprint  # noqa: F401
+from corpus.storage import Layout, PartStats, part_is_current, read_part_stats
 
 
 def fingerprint_cache(layout: Layout) -> FingerprintCache:
     """The content fingerprints of raw inputs, kept between runs (a no-op rerun reads no raw byte)."""
     return FingerprintCache(layout.work / "content_fingerprints.sqlite")
-
-
-def code_fingerprint(*modules_or_paths: Any) -> str:
-    """A hash of the modules' source files: a code change recomputes the parts it affects."""
-    h = hashlib.sha256()
-    for m in modules_or_paths:
-        h.update(Path(m if isinstance(m, Path) else m.__file__).read_bytes())
-    return h.hexdigest()[:16]
-
-
-def upstream_fingerprint(path: Location) -> str:
-    return (read_schema(path).metadata or {}).get(FINGERPRINT_KEY, b"").decode()
 
 
 # per step (run id, asset key): the executor summary of every run_units call of that step so far
@@ -86,22 +61,6 @@ def run_units(context: dg.AssetExecutionContext, layout: Layout, stage: str, sou
     return total
 
 
-def filter_units(layout: Layout, stage: str, source: str, upstream_stage: str, settings: Any,
-                 make_filter: Callable[[], BatchFilter], code: str) -> list[Unit]:
-    """One unit per upstream part, each applying a batch filter built once per part.
-
-    ``settings`` may be a function of the upstream part's path, for settings that differ per part."""
-    units = []
-    for path in layout.docs_parts(upstream_stage, source):
-        fp = fingerprint(upstream_fingerprint(path), settings(path) if callable(settings) else settings, code)
-
-        def build(writer: PartWriter, progress: Progress, path: Location = path) -> None:
-            filter_part(writer, iter_batches([path]), make_filter(), progress)
-
-        units.append(Unit(path.name.removesuffix(".parquet"), fp, build))
-    return units
-
-
 def table_schema(schema: pa.Schema) -> dg.TableSchema:
     """A pyarrow schema as Dagster's table schema (the catalog page's column list)."""
     return dg.TableSchema(columns=[
@@ -116,7 +75,8 @@ DOCUMENT_TABLE_SCHEMA = table_schema(DOCUMENT_SCHEMA)
 
 def stage_metadata(stats: PartStats, started: float, **extra: Any) -> dict[str, Any]:
     """The standard metadata of a stage: Dagster's ``dagster/row_count`` (documents in its parts) and
-    ``dagster/column_schema`` (the document schema), then the funnel counts and the drop reasons."""
+    ``dagster/column_schema`` (the document schema), then the funnel counts and the drop reasons, then
+    ``extra`` (a ``corpus.plots.Markdown`` value renders as markdown)."""
     elapsed = time.monotonic() - started
     md: dict[str, Any] = {
         "dagster/row_count": dg.MetadataValue.int(stats.docs_out),
@@ -134,7 +94,7 @@ def stage_metadata(stats: PartStats, started: float, **extra: Any) -> dict[str, 
     if stats.drop_reasons:
         rows = "\n".join(f"| {r} | {n} |" for r, n in sorted(stats.drop_reasons.items(), key=lambda kv: -kv[1]))
         md["drop_reasons"] = dg.MetadataValue.md("| reason | docs |\n|---|---|\n" + rows)
-    md.update(extra)
+    md.update({k: dg.MetadataValue.md(v) if isinstance(v, Markdown) else v for k, v in extra.items()})
     return md
 
 

@@ -12,6 +12,8 @@ import io
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
+import numpy as np
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -30,6 +32,11 @@ class PlotStyle:
 
 
 DEFAULT_STYLE = PlotStyle()
+
+
+class Markdown(str):
+    """Metadata text the Dagster UI renders as markdown (``assets.stages.stage_metadata`` wraps it), so a
+    pure stage report can say how a value shows without importing Dagster."""
 
 
 def _png(fig: Figure, dpi: int) -> bytes:
@@ -83,16 +90,30 @@ def bar_plot(values: Mapping[str, float], title: str = "", xlabel: str = "", sty
 def histogram_plot(values: Sequence[float], title: str = "", xlabel: str = "", cutoffs: Mapping[str, float] | None = None,
                    log_x: bool = False, style: PlotStyle = DEFAULT_STYLE) -> bytes:
     """A histogram with optional labelled vertical cut-off lines (e.g. a perplexity threshold)."""
-    fig, ax = plt.subplots(figsize=(style.width_in, style.height_in))
+    counts, edges = _bins(values, log_x, style)
+    return binned_histogram_plot(counts, edges, title, xlabel, cutoffs, log_x, style)
+
+
+def _bins(values: Sequence[float], log_x: bool, style: PlotStyle) -> tuple[np.ndarray, np.ndarray]:
+    """``style.bins`` bins over the values' range (log-spaced over the positive ones with ``log_x``)."""
     data = [float(v) for v in values]
+    if not log_x:
+        return np.histogram(data, bins=style.bins)
+    positive = [v for v in data if v > 0]
+    lo, hi = (min(positive), max(positive)) if positive else (1.0, 10.0)
+    bins = [lo * (hi / lo) ** (i / style.bins) for i in range(style.bins + 1)] if hi > lo else style.bins
+    return np.histogram(positive, bins=bins)
+
+
+def binned_histogram_plot(counts: Sequence[int], edges: Sequence[float], title: str = "", xlabel: str = "",
+                          cutoffs: Mapping[str, float] | None = None, log_x: bool = False,
+                          style: PlotStyle = DEFAULT_STYLE) -> bytes:
+    """A histogram already counted in bins (``edges``: one more than ``counts``), e.g. summed over parts."""
+    fig, ax = plt.subplots(figsize=(style.width_in, style.height_in))
+    edges = np.asarray(edges, float)
+    ax.hist(edges[:-1], bins=edges, weights=np.asarray(counts, float), color=style.color)
     if log_x:
-        positive = [v for v in data if v > 0]
-        lo, hi = (min(positive), max(positive)) if positive else (1.0, 10.0)
-        bins = [lo * (hi / lo) ** (i / style.bins) for i in range(style.bins + 1)] if hi > lo else style.bins
-        ax.hist(positive, bins=bins, color=style.color)
         ax.set_xscale("log")
-    else:
-        ax.hist(data, bins=style.bins, color=style.color)
     for label, x in (cutoffs or {}).items():
         ax.axvline(x, color=style.cutoff_color, linestyle="--", linewidth=1.2)
         ax.annotate(label, (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -12), textcoords="offset points",
@@ -148,14 +169,28 @@ def histogram_table(counts: Sequence[int], edges: Sequence[float], label: str = 
 def histograms_markdown(values: Mapping[str, Sequence[float]], cutoffs: Mapping[str, Sequence[float]], xlabel: str,
                         log_x: bool = False, style: PlotStyle = DEFAULT_STYLE) -> str:
     """One histogram per key (e.g. per language), its cut-offs as lines, as inline markdown images."""
-    images = []
-    for key, vals in sorted(values.items()):
+    binned = {}
+    for key, vals in values.items():
         finite = [float(v) for v in vals if v == v and abs(v) != float("inf")]
-        if not finite:
-            continue
+        if finite:
+            binned[key] = (*_bins(finite, log_x and min(finite) > 0, style), log_x and min(finite) > 0)
+    return _histogram_images(binned, cutoffs, xlabel, style)
+
+
+def binned_histograms_markdown(counts: Mapping[str, Sequence[int]], edges: Sequence[float],
+                               cutoffs: Mapping[str, Sequence[float]], xlabel: str, style: PlotStyle = DEFAULT_STYLE) -> str:
+    """``histograms_markdown`` for histograms counted in fixed bins (a stage's ``PartStats.histograms``)."""
+    return _histogram_images({key: (bins, edges, False) for key, bins in counts.items() if sum(bins)},
+                             cutoffs, xlabel, style)
+
+
+def _histogram_images(binned: Mapping[str, tuple[Sequence[int], Sequence[float], bool]],
+                      cutoffs: Mapping[str, Sequence[float]], xlabel: str, style: PlotStyle) -> str:
+    images = []
+    for key, (counts, edges, log_x) in sorted(binned.items()):
         cuts = list(cutoffs.get(key, ()))
-        title = f"{key}: {len(finite)} docs" + (f", cut-offs {', '.join(f'{c:.3g}' for c in cuts)}" if cuts else "")
-        png = histogram_plot(finite, title=title, xlabel=xlabel, cutoffs={f"{c:.3g}": c for c in cuts},
-                             log_x=log_x and min(finite) > 0, style=style)
+        title = f"{key}: {int(sum(counts))} docs" + (f", cut-offs {', '.join(f'{c:.3g}' for c in cuts)}" if cuts else "")
+        png = binned_histogram_plot(counts, edges, title=title, xlabel=xlabel, cutoffs={f"{c:.3g}": c for c in cuts},
+                                    log_x=log_x, style=style)
         images.append(as_markdown_image(png, key))
     return "\n\n".join(images) or "_no scored documents_"

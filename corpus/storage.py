@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import json
 import os
 import posixpath
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Iterator, Union
+from typing import Any, Iterable, Iterator, Mapping, Sequence, Union
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -43,6 +44,8 @@ PARQUET_OPTIONS: dict[str, Any] = dict(compression="zstd", compression_level=3, 
 ROW_GROUP_ROWS = 16_384
 TMP_MARK = ".tmp-"
 TREES = ("docs", "dropped", "funnel")
+# the funnel file's footer key for what a filter counted in the part (``PartStats.counters``/``histograms``)
+PART_COUNTS_KEY = b"corpus.part_counts"
 
 
 @dataclass(frozen=True, order=True)
@@ -300,6 +303,11 @@ class PartStats:
     # how many parts these numbers cover that were written by this run, and that were complete already
     parts_computed: int = 0
     parts_skipped: int = 0
+    # what the stage's filter counted while it ran (rows per language, per perplexity bucket, lines removed),
+    # and histograms as counts in the filter's fixed bins: both summed over parts, so a stage's metadata
+    # comes from its parts' stats (skipped parts included) instead of re-reading its output
+    counters: dict[str, int] = field(default_factory=dict)
+    histograms: dict[str, list[int]] = field(default_factory=dict)
 
     def merge(self, other: "PartStats") -> None:
         self.docs_in += other.docs_in
@@ -310,6 +318,25 @@ class PartStats:
         self.parts_skipped += other.parts_skipped
         for reason, n in other.drop_reasons.items():
             self.drop_reasons[reason] = self.drop_reasons.get(reason, 0) + n
+        self.tally(other.counters, other.histograms)
+
+    def tally(self, counters: Mapping[str, int], histograms: Mapping[str, Sequence[int]]) -> None:
+        """Add counts (and histograms, bin by bin: the same name always has the same bins)."""
+        for name, n in counters.items():
+            self.counters[name] = self.counters.get(name, 0) + int(n)
+        for name, counts in histograms.items():
+            mine = self.histograms.setdefault(name, [0] * len(counts))
+            if len(mine) != len(counts):
+                raise ValueError(f"histogram {name!r}: {len(counts)} bins, {len(mine)} before")
+            self.histograms[name] = [a + int(b) for a, b in zip(mine, counts)]
+
+    def counts_metadata(self) -> dict[bytes, bytes]:
+        """The counters and histograms as the funnel file's footer (none when the filter counts nothing,
+        so the other stages' funnel files keep their bytes)."""
+        if not (self.counters or self.histograms):
+            return {}
+        return {PART_COUNTS_KEY: json.dumps({"counters": self.counters, "histograms": self.histograms},
+                                            sort_keys=True).encode()}
 
 
 class PartWriter:
@@ -349,6 +376,10 @@ class PartWriter:
         self.stats.docs_out += batch.num_rows
         self.stats.chars_out += text_chars(batch)
 
+    def tally(self, counters: Mapping[str, int], histograms: Mapping[str, Sequence[int]]) -> None:
+        """What the stage's filter counted in a batch (kept with the part: ``read_part_stats`` gives it back)."""
+        self.stats.tally(counters, histograms)
+
     def drop(self, drops: Iterable[Drop] | pa.Table) -> None:
         table = drops if isinstance(drops, pa.Table) else drops_to_table(drops)
         if table.num_rows == 0:
@@ -370,7 +401,7 @@ class PartWriter:
                   chars_in=s.chars_in, chars_out=s.chars_out)],
             schema=FUNNEL_SCHEMA,
         )
-        write_table_atomic(self.layout.part("funnel", self.stage, self.source, self.part), funnel)
+        write_table_atomic(self.layout.part("funnel", self.stage, self.source, self.part), funnel, s.counts_metadata())
         self._docs_tmp.replace(self._docs_path)  # last: the part is now complete
 
 
@@ -380,10 +411,15 @@ def _value_counts(column: pa.ChunkedArray | pa.Array) -> tuple[list[str], list[i
 
 
 def read_part_stats(layout: Layout, stage: str, source: str, part: str) -> PartStats:
-    """Stats of an already-complete part, so a skipped part still reports its numbers."""
-    row = read_table(layout.part("funnel", stage, source, part)).to_pylist()[0]
+    """Stats of an already-complete part, so a skipped part still reports its numbers (its filter's
+    counters and histograms too)."""
+    funnel = read_table(layout.part("funnel", stage, source, part))
+    row = funnel.to_pylist()[0]
     stats = PartStats(source=source, stage=stage, docs_in=row["docs_in"], docs_out=row["docs_out"],
                       chars_in=row["chars_in"], chars_out=row["chars_out"], parts_skipped=1)
+    if counts := (funnel.schema.metadata or {}).get(PART_COUNTS_KEY):
+        stored = json.loads(counts)
+        stats.tally(stored["counters"], stored["histograms"])
     dropped = read_table(layout.part("dropped", stage, source, part), columns=["reason"])
     if dropped.num_rows:
         stats.drop_reasons = dict(zip(*_value_counts(dropped.column("reason"))))

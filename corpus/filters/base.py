@@ -1,9 +1,11 @@
 """The one shape of a document filter: judge a batch, and the base does the bookkeeping.
 
 A filter (in the spirit of datatrove's ``filter(doc) -> bool | reason``, vectorised over an Arrow
-batch) returns a ``Judgement``: a keep mask, a reason (and optional detail) per dropped row, and the
-columns it fills or rewrites. ``DocumentFilter.__call__`` turns that into the kept batch and the
-``dropped`` rows, so it is a ``corpus.part_runners.BatchFilter`` that ``filter_part`` runs.
+batch) returns a ``Judgement``: a keep mask, a reason (and optional detail) per dropped row, the
+columns it fills or rewrites, and what it counted (``counters``, fixed-bin ``histograms``: the part's
+``PartStats`` sums them, so a stage's metadata needs no second look at its output).
+``DocumentFilter.apply`` turns that into the kept batch and the ``dropped`` rows (``Outcome``), which
+``corpus.part_runners.filter_part`` writes; calling the filter gives (kept, dropped).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
-from corpus.part_runners import drops_table
+from corpus.schema import DROPPED_SCHEMA
 
 Values = pa.Array | pa.ChunkedArray | Sequence | np.ndarray
 
@@ -31,6 +33,31 @@ class Judgement:
     reasons: Values | str
     details: Values | str | None = None
     columns: Mapping[str, pa.Array] = field(default_factory=dict)
+    counters: Mapping[str, int] = field(default_factory=dict)
+    histograms: Mapping[str, Sequence[int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A judged batch: the kept rows (annotated), the ``dropped`` rows, and the judgement's counts."""
+
+    kept: pa.RecordBatch
+    dropped: pa.Table
+    counters: Mapping[str, int]
+    histograms: Mapping[str, Sequence[int]]
+
+
+def drops_table(ids: pa.Array | list[str], source: str, stage: str, reasons: pa.Array | list[str] | str,
+                detail: pa.Array | list[str] | None = None) -> pa.Table:
+    """Vectorized ``dropped`` rows for a batch's removed ids."""
+    n = len(ids)
+    if isinstance(reasons, str):
+        reasons = [reasons] * n
+    return pa.Table.from_arrays(
+        [pa.array(ids, pa.string()), pa.array([source] * n, pa.string()), pa.array([stage] * n, pa.string()),
+         pa.array(reasons, pa.string()), pa.array(detail if detail is not None else [None] * n, pa.string())],
+        schema=DROPPED_SCHEMA,
+    )
 
 
 def _dropped_values(values: Values | str | None, dropped: np.ndarray) -> list | str | None:
@@ -52,6 +79,10 @@ class DocumentFilter(ABC):
         """The verdict on ``batch`` (called once per batch, in part order)."""
 
     def __call__(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.Table]:
+        outcome = self.apply(batch)
+        return outcome.kept, outcome.dropped
+
+    def apply(self, batch: pa.RecordBatch) -> Outcome:
         verdict = self.judge(batch)
         keep = np.asarray(verdict.keep, bool)
         if len(keep) != batch.num_rows:
@@ -66,4 +97,4 @@ class DocumentFilter(ABC):
         if isinstance(details, str):
             details = [details] * n_dropped
         drops = drops_table(batch.column("id").filter(pa.array(dropped)), self.source, self.stage, reasons, details)
-        return out.filter(pa.array(keep)), drops
+        return Outcome(out.filter(pa.array(keep)), drops, verdict.counters, verdict.histograms)

@@ -3,26 +3,31 @@ a document is kept when its label is one of the kept languages and its score rea
 
 Drop reasons: ``lang_score<T`` when the score is under the threshold T that applies to the predicted
 label (checked first: an unsure prediction says nothing about the language), else ``lang=xx`` for a
-confident prediction of a language not kept. ``detail`` is ``label:score`` for every drop, so the
-language distribution of a stage can be rebuilt from its parts (``language_summary``) even for parts a
-rerun skipped. Kept documents get ``lang`` and ``lang_score``.
+confident prediction of a language not kept. ``detail`` is ``label:score`` for every drop. Kept
+documents get ``lang`` and ``lang_score``. The filter counts every document it sees per predicted
+language (kept or not) and bins its score, into the part's stats: ``language_summary`` and
+``stage_report`` build the stage's metadata from them, skipped parts included.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpus import recipe
+from corpus import plots, recipe
 from corpus.filters.base import DocumentFilter, Judgement
-from corpus.storage import Location
+from corpus.storage import PartStats, atomic_path
 
 STAGE = "langid"
 SCORE_BINS = np.linspace(0.0, 1.0, 11)
+# the part stats' counter names: documents per predicted language, and those kept
+SEEN_PREFIX, KEPT_PREFIX = "docs:", "kept:"
+SCORE_HISTOGRAM = "lang_score"
 
 
 def score_reason(threshold: float) -> str:
@@ -55,41 +60,43 @@ class LangIdFilter(DocumentFilter):
         keep_set = set(self.keep_languages)
         known = np.array([label in keep_set for label in labels], bool)
         unsure = scores < thresholds
+        keep = known & ~unsure
+        seen, kept = Counter(labels), Counter(label for label, k in zip(labels, keep) if k)
         return Judgement(
-            keep=known & ~unsure,
+            keep=keep,
             reasons=[score_reason(t) if u else language_reason(label) for label, t, u in zip(labels, thresholds, unsure)],
             details=[f"{label}:{s:.4f}" for label, s in zip(labels, scores)],
             columns={"lang": pa.array(labels, pa.string()), "lang_score": pa.array(scores, pa.float32())},
+            counters={**{SEEN_PREFIX + k: n for k, n in seen.items()}, **{KEPT_PREFIX + k: n for k, n in kept.items()}},
+            histograms={SCORE_HISTOGRAM: np.histogram(np.clip(scores, 0.0, 1.0), bins=SCORE_BINS)[0].tolist()},
         )
 
 
-def language_summary(docs_files: Sequence[Location], dropped_files: Sequence[Location],
-                     con: duckdb.DuckDBPyConnection | None = None) -> tuple[pa.Table, np.ndarray]:
-    """(lang, docs, kept) per predicted language, most frequent first, and the score histogram
-    (counts in ``SCORE_BINS``) over every document the stage saw. ``con`` (closed here) must be able
-    to read the files: ``corpus.catalog.connect`` when they are on an object store."""
-    con = con if con is not None else duckdb.connect()
-    parts = []
-    if docs_files:
-        parts.append("SELECT lang, lang_score AS score, true AS kept FROM read_parquet($docs)")
-    if dropped_files:
-        parts.append("SELECT split_part(detail, ':', 1) AS lang, CAST(split_part(detail, ':', 2) AS FLOAT) AS score, "
-                     "false AS kept FROM read_parquet($dropped)")
-    if not parts:
-        return pa.table({"lang": pa.array([], pa.string()), "docs": pa.array([], pa.int64()),
-                         "kept": pa.array([], pa.int64())}), np.zeros(len(SCORE_BINS) - 1, np.int64)
-    params = {}
-    if docs_files:
-        params["docs"] = [str(p) for p in docs_files]
-    if dropped_files:
-        params["dropped"] = [str(p) for p in dropped_files]
-    seen = f"WITH seen AS ({' UNION ALL '.join(parts)}) "
-    table = con.sql(seen + "SELECT lang, count(*) AS docs, count(*) FILTER (WHERE kept) AS kept FROM seen "
-                    "GROUP BY lang ORDER BY docs DESC, lang", params=params).to_arrow_table()
-    scores = con.sql(seen + "SELECT score FROM seen", params=params).to_arrow_table().column("score").to_numpy()
-    con.close()
-    hist, _ = np.histogram(np.clip(scores, 0.0, 1.0), bins=SCORE_BINS)
+def language_summary(stats: PartStats) -> tuple[pa.Table, np.ndarray]:
+    """(lang, docs, kept) per predicted language, most frequent first, and the score histogram (counts
+    in ``SCORE_BINS``) over every document the stage saw, from the counts its filter kept in ``stats``."""
+    seen = {name.removeprefix(SEEN_PREFIX): n for name, n in stats.counters.items() if name.startswith(SEEN_PREFIX)}
+    rows = sorted(seen.items(), key=lambda kv: (-kv[1], kv[0]))
+    table = pa.table({"lang": pa.array([lang for lang, _ in rows], pa.string()),
+                      "docs": pa.array([n for _, n in rows], pa.int64()),
+                      "kept": pa.array([stats.counters.get(KEPT_PREFIX + lang, 0) for lang, _ in rows], pa.int64())})
+    hist = np.asarray(stats.histograms.get(SCORE_HISTOGRAM, [0] * (len(SCORE_BINS) - 1)), np.int64)
     return table, hist
+
+
+def stage_report(stats: PartStats, plot_path: Path, shown: int = 30) -> dict[str, Any]:
+    """The language ID stage's metadata from its parts' stats: the languages as a table and a plot (also
+    written to ``plot_path``) and the score histogram."""
+    summary, hist = language_summary(stats)
+    rows = summary.slice(0, shown).to_pylist()
+    png = plots.stacked_bar_plot([r["lang"] for r in rows], [r["kept"] for r in rows], [r["docs"] for r in rows],
+                                 title="language ID: documents per predicted language")
+    with atomic_path(plot_path) as tmp:
+        tmp.write_bytes(png)
+    return dict(languages=plots.Markdown(markdown_table(summary, shown)),
+                languages_plot=plots.Markdown(plots.as_markdown_image(png, "documents per language")),
+                languages_plot_path=plot_path,
+                score_histogram=plots.Markdown(plots.histogram_table(hist, SCORE_BINS)))
 
 
 def markdown_table(summary: pa.Table, limit: int = 30) -> str:

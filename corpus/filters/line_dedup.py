@@ -14,7 +14,11 @@ Two passes, so memory never holds the group's lines:
    duplicated hashes (in two or more documents) and its line counts; ``merge_buckets`` joins the
    buckets in bucket order (so the hashes stay sorted) whatever order they finished in.
    ``LineDedupFilter`` then rewrites each part's text from its hash file, keeping a line when it is the
-   first in its document, not blank, and not among the duplicates (a binary search, numpy).
+   first in its document, not blank, and not among the duplicates (a binary search, numpy), and counts
+   the part's lines (in, blank, repeated in a document, duplicated, out) into its stats.
+
+``LineDedupStage.plan`` runs pass 1 for the stage (a part's hashes and a group's hash bucket are each one
+``executor_from_env().map`` task) and makes the pass-2 units; ``report`` gives the stage's metadata.
 
 Normalisation (CCNet ``normalize_for_dedup``, in its order): lowercase, every Unicode digit -> 0, then
 remove control characters 0-31 and 127-159 and CCNet's fixed set of Unicode punctuation. The digit step
@@ -32,9 +36,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import duckdb
 import numpy as np
@@ -42,9 +48,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from corpus import part_runners, plots, snapshots
+from corpus.executors import executor_from_env
 from corpus.filters.base import DocumentFilter, Judgement
+from corpus.fingerprints import FINGERPRINT_KEY, fingerprint
+from corpus.part_runners import Unit, code_fingerprint, filter_part, upstream_fingerprint
+from corpus.progress import Progress
+from corpus.storage import Location, PartStats, PartWriter, iter_batches, part_is_current, write_table_atomic
 
 STAGE = "line_dedup"
+SOURCE = "commoncrawl"  # CCNet's steps run on Common Crawl
 EMPTY_REASON = "line_dedup_empty"
 HASH_SCHEMA = pa.schema([("doc", pa.int32()), ("hash", pa.uint64()), ("first", pa.bool_())])
 BLANK = 0
@@ -151,6 +164,11 @@ class BucketCounts:
 BUCKET_COUNT_NAMES = ("lines_duplicate", "lines_out", "dup_hashes", "dup_docs_2", "dup_docs_3_10",
                       "dup_docs_11_100", "dup_docs_over_100")
 PART_COUNT_NAMES = ("lines_in", "lines_blank", "lines_repeated_in_doc")
+# what LineDedupFilter counts per part (PartStats.counters): lines_in = blank + repeated + duplicate + out
+LINE_COUNTER_NAMES = ("lines_in", "lines_blank", "lines_repeated_in_doc", "lines_duplicate", "lines_out")
+# a group file's footer: the group's counts (merge_buckets), whose dup_docs_* say how widely lines repeat
+GROUP_COUNTS_KEY = b"corpus.line_dedup_counts"
+SPREAD = (("2", "dup_docs_2"), ("3-10", "dup_docs_3_10"), ("11-100", "dup_docs_11_100"), ("> 100", "dup_docs_over_100"))
 
 
 def _connect(memory_limit: str, threads: int | None = None) -> duckdb.DuckDBPyConnection:
@@ -219,7 +237,9 @@ class LineDedupFilter(DocumentFilter):
         table = pq.read_table(hash_file, columns=["doc", "hash", "first"])
         self.docs = table.column("doc").to_numpy()
         hashes = table.column("hash").to_numpy()
-        self.keep = table.column("first").to_numpy(zero_copy_only=False) & (hashes != BLANK) & ~contains_sorted(duplicates, hashes)
+        self.first, self.blank = table.column("first").to_numpy(zero_copy_only=False), hashes == BLANK
+        self.duplicate = self.first & ~self.blank & contains_sorted(duplicates, hashes)
+        self.keep = self.first & ~self.blank & ~self.duplicate
         self.source, self.stage = source, stage
         self.offset = 0
 
@@ -239,6 +259,118 @@ class LineDedupFilter(DocumentFilter):
         np.cumsum(kept_per_doc, out=offsets[1:])
         kept_lines = pa.ListArray.from_arrays(pa.array(offsets), values.filter(pa.array(keep)))
         texts = pc.binary_join(kept_lines, pa.scalar(_NEWLINE, values.type))
+        counts = (hi - lo, self.blank[lo:hi].sum(), (~self.first[lo:hi] & ~self.blank[lo:hi]).sum(),
+                  self.duplicate[lo:hi].sum(), keep.sum())
         return Judgement(keep=kept_per_doc > 0, reasons=EMPTY_REASON,
                          details=[f"all {k} lines duplicated or blank" for k in lines_per_doc],
-                         columns={"text": texts.cast(pa.large_string())})
+                         columns={"text": texts.cast(pa.large_string())},
+                         counters=dict(zip(LINE_COUNTER_NAMES, map(int, counts))))
+
+
+def snapshot_groups(parts: Sequence[Location], group_size: int) -> dict[str, list]:
+    """``<snapshot>/<n>`` -> the parts of that group: each snapshot's parts (in name order) cut into groups
+    of ``group_size`` (0: one group per snapshot)."""
+    groups = {}
+    for snapshot, members in snapshots.by_snapshot(parts).items():
+        size = group_size or len(members)
+        for k in range(0, len(members), size):
+            groups[f"{snapshot}/{k // size:05d}"] = members[k:k + size]
+    return groups
+
+
+@dataclass(frozen=True)
+class HashJob:
+    """Pass 1 of one part: its line hashes and keys, written under the part's pass-1 fingerprint."""
+
+    part: Location
+    hashes: Path
+    keys: Path
+    fingerprint: str
+
+    def is_current(self) -> bool:
+        return part_is_current(self.hashes, self.fingerprint) and part_is_current(self.keys, self.fingerprint)
+
+
+def write_part_hashes(job: HashJob) -> None:
+    table = hash_part(iter_batches([job.part], columns=["text"]))
+    write_table_atomic(job.hashes, table, {FINGERPRINT_KEY: job.fingerprint.encode()})
+    write_table_atomic(job.keys, part_keys(table), {FINGERPRINT_KEY: job.fingerprint.encode()})
+
+
+def _count_bucket(job: tuple[tuple[Path, ...], int], num_buckets: int, memory_limit: str) -> BucketCounts:
+    key_files, bucket = job
+    return count_bucket(key_files, bucket, num_buckets, memory_limit)
+
+
+def _dedup_part(writer: PartWriter, progress: Progress, path: Location, hash_file: Path, group_file: Path) -> None:
+    duplicates = pq.read_table(group_file).column("hash").to_numpy().astype(np.uint64, copy=False)
+    filter_part(writer, iter_batches([path]), LineDedupFilter(hash_file, duplicates, SOURCE), progress)
+
+
+def _remove_other_files(folder: Path, current: Iterable[Path]) -> None:
+    for path in set(folder.rglob("*.parquet")) - set(current) if folder.exists() else ():
+        path.unlink()
+
+
+@dataclass
+class LineDedupStage:
+    """Pass 1 done: every part hashed (``<work>/{hashes,keys}/``), every group counted
+    (``<work>/groups/<snapshot>/<n>.parquet``, kept while its parts are unchanged), and one unit per part
+    to rewrite it without its group's duplicate lines."""
+
+    groups: dict[str, list]
+    groups_counted: int
+    hash_buckets: int
+    spread: dict[str, int]
+    units: list[Unit]
+
+    @classmethod
+    def plan(cls, work: Path, parts: Sequence[Location], group_size: int, hash_buckets: int,
+             duckdb_memory_limit: str, log: Any) -> "LineDedupStage":
+        code = code_fingerprint(sys.modules[__name__], part_runners)
+        executor = executor_from_env()
+        hashed = {p: HashJob(p, work / "hashes" / p.name, work / "keys" / p.name,
+                             fingerprint(upstream_fingerprint(p), code)) for p in parts}
+        stale = [job for job in hashed.values() if not job.is_current()]
+        list(executor.map(write_part_hashes, stale, log, f"{STAGE}: hash {len(stale)} part(s)"))
+        _remove_other_files(work / "hashes", [job.hashes for job in hashed.values()])
+        _remove_other_files(work / "keys", [job.keys for job in hashed.values()])
+
+        groups = snapshot_groups(parts, group_size)
+        group_fps = {name: fingerprint([(p.name, hashed[p].fingerprint) for p in group], code) for name, group in groups.items()}
+        group_files = {name: work / "groups" / f"{name}.parquet" for name in groups}
+        recount = [name for name in groups if not part_is_current(group_files[name], group_fps[name])]
+        buckets = executor.map(partial(_count_bucket, num_buckets=hash_buckets, memory_limit=duckdb_memory_limit),
+                               [(tuple(hashed[p].keys for p in groups[name]), b) for name in recount for b in range(hash_buckets)],
+                               log, f"{STAGE}: count {len(recount)} group(s) in {hash_buckets} hash bucket(s)")
+        for name in recount:  # each group's buckets in bucket order
+            merged = merge_buckets([next(buckets) for _ in range(hash_buckets)], [hashed[p].keys for p in groups[name]])
+            write_table_atomic(group_files[name], pa.table({"hash": pa.array(merged.duplicates, pa.uint64())}),
+                               {FINGERPRINT_KEY: group_fps[name].encode(), GROUP_COUNTS_KEY: json.dumps(merged.counts).encode()})
+        _remove_other_files(work / "groups", group_files.values())
+
+        spread, units = dict.fromkeys((key for _, key in SPREAD), 0), []
+        for name, group in groups.items():
+            counts = json.loads(pq.read_schema(group_files[name]).metadata[GROUP_COUNTS_KEY])
+            spread = {key: n + counts[key] for key, n in spread.items()}
+            units += [Unit(p.name.removesuffix(".parquet"), fingerprint(upstream_fingerprint(p), group_fps[name], code),
+                           partial(_dedup_part, path=p, hash_file=hashed[p].hashes, group_file=group_files[name]))
+                      for p in group]
+        return cls(groups, len(recount), hash_buckets, spread, units)
+
+    def report(self, stats: PartStats) -> dict[str, Any]:
+        """The stage's metadata: its snapshots and groups, the parts' line counts (their counters) and how
+        many documents the duplicated lines were shared by (the groups' counts)."""
+        lines = {name: stats.counters.get(name, 0) for name in LINE_COUNTER_NAMES}
+        spread = "| documents sharing a duplicate line | lines |\n|---|---|\n" + "\n".join(
+            f"| {label} | {self.spread[key]} |" for label, key in SPREAD)
+        return dict(
+            snapshots=sorted({name.rsplit("/", 1)[0] for name in self.groups}, key=snapshots.snapshot_order),
+            groups=len(self.groups),
+            groups_counted=self.groups_counted,
+            hash_buckets=self.hash_buckets,
+            **lines,
+            duplicate_line_fraction=round(lines["lines_duplicate"] / lines["lines_in"], 4) if lines["lines_in"] else 0.0,
+            docs_emptied=stats.drop_reasons.get(EMPTY_REASON, 0),
+            duplicate_line_spread=plots.Markdown(spread),
+        )

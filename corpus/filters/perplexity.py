@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import unicodedata
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -33,15 +36,21 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
+from corpus import part_runners, plots, recipe, snapshots
+from corpus.executors import executor_from_env
 from corpus.model_cache import kenlm_model, sentencepiece_model
 from corpus.filters.base import DocumentFilter, Judgement
-from corpus.storage import iter_batches, part_is_current, write_table_atomic
+from corpus.part_runners import Unit, code_fingerprint, filter_part, upstream_fingerprint
+from corpus.progress import Progress
+from corpus.storage import PartStats, PartWriter, iter_batches, part_is_current, write_table_atomic
 from corpus.fingerprints import fingerprint, FINGERPRINT_KEY
 
 STAGE = "perplexity"
 BUCKETS = ("head", "middle", "tail")
 DROP_TAIL = "perplexity_tail"
 NO_MODEL = "no_lm_for_lang"
+BUCKET_COUNTER = "bucket:"
+SOURCE = "commoncrawl"  # CCNet's steps run on Common Crawl
 SCORES_SCHEMA = pa.schema([pa.field("id", pa.string()), pa.field("lang", pa.string()),
                            pa.field("perplexity", pa.float64())])
 SP_SUFFIX, LM_SUFFIX = ".sp.model", ".arpa.bin"  # CCNet's released file names, per language
@@ -325,22 +334,6 @@ def assign_buckets(ppl: np.ndarray, langs: Sequence[str | None], cutoffs: Mappin
     return [BUCKETS[c] if c >= 0 else None for c in code]
 
 
-def bucket_counts(score_paths: Iterable[Path], cutoffs: Mapping[str, tuple[float, float]]) -> tuple[dict[str, dict[str, int]], int]:
-    """Documents per language and bucket over every scored part (streamed part by part), and how many
-    documents got no bucket (no model or no cut-offs for their language)."""
-    counts: dict[str, dict[str, int]] = {lang: dict.fromkeys(BUCKETS, 0) for lang in cutoffs}
-    unbucketed = 0
-    for path in score_paths:
-        table = read_scores(path)
-        langs = table.column("lang").to_pylist()
-        for lang, bucket in zip(langs, assign_buckets(table.column("perplexity").to_numpy(), langs, cutoffs)):
-            if bucket is None:
-                unbucketed += 1
-            else:
-                counts[lang][bucket] += 1
-    return counts, unbucketed
-
-
 @dataclass
 class BucketFilter(DocumentFilter):
     """Pass 2: fill ``perplexity``/``bucket`` from a part's pass-1 scores; drop buckets not kept.
@@ -355,6 +348,7 @@ class BucketFilter(DocumentFilter):
     drop_without_model: bool
     source: str
     stage: str = STAGE
+    snapshot: str = ""  # the cut-off table's snapshot, in the names of the bucket counters
 
     def judge(self, batch: pa.RecordBatch) -> Judgement:
         idx = pc.index_in(batch.column("id"), value_set=self.scores.column("id"))
@@ -364,6 +358,8 @@ class BucketFilter(DocumentFilter):
         langs = batch.column("lang").to_pylist()
         buckets = assign_buckets(ppl, langs, self.cutoffs)
         keep = set(self.keep_buckets)
+        counts = Counter(bucket_counter(self.snapshot, lang, b) if b is not None else NO_MODEL
+                         for lang, b in zip(langs, buckets))
         reasons = [None if (b in keep or (b is None and not self.drop_without_model)) else
                    NO_MODEL if b is None else DROP_TAIL if b == "tail" else f"perplexity_{b}" for b in buckets]
         return Judgement(
@@ -371,4 +367,104 @@ class BucketFilter(DocumentFilter):
             details=[f"lang={lang} perplexity={p:.1f}" for lang, p in zip(langs, ppl)],
             columns={"perplexity": pa.array(np.where(np.isnan(ppl), None, ppl).tolist(), pa.float32()),
                      "bucket": pa.array(buckets, pa.string())},
+            counters=counts,
+        )
+
+
+def bucket_counter(snapshot: str, lang: str, bucket: str) -> str:
+    """The part stats' counter of the documents of ``lang`` in ``bucket`` (a document with no bucket
+    counts as ``NO_MODEL``)."""
+    return f"{BUCKET_COUNTER}{snapshot}/{lang}/{bucket}"
+
+
+def _score_part(scorer: PerplexityScorer, job: tuple[Path, Path, str]) -> Path:
+    part, out, part_fingerprint = job
+    return score_part(part, out, scorer, part_fingerprint)
+
+
+def _bucket_part(writer: PartWriter, progress: Progress, path: Path, scores: Path, cutoffs: Mapping[str, tuple[float, float]],
+                 keep_buckets: Sequence[str], drop_without_model: bool, snapshot: str) -> None:
+    process = BucketFilter(read_scores(scores), cutoffs, keep_buckets, drop_without_model, SOURCE, snapshot=snapshot)
+    filter_part(writer, iter_batches([path]), process, progress)
+
+
+@dataclass
+class PerplexityStage:
+    """Pass 1 done: every upstream part scored (``work/perplexity/scores/``), each snapshot's cut-off
+    table resolved, and one unit per part to bucket it; ``report`` makes the metadata from the pass and
+    the parts' stats."""
+
+    scorer: PerplexityScorer
+    cutoffs_mode: str
+    tables: dict[str, CutoffTable]
+    histograms: list[str]
+    units: list[Unit]
+
+    @classmethod
+    def plan(cls, models: Path, score_dir: Path, upstream: Sequence[Path], scorer: PerplexityScorer, log: Any,
+             cutoffs: str, percentiles: Sequence[float], keep_buckets: Sequence[str], no_model: str,
+             min_docs_for_percentiles: int, sample_docs: int, snapshot: str) -> "PerplexityStage":
+        """Score the parts not scored yet (one ``executor_from_env().map`` task each), then per snapshot
+        (``snapshot``: one table of that name for every part) pool a ``ScoreSample`` and resolve the
+        cut-offs under ``models/perplexity_cutoffs/``; the other arguments are ``PerplexityConfig``'s."""
+        if no_model not in ("keep", "drop"):
+            raise ValueError(f"no_model must be 'keep' or 'drop', not {no_model!r}")
+        code = code_fingerprint(sys.modules[__name__], part_runners)
+        scores = {path: score_dir / path.name for path in upstream}
+        jobs = [(path, scores[path], fingerprint(upstream_fingerprint(path), scorer.version, code)) for path in upstream]
+        stale = [job for job in jobs if not part_is_current(job[1], job[2])]
+        list(executor_from_env().map(partial(_score_part, scorer), stale, log, f"{STAGE}: score {len(stale)} part(s)"))
+        for old in set(score_dir.glob("*.parquet")) - set(scores.values()) if score_dir.exists() else ():
+            old.unlink()
+        table_settings = dict(cutoffs=cutoffs, percentiles=list(percentiles), min_docs=min_docs_for_percentiles,
+                              sample_docs=sample_docs)
+        # the cut-offs of each snapshot from its own documents only: a new snapshot leaves the others' tables
+        per_snapshot = {snapshot: list(upstream)} if snapshot else snapshots.by_snapshot(upstream)
+        stage = cls(scorer, cutoffs, {}, [], [])
+        units = {}
+        for name, members in per_snapshot.items():
+            sample = ScoreSample(sample_docs)
+            for path in members:
+                sample.add(read_scores(scores[path]))
+            chosen = choose_cutoffs(sample, scorer, cutoffs, percentiles, min_docs_for_percentiles,
+                                    recipe.CCNET_PERPLEXITY_CUTOFFS, recipe.PERPLEXITY_WIKI_REFERENCE_PERCENTILES)
+            table = stage.tables[name] = CutoffTable.resolve(models / "perplexity_cutoffs", name, scorer.version,
+                                                             table_settings, chosen)
+            stage.histograms.append(f"**{name}**\n\n" + plots.histograms_markdown(
+                {lang: sample.values(lang) for lang in sample.languages}, table.pairs, "perplexity", log_x=True))
+            settings = dict(cutoffs=table.pairs, keep=sorted(keep_buckets), no_model=no_model, model=scorer.version,
+                            snapshot=name)
+            for path in members:
+                units[path] = Unit(path.name.removesuffix(".parquet"), fingerprint(upstream_fingerprint(path), settings, code),
+                                   partial(_bucket_part, path=path, scores=scores[path], cutoffs=table.pairs,
+                                           keep_buckets=list(keep_buckets), drop_without_model=no_model == "drop",
+                                           snapshot=name))
+        stage.units = [units[p] for p in upstream]
+        return stage
+
+    def report(self, stats: PartStats) -> dict[str, Any]:
+        """The stage's metadata: the model, each snapshot's cut-offs (where from, the table, reused or not),
+        the documents per snapshot, language and bucket (from the parts' counters) and the pass-1 histograms."""
+        buckets = {name: {lang: dict.fromkeys(BUCKETS, 0) for lang in t.languages} for name, t in self.tables.items()}
+        for counter, n in stats.counters.items():
+            if counter.startswith(BUCKET_COUNTER):
+                name, lang, bucket = counter.removeprefix(BUCKET_COUNTER).rsplit("/", 2)
+                buckets.setdefault(name, {}).setdefault(lang, dict.fromkeys(BUCKETS, 0))[bucket] += n
+        rows = "\n".join(f"| {name} | {lang} | {c.origin} | {c.docs} | {c.lo:.1f} | {c.hi:.1f} | "
+                         f"{buckets[name][lang]['head']} | {buckets[name][lang]['middle']} | {buckets[name][lang]['tail']} |"
+                         for name, table in self.tables.items() for lang, c in table.languages.items())
+        return dict(
+            model_version=self.scorer.version,
+            model_kind=self.scorer.kind,
+            cutoffs_mode=self.cutoffs_mode,
+            snapshots=list(self.tables),
+            cutoff_tables={name: str(t.path) for name, t in self.tables.items()},
+            cutoffs_reused={name: t.reused for name, t in self.tables.items()},
+            cutoff_origin={name: {lang: {"origin": c.origin, "docs": c.docs, "cutoffs": [c.lo, c.hi]}
+                                  for lang, c in t.languages.items()} for name, t in self.tables.items()},
+            no_lm_for_lang=stats.counters.get(NO_MODEL, 0),
+            buckets=plots.Markdown("| snapshot | lang | cut-offs from | from docs | head/middle | middle/tail | head | middle | tail |\n"
+                                   "|---|---|---|---|---|---|---|---|---|\n" + rows),
+            bucket_counts=buckets,
+            perplexity_histogram=plots.Markdown("\n\n".join(self.histograms)),
         )

@@ -6,27 +6,33 @@ newlines to spaces, and punctuation split from words so "berlin." and "berlin" a
 (fastText splits on whitespace only). A document is kept when P(wiki-ref) >= ``min_score``, the
 threshold of the model's keep rule (0.25, RedPajama v1, for a model trained on real cited pages; a
 threshold calibrated on held-out web documents for the curated fallback, see ``quality_models.wikiref``);
-``wikiref_score`` holds the probability.
+``wikiref_score`` holds the probability. The filter bins the scores (``SCORE_BINS``) of the kept documents
+per language and of every scored one into the part's stats, which ``stage_report`` plots.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pyarrow as pa
 
+from corpus import plots
 from corpus.filters.perplexity import normalize_line
 from corpus.model_cache import fasttext_model
 from corpus.filters.base import DocumentFilter, Judgement
+from corpus.storage import PartStats
 
 STAGE = "wikiref"
 POSITIVE = "__label__wikiref"
 NEGATIVE = "__label__random"
 _PUNCT = re.compile(r"([^\w\s])")
 _SPACES = re.compile(r"\s+")
+# the fixed bins of the score histograms in the part stats, named as the stage's plot shows them
+SCORE_BINS = np.linspace(0.0, 1.0, 41)
+KEPT_PREFIX, ALL_SCORED = "kept ", "all scored (kept + dropped)"
 
 
 def fasttext_text(text: str) -> str:
@@ -74,5 +80,20 @@ class WikirefFilter(DocumentFilter):
 
     def judge(self, batch: pa.RecordBatch) -> Judgement:
         scores = self.scorer.score(batch.column("text").to_pylist())
-        return Judgement(keep=scores >= self.min_score, reasons=drop_reason(self.min_score),
-                         details=[f"p={s:.3f}" for s in scores], columns={"wikiref_score": pa.array(scores, pa.float32())})
+        keep = scores >= self.min_score
+        langs = np.asarray([str(lang) for lang in batch.column("lang").to_pylist()], dtype=object)
+        histograms = {KEPT_PREFIX + lang: score_histogram(scores[keep & (langs == lang)]) for lang in set(langs[keep])}
+        return Judgement(keep=keep, reasons=drop_reason(self.min_score),
+                         details=[f"p={s:.3f}" for s in scores], columns={"wikiref_score": pa.array(scores, pa.float32())},
+                         histograms={**histograms, ALL_SCORED: score_histogram(scores)})
+
+
+def score_histogram(scores: np.ndarray) -> list[int]:
+    return np.histogram(np.clip(scores, 0.0, 1.0), bins=SCORE_BINS)[0].tolist()
+
+
+def stage_report(stats: PartStats, min_score: float) -> dict[str, Any]:
+    """The wikiref stage's score histograms (kept documents per language, every scored one) with the
+    threshold, from its parts' stats."""
+    return dict(wikiref_score_histogram=plots.Markdown(plots.binned_histograms_markdown(
+        stats.histograms, SCORE_BINS, {k: (min_score,) for k in stats.histograms}, "P(wiki-ref)")))

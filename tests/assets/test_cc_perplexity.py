@@ -65,6 +65,10 @@ def test_kept_share_and_cutoff_origin_at_1_30_and_3000_pages(size, origin, kept,
     assert [p.parent for p in table.glob("*.json")] == [table] and md["cutoffs_reused"] == {"local": []}
     again = _metadata(_materialize(root, [cc_perplexity]))  # a later run of the same snapshot
     assert again["cutoffs_reused"] == {"local": reused} and again["cutoff_origin"] == md["cutoff_origin"]
+    # the bucket counts come from the parts' counters: the same from the parts the rerun skipped
+    en_buckets = md["bucket_counts"]["local"]["en"]
+    assert en_buckets["head"] + en_buckets["middle"] == kept and sum(en_buckets.values()) == size
+    assert (again["parts_skipped"], again["bucket_counts"], again["no_lm_for_lang"]) == (min(size, 4), md["bucket_counts"], 0)
     docs = pq.read_table(Layout(root).root / "docs" / "perplexity" / "commoncrawl")
     assert set(docs.column("bucket").to_pylist()) <= {"head", "middle"} and docs.column("perplexity").null_count == 0
 

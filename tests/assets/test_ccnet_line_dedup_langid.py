@@ -131,3 +131,21 @@ def test_langid_model_asset_reports_heldout_accuracy(tmp_path):
     assert md["gettext_accuracy"].value > md["gettext_base_accuracy"].value
     assert md["wikipedia_accuracy"].value == md["wikipedia_base_accuracy"].value
     assert "| sr |" in md["gettext_accuracy_per_language"].value
+
+
+def test_a_rerun_that_skips_every_part_reports_the_same_stage_metadata(tmp_path, samples_dir):
+    """The line counts, languages and score histogram come from the parts' stats: a rerun that builds
+    nothing reads them back from the parts it skips and reports the same values."""
+    root = tmp_path / "data"
+    _write_ingest(root, samples_dir)
+    assets = [cc_line_dedup, cc_language_id]
+    first, again = (_materialize(root, assets, LID_ALONE) for _ in range(2))
+    derived = {"cc_line_dedup": ["lines_in", "lines_out", "lines_duplicate", "lines_repeated_in_doc", "lines_blank",
+                                 "duplicate_line_fraction", "docs_emptied", "duplicate_line_spread", "docs_out"],
+               "cc_language_id": ["languages", "languages_plot", "score_histogram", "docs_in", "docs_out"]}
+    for asset, keys in derived.items():
+        before, after = (r.asset_materializations_for_node(asset)[0].metadata for r in (first, again))
+        assert (before["parts_computed"].value, after["parts_computed"].value, after["parts_skipped"].value) == (2, 0, 2)
+        assert {k: after[k].value for k in keys} == {k: before[k].value for k in keys}
+    lid = first.asset_materializations_for_node("cc_language_id")[0].metadata
+    assert "| 0.9-1.0 | " in lid["score_histogram"].value and "| en | 4 | 4 |" in lid["languages"].value

@@ -1,10 +1,11 @@
 """The CCNet language filter with the real lid.176 model on real sentences."""
-import pyarrow as pa
+import numpy as np
 import pytest
 
 from corpus import plots
 from corpus.filters import langid as langid_filter
 from corpus.schema import documents_to_batch, new_document
+from corpus.storage import PartStats
 from quality_models.language_identifier import LanguageIdentifier
 
 
@@ -52,16 +53,21 @@ def test_newlines_are_spaces_for_the_model(samples_dir, identifier):
     assert labels == ["sv", "sv"] and scores[0] == pytest.approx(scores[1])
 
 
-def test_language_summary_table_and_plot_from_written_parts(samples_dir, identifier, tmp_path):
-    import pyarrow.parquet as pq
-
+def test_language_summary_table_and_histogram_from_the_filters_counts(samples_dir, identifier):
+    """The filter counts every document per predicted language (kept or not) and bins its score; the
+    stage's summary is built from those counts summed over parts, never from the written parts."""
     docs = [_doc(samples_dir, lang, i) for lang in ("en", "ru", "es") for i in range(3)]
-    kept, drops = langid_filter.LangIdFilter(identifier, "commoncrawl")(documents_to_batch(docs))
-    pq.write_table(pa.Table.from_batches([kept]), tmp_path / "docs.parquet")
-    pq.write_table(drops, tmp_path / "dropped.parquet")
-    summary, hist = langid_filter.language_summary([tmp_path / "docs.parquet"], [tmp_path / "dropped.parquet"])
-    rows = {r["lang"]: (r["docs"], r["kept"]) for r in summary.to_pylist()}
-    assert rows == {"en": (3, 3), "ru": (3, 0), "es": (3, 0)}
+    lid = langid_filter.LangIdFilter(identifier, "commoncrawl")
+    stats = PartStats(source="commoncrawl", stage=langid_filter.STAGE)
+    for half in (docs[:4], docs[4:]):  # two batches (parts) summed
+        outcome = lid.apply(documents_to_batch(half))
+        stats.tally(outcome.counters, outcome.histograms)
+    assert stats.counters == {"docs:en": 3, "kept:en": 3, "docs:ru": 3, "docs:es": 3}
+    summary, hist = langid_filter.language_summary(stats)
+    assert summary.to_pylist() == [{"lang": "en", "docs": 3, "kept": 3}, {"lang": "es", "docs": 3, "kept": 0},
+                                   {"lang": "ru", "docs": 3, "kept": 0}]
+    _, scores = identifier.predict([d["text"] for d in docs])
+    assert hist.tolist() == np.histogram(np.clip(scores, 0, 1), bins=langid_filter.SCORE_BINS)[0].tolist()
     assert hist.sum() == 9
     md = langid_filter.markdown_table(summary)
     assert "| ru | 3 | 0 |" in md

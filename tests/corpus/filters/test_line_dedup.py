@@ -144,3 +144,55 @@ def test_bucketed_counting_is_the_same_for_any_bucket_count_and_each_bucket_keep
     assert line_dedup.bucket_range(15, 16)[1] == 1 << 64
     with pytest.raises(ValueError, match="not in 0..15"):
         line_dedup.bucket_range(16, 16)
+
+
+class _Log:
+    def __init__(self):
+        self.lines = []
+
+    def info(self, msg):
+        self.lines.append(msg)
+
+
+def _build(layout, stage):
+    """Every unit of a planned stage built in this process, the parts' stats summed."""
+    from corpus.executors import PartJob, build_part
+    from corpus.storage import PartStats
+
+    total = PartStats("commoncrawl", line_dedup.STAGE)
+    for unit in stage.units:
+        total.merge(build_part(PartJob(layout, line_dedup.STAGE, "commoncrawl", unit.part, unit.fingerprint, unit.build,
+                                       unit.part)))
+    return total
+
+
+def test_stage_plan_and_report_on_real_sentences_count_what_the_group_counting_counts(tmp_path, samples_dir):
+    """Pass 1 (hashes per part, the group's buckets) through the executor's map, pass 2 through the units; the
+    report's line counts come from the parts' counters and equal the group counting's, and a second plan
+    recounts nothing while the skipped parts' stats give the same counters."""
+    from corpus.storage import PartStats, read_part_stats
+    from tests.assets.test_ccnet_line_dedup_langid import _write_ingest
+
+    layout, docs, _ = _write_ingest(tmp_path / "data", samples_dir)
+    work, parts = layout.work / "line_dedup", layout.docs_parts("ingest", "commoncrawl")
+    log = _Log()
+    stage = line_dedup.LineDedupStage.plan(work, parts, 0, 3, "1GB", log)
+    assert [u.part for u in stage.units] == ["part0", "part1"] and list(stage.groups) == ["local/00000"]
+    stats = _build(layout, stage)
+    report = stage.report(stats)
+    # 24 docs of 5 sentences, a boilerplate line in 3 of them, and a doc of that line twice (its 2nd copy repeated)
+    assert {k: report[k] for k in line_dedup.LINE_COUNTER_NAMES} == {
+        "lines_in": 125, "lines_blank": 0, "lines_repeated_in_doc": 1, "lines_duplicate": 4, "lines_out": 120}
+    group = line_dedup.count_group([work / "keys" / p.name for p in parts], 3).counts
+    assert {k: group[k] for k in line_dedup.LINE_COUNTER_NAMES} == {k: report[k] for k in line_dedup.LINE_COUNTER_NAMES}
+    assert stage.spread == {"dup_docs_2": 0, "dup_docs_3_10": 1, "dup_docs_11_100": 0, "dup_docs_over_100": 0}
+    assert "| 3-10 | 1 |" in report["duplicate_line_spread"]
+    assert (report["groups"], report["groups_counted"], report["docs_emptied"], report["snapshots"]) == (1, 1, 1, ["local"])
+    assert report["duplicate_line_fraction"] == round(4 / 125, 4)
+    assert log.lines == []  # in-process: the map logs nothing; under Ray it names its tasks
+    again = line_dedup.LineDedupStage.plan(work, parts, 0, 3, "1GB", log)
+    assert again.groups_counted == 0 and [u.fingerprint for u in again.units] == [u.fingerprint for u in stage.units]
+    skipped = PartStats("commoncrawl", line_dedup.STAGE)
+    for unit in again.units:
+        skipped.merge(read_part_stats(layout, line_dedup.STAGE, "commoncrawl", unit.part))
+    assert skipped.counters == stats.counters and again.report(skipped) == {**report, "groups_counted": 0}

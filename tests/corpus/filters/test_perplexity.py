@@ -286,3 +286,16 @@ def test_buckets_and_drop_reasons():
     assert dropped.column("detail")[0].as_py() == "lang=en perplexity=700.0"
     _, dropped2 = ppl.BucketFilter(scores, cut, recipe.PERPLEXITY_KEEP_BUCKETS, True, "commoncrawl")(batch)
     assert dropped2.column("reason").to_pylist() == [ppl.DROP_TAIL] * 5 + [ppl.NO_MODEL]
+
+
+def test_bucket_filter_counts_documents_per_snapshot_language_and_bucket():
+    """What the stage's bucket table and no_lm_for_lang come from: the filter's counters, kept or dropped."""
+    cut = {"en": (400.0, 700.0)}
+    batch = _batch([f"d{i}" for i in range(11)] + ["?"], ["en"] * 11 + ["zz"])
+    scores = pa.table({"id": batch.column("id"), "lang": ["en"] * 11 + ["zz"],
+                       "perplexity": [float(x) for x in range(100, 1200, 100)] + [float("nan")]}, schema=ppl.SCORES_SCHEMA)
+    outcome = ppl.BucketFilter(scores, cut, recipe.PERPLEXITY_KEEP_BUCKETS, False, "commoncrawl",
+                               snapshot="CC-MAIN-2024-10").apply(batch)
+    assert dict(outcome.counters) == {"bucket:CC-MAIN-2024-10/en/head": 3, "bucket:CC-MAIN-2024-10/en/middle": 3,
+                                      "bucket:CC-MAIN-2024-10/en/tail": 5, ppl.NO_MODEL: 1}
+    assert ppl.bucket_counter("CC-MAIN-2024-10", "en", "tail") == "bucket:CC-MAIN-2024-10/en/tail"

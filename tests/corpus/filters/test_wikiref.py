@@ -1,4 +1,5 @@
 """The wikiref filter: fastText text preparation, P(wiki-ref) in wikiref_score, drops under the threshold."""
+import numpy as np
 import pyarrow as pa
 
 from corpus import recipe
@@ -33,3 +34,21 @@ def test_filter_scores_real_documents_and_drops_under_threshold(classifier, samp
     # a threshold above every score drops everything, with the reason naming it
     _, all_dropped = wikiref.WikirefFilter(scorer, 1.01, "commoncrawl")(batch)
     assert all_dropped.num_rows == batch.num_rows and all_dropped.column("reason")[0].as_py() == "wikiref<1.01"
+
+
+def test_filter_bins_kept_scores_per_language_and_every_score(classifier, samples_dir):  # noqa: F811
+    """The stage's score plots come from these fixed-bin histograms, not from dropped.detail."""
+    _, folder, _, _ = classifier
+    scorer = wikiref.WikirefScorer(folder / "model.bin")
+    docs = [new_document("commoncrawl", f"c4:{i}", d["text"], lang="en" if i % 3 else "de")
+            for i, d in enumerate(d for f in c4.discover_inputs(samples_dir / "c4") for d in c4.read_documents(f, f.name))]
+    batch = pa.RecordBatch.from_pylist(docs, schema=DOCUMENT_SCHEMA)
+    outcome = wikiref.WikirefFilter(scorer, recipe.WIKIREF_MIN_SCORE, "commoncrawl").apply(batch)
+    scores = scorer.score(batch.column("text").to_pylist())
+    assert sum(outcome.histograms[wikiref.ALL_SCORED]) == len(docs)
+    assert outcome.histograms[wikiref.ALL_SCORED] == np.histogram(scores, bins=wikiref.SCORE_BINS)[0].tolist()
+    langs = np.array([d["lang"] for d in docs])
+    for lang in ("en", "de"):
+        kept = scores[(scores >= recipe.WIKIREF_MIN_SCORE) & (langs == lang)]
+        assert sum(outcome.histograms.get(wikiref.KEPT_PREFIX + lang, [])) == kept.size
+    assert sum(sum(h) for k, h in outcome.histograms.items() if k != wikiref.ALL_SCORED) == outcome.kept.num_rows

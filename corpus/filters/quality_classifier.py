@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -65,11 +66,11 @@ class Cutoff:
     known: Mapping[str, float]
     keep_fraction: float
 
-    @property
+    @cached_property
     def scores(self) -> np.ndarray:
         return np.fromiter(self.known.values(), np.float64, len(self.known))
 
-    @property
+    @cached_property
     def threshold(self) -> float | None:
         return keep_threshold(self.scores, self.keep_fraction) if self.known else None
 

@@ -113,6 +113,17 @@ def test_keep_threshold_ranks():
         qf.keep_threshold(np.array([0.5]), 0.0)
 
 
+def test_a_cutoff_reports_its_threshold_quantiles_and_histogram():
+    cutoff = qf.Cutoff({"a": 0.2, "b": 0.9, "c": 0.5, "d": 0.7}, 0.5)
+    assert cutoff.threshold == 0.7 and cutoff.part_settings("v1") == {"model": "v1", "min_score": 0.7, "keep_fraction": 0.5}
+    report = cutoff.report("commoncrawl")
+    assert report["min_score_commoncrawl"] == 0.7 and report["score_histogram_commoncrawl"].startswith(b"\x89PNG")
+    assert report["score_quantiles_commoncrawl"] == {"p10": 0.29, "p50": 0.6, "p90": 0.84, "p99": 0.894}
+    assert cutoff.filter("commoncrawl", None).min_score == 0.7 and cutoff.filter("commoncrawl", None).known == cutoff.known
+    empty = qf.Cutoff({}, 0.5)  # a source with no documents: no cut-off, nothing to report
+    assert empty.threshold is None and empty.report("commoncrawl") == {}
+
+
 @pytest.mark.slow
 def test_the_score_column_is_filled_and_nothing_else_changes(trained):
     _, inputs, folder, _, _ = trained

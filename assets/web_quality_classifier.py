@@ -8,7 +8,6 @@ sample (all of them, up to ``max_sample_docs`` documents) instead of scoring twi
 import time
 
 import dagster as dg
-import numpy as np
 
 from assets.resources import CorpusStorage
 from assets.stages import (clear_inactive_sources, code_fingerprint, drop_reasons_plot, filter_units, run_units,
@@ -18,11 +17,17 @@ from corpus import presets
 from corpus import part_runners
 from corpus.filters import base, wikiref
 from corpus.filters import quality_classifier as qf
-from corpus.plots import as_markdown_image, histogram_plot
+from corpus.plots import as_markdown_image
 from corpus.storage import PartStats
 from quality_models import quality_classifier, store
 
 QualityFilterConfig = rules_config("QualityFilterConfig", qf.QualityFilterSettings)
+
+
+def cutoff_metadata(report: dict) -> dict:
+    """A ``Cutoff.report`` as Dagster metadata (the histogram as an inline image)."""
+    return {k: dg.MetadataValue.md(as_markdown_image(v)) if isinstance(v, bytes) else
+            dg.MetadataValue.float(v) if isinstance(v, float) else dg.MetadataValue.json(v) for k, v in report.items()}
 
 
 @dg.asset(name=presets.STAGE_ASSETS[qf.STAGE], group_name="web",
@@ -42,23 +47,12 @@ def web_quality_classifier(context: dg.AssetExecutionContext, config: QualityFil
     total, extra = PartStats(source="*", stage=qf.STAGE), {}
     for source in sources:
         upstream = preset.upstream(source, qf.STAGE)
-        known = qf.score_sample(scorer, layout.docs_parts(upstream, source), settings.max_sample_docs, settings.seed)
-        scores = np.fromiter(known.values(), np.float64, len(known))
-        units = []
-        if len(scores):
-            threshold = qf.keep_threshold(scores, settings.keep_fraction)
-            units = filter_units(layout, qf.STAGE, source, upstream,
-                                 dict(model=folder.name, min_score=threshold, keep_fraction=settings.keep_fraction),
-                                 lambda source=source, t=threshold, k=known: qf.QualityClassifierFilter(source, scorer, t, k),
-                                 code)
-            extra[f"min_score_{source}"] = dg.MetadataValue.float(threshold)
-            extra[f"score_histogram_{source}"] = dg.MetadataValue.md(as_markdown_image(histogram_plot(
-                scores, f"{source}: P(high quality) of {len(scores)} documents", "P(high quality)",
-                {f"keep top {settings.keep_fraction:g}": threshold})))
-            extra[f"score_quantiles_{source}"] = dg.MetadataValue.json(
-                {f"p{q}": round(float(np.percentile(scores, q)), 4) for q in (10, 50, 90, 99)})
+        cutoff = qf.source_cutoff(scorer, layout.docs_parts(upstream, source), settings)
+        units = [] if cutoff.threshold is None else filter_units(
+            layout, qf.STAGE, source, upstream, cutoff.part_settings(folder.name),
+            lambda source=source, cutoff=cutoff: cutoff.filter(source, scorer), code)
         stats = run_units(context, layout, qf.STAGE, source, units)
-        extra[f"docs_out_{source}"] = stats.docs_out
+        extra.update(cutoff_metadata(cutoff.report(source)), **{f"docs_out_{source}": stats.docs_out})
         total.merge(stats)
     return dg.MaterializeResult(metadata=stage_metadata(
         total, started, recipe=preset.name, model_version=folder.name, keep_fraction=settings.keep_fraction,

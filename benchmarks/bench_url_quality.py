@@ -4,9 +4,12 @@ Common Crawl sample pages (repeated up to ``--docs``), for the llama3 benchmark 
 - URL filter: UT1-sized synthetic lists (``--domains`` random domains, 1/10 as many URL entries; UT1's adult
   category has millions of domains) and word lists the size of LDNOOBW's English list (~400 entries), built
   here: the cost is the lookups and the Aho-Corasick passes, whatever the entries are. Loading the lists is
-  timed apart.
+  timed apart. Reference: datatrove 0.10.1's ``URLFilter`` with the same lists (its bundled ones off, its
+  public-suffix list the bundled snapshot: no download), on the same pages; it has no dirty-word count.
 - Quality classifier: a model trained here on the samples (the stage's cost, not a production model), then
   the stage's two passes: scoring the snapshot for the cut-off, and filtering at it (reusing those scores).
+  Reference: datatrove's ``FastTextClassifierFilter`` with the same model file, at the same cut-off, one
+  ``predict`` per page (one pass: it takes a fixed threshold, not a rank).
 
     .venv/bin/python -m benchmarks.bench_url_quality [--docs 20000] [--domains 1000000] [--json OUT]
 
@@ -62,7 +65,25 @@ def url_filter_child(n_docs: int, n_domains: int) -> dict:
     kept, cpu, wall = _timed(lambda: sum(flt(b)[0].num_rows for b in batches(docs)))
     return {"stage": "url_filter", "docs": n_docs, "kept": kept, "text_mb": chars / 1e6, "domains": n_domains,
             "load_cpu_s": round(load_cpu, 2), "cpu_s": round(cpu, 3), "wall_s": round(wall, 3),
-            "docs_per_s_per_core": round(n_docs / cpu, 1)}
+            "docs_per_s_per_core": round(n_docs / cpu, 1), "datatrove": _datatrove_url_filter(flt, docs)}
+
+
+def _datatrove_url_filter(ours, docs: list[dict]) -> dict | None:
+    """datatrove's URLFilter on ``docs`` with ``ours``' lists; None when datatrove is not installed."""
+    try:
+        from datatrove.data import Document
+        from datatrove.pipeline.filters import URLFilter
+        from tldextract import TLDExtract
+    except ImportError:
+        return None
+    flt = URLFilter(extra_domains=list(ours.blocklists.domains), extra_urls=list(ours.blocklists.urls),
+                    banned_words=ours.banned_words,
+                    soft_banned_words=ours.soft_banned_words, banned_subwords=ours.banned_subwords,
+                    use_integrated_lists=False)
+    flt.tldextractor = TLDExtract(suffix_list_urls=())  # the bundled public-suffix snapshot: nothing leaves the machine
+    pages = [Document(text=d["text"], id=d["id"], metadata={"url": d["url"]}) for d in docs]
+    kept, cpu, _ = _timed(lambda: sum(flt.filter(p) is True for p in pages))
+    return {"docs": len(pages), "kept": kept, "cpu_s": round(cpu, 3), "docs_per_s_per_core": round(len(pages) / cpu, 1)}
 
 
 def quality_classifier_child(n_docs: int) -> dict:
@@ -88,11 +109,33 @@ def quality_classifier_child(n_docs: int) -> dict:
         threshold = qf.keep_threshold(np.fromiter(known.values(), np.float64), recipe.QUALITY_CLASSIFIER_KEEP_FRACTION)
         flt = qf.QualityClassifierFilter("commoncrawl", scorer, threshold, known)
         kept, filter_cpu, _ = _timed(lambda: sum(flt(b)[0].num_rows for b in iter_batches(web)))
+        reference = _datatrove_fasttext_filter(folder / "model.bin", threshold, _web_docs(n_docs))
     cpu = score_cpu + filter_cpu
     return {"stage": "quality_classifier", "docs": n_docs, "kept": kept, "train_examples": manifest["train_examples"],
             "train_wall_s": round(train_wall, 2), "score_pass_cpu_s": round(score_cpu, 3),
             "filter_pass_cpu_s": round(filter_cpu, 3), "cpu_s": round(cpu, 3),
-            "docs_per_s_per_core": round(n_docs / cpu, 1)}
+            "docs_per_s_per_core": round(n_docs / cpu, 1), "datatrove": reference}
+
+
+def _datatrove_fasttext_filter(model: Path, threshold: float, docs: list[dict]) -> dict | None:
+    """datatrove's FastTextClassifierFilter with ``model`` (loaded from its path: no download cache), keeping
+    P(hq) >= ``threshold``; None when datatrove is not installed."""
+    try:
+        from datatrove.data import Document
+        from datatrove.pipeline.filters import FastTextClassifierFilter
+        from fasttext.FastText import _FastText
+    except ImportError:
+        return None
+    from corpus.filters.quality_classifier import POSITIVE
+
+    # datatrove asks for the distribution fasttext-numpy2-wheel; the project's is fasttext-numpy2, the same module
+    # (pyproject.toml: never a second fastText build beside it). This runs in a benchmark's own subprocess.
+    FastTextClassifierFilter._requires_dependencies = ["fasteners"]
+    flt = FastTextClassifierFilter(str(model), keep_labels=[(POSITIVE.removeprefix("__label__"), threshold)])
+    flt._model = _FastText(str(model))
+    pages = [Document(text=d["text"], id=d["id"]) for d in docs]
+    kept, cpu, _ = _timed(lambda: sum(bool(flt.filter(p)) for p in pages))
+    return {"docs": len(pages), "kept": kept, "cpu_s": round(cpu, 3), "docs_per_s_per_core": round(len(pages) / cpu, 1)}
 
 
 def bench(n_docs: int, n_domains: int) -> dict:

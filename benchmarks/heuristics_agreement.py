@@ -8,6 +8,8 @@ Documents: the samples' web pages as our CommonCrawl ingest delivers them (every
 Gopher quality + repetition (``GopherFilter`` -> ``GopherQualityFilter`` then ``GopherRepetitionFilter``),
 C4 (``C4RulesFilter`` -> ``C4QualityFilter``), FineWeb (``FineWebFilter`` -> ``FineWebQualityFilter``).
 Each family is judged on the raw document, alone (not chained), so a disagreement is that family's own.
+Then each Gopher rule alone (``GOPHER_RULES``: every other rule off on both sides), a table that shows which
+rule the family's disagreements come from.
 
 A disagreement's cause is found by re-running datatrove's rule with one of our definitions swapped in
 (``CAUSES``, checked in order); one that no swap explains is ``unexplained``. datatrove's word tokenizer
@@ -16,8 +18,12 @@ for English is SpaCy's blank ``en`` (no model download): the ``bench`` extra pin
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
 import json
+import math
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -193,20 +199,104 @@ def agreement(docs: list[dict], family: str) -> Agreement:
 FAMILIES = ("gopher", "gopher_alpha_rule_off", "c4", "fineweb")
 
 
-def run(samples: Path) -> dict[str, Agreement]:
+@dataclass
+class Results:
+    families: dict[str, Agreement]
+    gopher_rules: dict[str, dict]  # ``per_rule_agreement``
+
+
+def run(samples: Path) -> Results:
+    """Every family, then each Gopher rule alone, on the samples' web and C4 documents."""
     docs = sample_documents(samples)
-    return {f: agreement(docs, f) for f in FAMILIES}
+    with _datatrove_tokens_cached():
+        return Results({f: agreement(docs, f) for f in FAMILIES}, _per_rule_agreement(docs))
 
 
-def report(results: dict[str, Agreement]) -> Iterator[str]:
-    for f, r in results.items():
+# ------------------------------------------------------------------ each Gopher rule on its own
+
+# rule: (our GopherRules fields, datatrove's GopherQualityFilter / GopherRepetitionFilter arguments); every other
+# rule is off on both sides (ours: a bound nothing reaches; datatrove: None, or no n-gram sizes)
+GOPHER_RULES = {
+    "word count": (("min_words", "max_words"), ("min_doc_words", "max_doc_words")),
+    "mean word length": (("min_mean_word_chars", "max_mean_word_chars"), ("min_avg_word_length", "max_avg_word_length")),
+    "symbol-to-word ratio": (("max_symbol_word_ratio",), ("max_symbol_word_ratio",)),
+    "bullet lines": (("max_bullet_lines_ratio",), ("max_bullet_lines_ratio",)),
+    "ellipsis lines": (("max_ellipsis_lines_ratio",), ("max_ellipsis_lines_ratio",)),
+    "alpha words": (("min_alpha_words_ratio",), ("max_non_alpha_words_ratio",)),
+    "stop words": (("min_stop_words",), ("min_stop_words",)),
+    "duplicate paragraphs": (("max_dup_para_frac",), ("dup_para_frac",)),
+    "duplicate paragraph chars": (("max_dup_para_char_frac",), ("dup_para_char_frac",)),
+    "duplicate lines": (("max_dup_line_frac",), ("dup_line_frac",)),
+    "duplicate line chars": (("max_dup_line_char_frac",), ("dup_line_char_frac",)),
+    "top n-grams": (("top_ngram_char_frac",), ("top_n_grams",)),
+    "duplicate n-grams": (("dup_ngram_char_frac",), ("dup_n_grams",)),
+}
+_OURS_OFF = dict(min_words=0, max_words=2**62, min_mean_word_chars=0.0, max_mean_word_chars=math.inf,
+                 max_symbol_word_ratio=math.inf, max_bullet_lines_ratio=math.inf, max_ellipsis_lines_ratio=math.inf,
+                 min_alpha_words_ratio=0.0, min_stop_words=0, max_dup_para_frac=math.inf,
+                 max_dup_para_char_frac=math.inf, max_dup_line_frac=math.inf, max_dup_line_char_frac=math.inf,
+                 top_ngram_char_frac=(), dup_ngram_char_frac=())
+_DT_RULE_ARGS = {a for _, theirs in GOPHER_RULES.values() for a in theirs}
+
+
+def gopher_rule_alone(rule: str) -> tuple[gopher.GopherRules, list]:
+    """Our rules and datatrove's two filters with only ``rule`` on, at each side's default."""
+    from datatrove.pipeline.filters import GopherQualityFilter, GopherRepetitionFilter
+
+    ours_fields, theirs_fields = GOPHER_RULES[rule]
+    defaults = gopher.GopherRules()
+    ours = gopher.GopherRules(**{**_OURS_OFF, **{f: getattr(defaults, f) for f in ours_fields}})
+    filters = []
+    for cls in (GopherQualityFilter, GopherRepetitionFilter):  # only the one that has the rule: the other keeps all
+        args = [n for n in inspect.signature(cls).parameters if n in _DT_RULE_ARGS]
+        if set(args) & set(theirs_fields):
+            filters.append(cls(**{n: () if n.endswith("_n_grams") else None for n in args if n not in theirs_fields}))
+    return ours, filters
+
+
+@contextmanager
+def _datatrove_tokens_cached() -> Iterator[None]:
+    """datatrove's Gopher filters with each text tokenized once: SpaCy is most of their time, and the per-rule
+    runs show every text to them once per rule."""
+    import datatrove.pipeline.filters.gopher_quality_filter as gq
+    import datatrove.pipeline.filters.gopher_repetition_filter as gr
+
+    originals = gq.split_into_words, gr.split_into_words
+    gq.split_into_words = gr.split_into_words = functools.lru_cache(maxsize=None)(originals[0])
+    try:
+        yield
+    finally:
+        gq.split_into_words, gr.split_into_words = originals
+
+
+def _per_rule_agreement(docs: list[dict]) -> dict[str, dict]:
+    """Per Gopher rule alone: documents, agreeing verdicts, and how many each side drops."""
+    texts = pa.array([d["text"] for d in docs], pa.large_string())
+    out = {}
+    for rule in GOPHER_RULES:
+        ours_rules, filters = gopher_rule_alone(rule)
+        ours = [r is not None for r in gopher.gopher_reasons(texts, ours_rules)[0]]
+        theirs = [_dt_verdict(filters, d["text"], i) is not None for i, d in enumerate(docs)]
+        agree = sum(a == b for a, b in zip(ours, theirs))
+        out[rule] = {"docs": len(docs), "agree": agree, "rate": agree / len(docs) if docs else 0.0,
+                     "ours_drop": sum(ours), "datatrove_drop": sum(theirs)}
+    return out
+
+
+def report(results: Results) -> Iterator[str]:
+    for f, r in results.families.items():
         per = ", ".join(f"{s} {a}/{n}" for s, (n, a) in r.by_source.items())
         yield f"{f}: {r.agree}/{r.docs} agree ({r.rate:.1%}; {per}); disagreements by cause: {json.dumps(r.causes())}"
         for d in r.disagreements:
             yield f"  {d[0]} {d[1]}: ours={d[2]} datatrove={d[3]} -> {d[4]}"
+    yield "each Gopher rule alone (every other rule off on both sides):"
+    yield "| rule | agree | rate | ours drop | datatrove drop |"
+    yield "|---|---|---|---|---|"
+    for rule, r in results.gopher_rules.items():
+        yield f"| {rule} | {r['agree']}/{r['docs']} | {r['rate']:.1%} | {r['ours_drop']} | {r['datatrove_drop']} |"
 
 
-def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> dict[str, Agreement]:
+def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> Results:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "samples")
     ap.add_argument("--json", type=Path)
@@ -215,8 +305,9 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> d
     for line in report(results):
         out(line)
     if args.json:
-        args.json.write_text(json.dumps({f: {"docs": r.docs, "agree": r.agree, "rate": r.rate, "causes": r.causes(),
-                                             "disagreements": r.disagreements} for f, r in results.items()}, indent=1))
+        args.json.write_text(json.dumps({**{f: {"docs": r.docs, "agree": r.agree, "rate": r.rate, "causes": r.causes(),
+                                                "disagreements": r.disagreements} for f, r in results.families.items()},
+                                         "gopher_rules": results.gopher_rules}, indent=1))
     return results
 
 

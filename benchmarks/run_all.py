@@ -6,6 +6,9 @@
 - CommonCrawl chain, ours vs datatrove (``bench_cc_chain``; datatrove from benchmarks/.venv-datatrove,
   built by ``bash benchmarks/setup_datatrove_env.sh``; skipped with a note when absent);
 - per-stage throughput on one core next to gunzip / xxh3 of the same bytes (``bench_stages``);
+- the LLaMA-3 stages (URL filter, Gopher / C4 / FineWeb rules, quality classifier, semantic dedup), each
+  beside its datatrove reference where one runs on CPU (``bench_llama3``, one pinned subprocess; it runs
+  ``bench_url_quality`` and ``bench_semantic_dedup``, so those are not run again among the others);
 - 1x vs 10x ``build_corpus`` (``bench_scaling``, only with ``--with-scaling``: it trains every model twice,
   about two minutes on a shared 2-core machine; ``benchmarks.profile_scaling_memory`` says which step
   sets its peak RSS);
@@ -27,7 +30,7 @@ from pathlib import Path
 
 from benchmarks import common
 
-OWN = ("bench_cc_chain", "bench_stages", "bench_scaling")
+OWN = ("bench_cc_chain", "bench_stages", "bench_scaling", "bench_llama3", "bench_url_quality", "bench_semantic_dedup")
 COMMITTED_REPORT = common.REPO / "benchmarks" / "BENCHMARKS.md"
 
 
@@ -68,6 +71,15 @@ def _load_or_run(name: str, reuse: bool, fn) -> dict:
     result = fn()
     path.write_text(json.dumps(result, indent=2))
     return result
+
+
+def _llama3(runs: int) -> dict:
+    """``bench_llama3`` in a subprocess of its own (it pins itself to one core), its JSON result."""
+    out = common.RESULTS / "llama3.json"
+    env = {**os.environ, **common.SINGLE_THREAD_ENV, "PYTHONPATH": str(common.REPO)}
+    subprocess.run([str(common.VENV_PY), "-m", "benchmarks.bench_llama3", "--runs", str(runs), "--json", str(out)],
+                   cwd=common.REPO, env=env, check=True, capture_output=True)
+    return json.loads(out.read_text())
 
 
 def _others(timeout: int) -> dict:
@@ -139,6 +151,17 @@ def markdown(report: dict) -> str:
         lines += ["", "MB = UTF-8 text bytes of the stage's input (parse: the decompressed WARC bytes). Per CPU-second, median "
                   f"of {st['runs']} runs; peak RSS {st['peak_rss_mb']:.0f} MB. Perplexity, MinHash and tokenization run "
                   "on the documents LID kept (English).", ""]
+    ll = report.get("llama3")
+    if ll:
+        from benchmarks import bench_llama3
+
+        lines += ["## LLaMA-3 stages, one core, with their references (same run)", "",
+                  bench_llama3.markdown_table(ll["rows"]), "",
+                  f"Input: the samples' {ll['input_docs'] // ll['copies']} web and C4 pages, {ll['copies']} copies "
+                  f"({ll['input_docs']:,} documents; semantic dedup: as many derived documents). docs/s per CPU-second "
+                  "of a process pinned to one core; `runs`: the heuristics' figures are medians, the others one run "
+                  "each (the quality classifier: scoring pass + filter pass; the URL filter: our lists, UT1-sized, "
+                  "with the dirty-word count datatrove's URLFilter does not have).", ""]
     sc = report.get("scaling")
     if sc:
         from benchmarks import bench_scaling
@@ -196,6 +219,7 @@ def main() -> None:
 
     report["cc_chain"] = _load_or_run("cc_chain", args.reuse, lambda: bench_cc_chain.bench(args.docs, args.runs))
     report["stages"] = _load_or_run("stages", args.reuse, lambda: bench_stages.bench(args.docs, args.runs))
+    report["llama3"] = _load_or_run("llama3", args.reuse, lambda: _llama3(args.runs))
     if args.with_scaling:
         report["scaling"] = _load_or_run("scaling", args.reuse, lambda: bench_scaling.bench(10, Path(
             os.environ.get("BENCH_WORK", "/tmp/corpus-bench")) / "scaling"))

@@ -124,6 +124,20 @@ def binned_histogram_plot(counts: Sequence[int], edges: Sequence[float], title: 
     return _png(fig, style.dpi)
 
 
+def binned_histograms_plot(counts: Mapping[str, Sequence[int]], edges: Sequence[float], title: str = "",
+                           xlabel: str = "", style: PlotStyle = DEFAULT_STYLE) -> bytes:
+    """Histograms already binned (one series per key, the same ``edges``), overlaid as outlines, e.g. a
+    classifier's held-out scores per class."""
+    fig, ax = plt.subplots(figsize=(style.width_in, style.height_in))
+    for (label, values), color in zip(counts.items(), (style.color, style.cutoff_color, "#2ca02c", "#7f7f7f")):
+        ax.stairs(values, edges, label=f"{label} ({sum(values)})", color=color, linewidth=1.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("count")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return _png(fig, style.dpi)
+
+
 def as_markdown_image(png: bytes, alt: str = "plot") -> str:
     """A markdown image with the PNG inlined as a base64 data URI (what ``MetadataValue.md`` renders)."""
     if not png.startswith(b"\x89PNG\r\n\x1a\n"):

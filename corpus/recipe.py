@@ -311,6 +311,16 @@ DIRTY_WORDS_MAX_COUNT = 2
 # LLaMA-3 (3.1.1): positives from high-quality sources (DCLM, Li et al. 2024: OpenHermes-2.5 and
 # ELI5 question + top answer; ours: the curated sources of the mixture, StackExchange as question + top answer).
 QUALITY_CLASSIFIER_POSITIVE_SOURCES: tuple[str, ...] = ("wikipedia", "books", "stackexchange", "arxiv")
+# The negatives: DCLM's __label__cc is "web-crawled data from Common Crawl" (Li et al. 2024, 4.4; the
+# mlfoundations/fasttext-oh-eli5 model card), random pages of the pool, not the pages left after the filters
+# before the classifier (on the samples: 74 pages, already narrowed towards the positives by the perplexity and
+# wikiref filters; the model learnt nothing: held-out document AUC 0.58 on 18 + 18 documents, every page scored
+# 0.5000-0.5001; with these negatives, 224 pages: AUC 0.91 on 52 + 52, kept 0.646-0.676, dropped median 0.568,
+# measured by the llama3 samples build). Ours: the web pages
+# after CCNet's line dedup + language ID (the wikiref classifier's negatives too), English pages as the ones
+# it ranks; a source that does not run that stage (C4) gives its pages at the last stage it runs before it.
+# Bounded and deterministic: the hash-priority example pools of quality_models.wikiref.ExamplePools.
+QUALITY_CLASSIFIER_NEGATIVE_STAGE = "langid"
 # DCLM-Baseline keeps the top 10% of its pool by the fastText classifier's score (a rank, not a probability).
 QUALITY_CLASSIFIER_KEEP_FRACTION = 0.1
 # DCLM's classifier is a bigram fastText model (wordNgrams 2); the other fastText settings as the wikiref model's.

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from functools import cached_property
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +21,7 @@ import xxhash
 
 from corpus.filters.base import DocumentFilter, Judgement
 from corpus.filters.wikiref import WikirefScorer
+from corpus.plots import histogram_plot
 from corpus.recipe import QUALITY_CLASSIFIER_KEEP_FRACTION, QUALITY_CLASSIFIER_SAMPLE_DOCS
 from corpus.sampling import PrioritySample
 from corpus.storage import Location, iter_batches
@@ -54,6 +56,45 @@ def score_sample(scorer: WikirefScorer, parts: Iterable[Location], max_docs: int
         for doc_id, score in zip(ids, scorer.score(batch.column("text").to_pylist())):
             sample.add(xxhash.xxh3_64_intdigest(f"{seed}:{doc_id}".encode()), doc_id, float(score))
     return {doc_id: score for _, doc_id, score in sample.items()}
+
+
+@dataclass(frozen=True)
+class Cutoff:
+    """A source's cut-off: the scores of its sample by id (``score_sample``; the filter reuses them) and the
+    lowest score kept when the top ``keep_fraction`` is kept (None: the source has no documents)."""
+
+    known: Mapping[str, float]
+    keep_fraction: float
+
+    @cached_property
+    def scores(self) -> np.ndarray:
+        return np.fromiter(self.known.values(), np.float64, len(self.known))
+
+    @cached_property
+    def threshold(self) -> float | None:
+        return keep_threshold(self.scores, self.keep_fraction) if self.known else None
+
+    def part_settings(self, model_version: str) -> dict:
+        """What a filtered part's fingerprint holds."""
+        return dict(model=model_version, min_score=self.threshold, keep_fraction=self.keep_fraction)
+
+    def filter(self, source: str, scorer: WikirefScorer) -> QualityClassifierFilter:
+        return QualityClassifierFilter(source, scorer, self.threshold, self.known)
+
+    def report(self, source: str) -> dict[str, Any]:
+        """The threshold, score quantiles and a histogram (PNG) of the sample, keyed by ``source``."""
+        if not self.known:
+            return {}
+        scores, threshold = self.scores, self.threshold
+        png = histogram_plot(scores, f"{source}: P(high quality) of {len(scores)} documents", "P(high quality)",
+                             {f"keep top {self.keep_fraction:g}": threshold})
+        return {f"min_score_{source}": threshold, f"score_histogram_{source}": png,
+                f"score_quantiles_{source}": {f"p{q}": round(float(np.percentile(scores, q)), 4) for q in (10, 50, 90, 99)}}
+
+
+def source_cutoff(scorer: WikirefScorer, parts: Iterable[Location], settings: QualityFilterSettings) -> Cutoff:
+    """The cut-off of one source's snapshot (``parts``: its documents as the filter reads them)."""
+    return Cutoff(score_sample(scorer, parts, settings.max_sample_docs, settings.seed), settings.keep_fraction)
 
 
 @dataclass

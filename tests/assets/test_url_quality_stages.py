@@ -60,12 +60,15 @@ def test_quality_classifier_model_and_stage_under_llama3_then_llama1(tmp_path, s
     layout = Layout(tmp_path / "data")
     for source in recipe.QUALITY_CLASSIFIER_POSITIVE_SOURCES:
         write_parts(tmp_path / "data", "ingest", source, sample_docs(source, str(samples_dir)))
-    # real web pages as the wikiref stage's output (the stage before the classifier under llama3)
-    write_parts(tmp_path / "data", "wikiref", "commoncrawl", sample_docs("commoncrawl", str(samples_dir)))
+    # real web pages as the langid stage's output (the negatives) and as the wikiref stage's (the stage before
+    # the classifier under llama3, the pages it filters)
+    for stage in ("langid", "wikiref"):
+        write_parts(tmp_path / "data", stage, "commoncrawl", sample_docs("commoncrawl", str(samples_dir)))
     result = _run(["quality_classifier_model", "web_quality_classifier"], LLAMA3)
     assert result.success
     model_md = result.asset_materializations_for_node("quality_classifier_model")[0].metadata
-    assert model_md["negative_sources"].value == ["commoncrawl"] and model_md["heldout_document_auc"].value >= 0.9
+    assert model_md["negative_stages"].value == {"commoncrawl": "langid"} and model_md["heldout_document_auc"].value >= 0.9
+    assert model_md["heldout_document_score_histogram"].value.startswith("![")
     md = result.asset_materializations_for_node("web_quality_classifier")[0].metadata
     kept = [t for p in layout.docs_parts("quality_classifier", "commoncrawl") for t in [read_table(p)]]
     scores = [s for t in kept for s in t.column("quality_classifier_score").to_pylist()]

@@ -25,3 +25,14 @@ def test_benchmarks_md_is_committed_as_run_all_writes_it():
     for field in ("- date: ", "- machine: ", "- command: `python -m benchmarks.run_all"):
         assert any(line.startswith(field) for line in text.splitlines()), field
     assert "## Per-stage throughput" in text
+
+
+def test_the_llama3_stages_have_a_section_with_their_references():
+    row = {"docs": 2088, "runs": 1, "cpu_s": 2.0, "docs_per_s_per_core": 1044.0}
+    rows = {"url_filter": {**row, "reference": "datatrove URLFilter", "reference_docs_per_s_per_core": 800.0},
+            "semantic_dedup": {**row, "reference": "none on CPU (NeMo Curator: GPU)", "reference_docs_per_s_per_core": None}}
+    text = run_all.markdown({**REPORT, "llama3": {"input_docs": 2088, "copies": 6, "rows": rows}})
+    assert "## LLaMA-3 stages, one core, with their references (same run)" in text
+    assert "| url_filter | 2088 | 1 | 2.0 | 1044.0 | datatrove URLFilter | 800.0 |" in text
+    assert "| semantic_dedup | 2088 | 1 | 2.0 | 1044.0 | none on CPU (NeMo Curator: GPU) |  |" in text
+    assert "the samples' 348 web and C4 pages, 6 copies (2,088 documents" in text

@@ -32,6 +32,15 @@ def test_histogram_cutoff_lines_are_drawn():
     assert red(plain) == 0 and red(cut) > 50
 
 
+def test_binned_histograms_draw_each_series_in_its_colour():
+    edges = [0.0, 0.25, 0.5, 0.75, 1.0]
+    red = lambda img: int(((img[..., 0] > 0.7) & (img[..., 1] < 0.3) & (img[..., 2] < 0.3)).sum())  # noqa: E731
+    one = plots.binned_histograms_plot({"hq": [0, 1, 5, 2]}, edges)
+    two = plots.binned_histograms_plot({"hq": [0, 1, 5, 2], "cc": [4, 3, 1, 0]}, edges)
+    assert two.startswith(b"\x89PNG") and two == plots.binned_histograms_plot({"hq": [0, 1, 5, 2], "cc": [4, 3, 1, 0]}, edges)
+    assert red(_pixels(one)) == 0 and red(_pixels(two)) > 50  # the second series is drawn in the cut-off red
+
+
 def test_bar_plot_and_markdown_image_round_trip():
     png = plots.bar_plot({"too_short": 12, "not_html": 3}, title="drops")
     md = plots.as_markdown_image(png, "drops")

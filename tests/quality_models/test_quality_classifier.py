@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from corpus import recipe
+from corpus import presets, recipe
 from corpus.filters import quality_classifier as qf
-from corpus.schema import documents_to_batch
-from corpus.storage import iter_batches
+from corpus.schema import documents_to_batch, new_document
+from corpus.storage import Layout, iter_batches
 from quality_models import quality_classifier as qc
 from tests.quality_models.test_kenlm_model import sample_docs, write_parts
 
@@ -27,6 +27,25 @@ def trained(samples_dir, tmp_path_factory):
         {"commoncrawl": write_parts(root, "ingest", "commoncrawl", sample_docs("commoncrawl", str(samples_dir)))})
     folder, manifest, reused = qc.train_classifier(inputs, root / "models", PARAMS)
     return root, inputs, folder, manifest, reused
+
+
+def test_negatives_come_from_the_pool_after_lid_not_the_filters_input(tmp_path):
+    llama3 = presets.preset("llama3")
+    assert qc.negative_stage(llama3, "commoncrawl") == "langid"  # not wikiref, the stage the filter reads
+    # C4 runs no CCNet stage: its pages after the last stage it runs before LID's place
+    assert qc.negative_stage(presets.preset("llama3", ["commoncrawl", "c4"]), "c4") == "url_filter"
+    assert qc.negative_stage(llama3, "commoncrawl", "ingest") == "ingest"
+    with pytest.raises(ValueError, match="negative_stage 'quality_classifier': give a stage before quality_classifier"):
+        qc.negative_stage(llama3, "commoncrawl", "quality_classifier")
+    layout = Layout(tmp_path / "data")
+    for stage in ("ingest", "langid", "wikiref"):
+        write_parts(tmp_path / "data", stage, "commoncrawl", {"a": [new_document("commoncrawl", "x", "some text")]})
+    inputs = qc.model_inputs(layout, llama3, ["wikipedia"])
+    assert inputs.negative_stages == {"commoncrawl": "langid"}
+    assert inputs.negatives == {"commoncrawl": layout.docs_parts("langid", "commoncrawl")} != {"commoncrawl": []}
+    assert qc.model_inputs(layout, presets.preset("llama1"), ["wikipedia"]).negatives == {}  # no quality filter
+    with pytest.raises(ValueError, match=r"positive_sources \['wiki'\]: give one or more of commoncrawl"):
+        qc.model_inputs(layout, llama3, ["wiki"])
 
 
 def test_question_and_top_answer():
@@ -46,6 +65,12 @@ def test_trained_on_every_positive_source_and_reused(trained):
     assert manifest["heldout_positives"] == manifest["heldout_negatives"] > 100  # balanced
     # held-out whole documents, never trained on: curated prose is told from web pages
     assert manifest["heldout_document_auc"] >= 0.9
+    # the held-out documents' scores per class, binned on [0, 1]: every document counted, the classes apart
+    histogram = manifest["heldout_document_score_histogram"]
+    assert [sum(histogram["hq"]), sum(histogram["cc"])] == [manifest["heldout_document_positives"]] * 2
+    centre = {label: np.average(np.arange(qc.SCORE_BINS) + 0.5, weights=counts) / qc.SCORE_BINS
+              for label, counts in histogram.items()}
+    assert centre["hq"] > 0.5 > centre["cc"], centre
     again, manifest_again, reused_again = qc.train_classifier(inputs, root / "models", PARAMS)
     assert reused_again and again == folder and manifest_again == manifest
 
@@ -86,6 +111,17 @@ def test_keep_threshold_ranks():
         qf.keep_threshold(np.array([]), 0.1)
     with pytest.raises(ValueError, match=r"keep_fraction must be in \(0, 1\]"):
         qf.keep_threshold(np.array([0.5]), 0.0)
+
+
+def test_a_cutoff_reports_its_threshold_quantiles_and_histogram():
+    cutoff = qf.Cutoff({"a": 0.2, "b": 0.9, "c": 0.5, "d": 0.7}, 0.5)
+    assert cutoff.threshold == 0.7 and cutoff.part_settings("v1") == {"model": "v1", "min_score": 0.7, "keep_fraction": 0.5}
+    report = cutoff.report("commoncrawl")
+    assert report["min_score_commoncrawl"] == 0.7 and report["score_histogram_commoncrawl"].startswith(b"\x89PNG")
+    assert report["score_quantiles_commoncrawl"] == {"p10": 0.29, "p50": 0.6, "p90": 0.84, "p99": 0.894}
+    assert cutoff.filter("commoncrawl", None).min_score == 0.7 and cutoff.filter("commoncrawl", None).known == cutoff.known
+    empty = qf.Cutoff({}, 0.5)  # a source with no documents: no cut-off, nothing to report
+    assert empty.threshold is None and empty.report("commoncrawl") == {}
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ from corpus.filters.wikiref import WikirefScorer  # noqa: E402
 from corpus.sources import c4  # noqa: E402
 from corpus.storage import Layout  # noqa: E402
 from quality_models import kenlm_model, wikiref  # noqa: E402
-from tests.quality_models.test_kenlm_model import sample_docs, small_params, write_parts  # noqa: E402
+from tests.quality_models.test_kenlm_model import sample_docs, small_params  # noqa: E402
 from tests.quality_models.test_wikiref import default_params, ingest_parts  # noqa: E402
 
 

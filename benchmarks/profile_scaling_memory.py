@@ -17,7 +17,6 @@ import json
 import os
 import resource
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -98,7 +97,6 @@ def profile(raw: str, data_root: str, interval: float) -> dict:
                      "children_peak_mb": max((x[2] for x in inside), default=0.0),
                      "maxrss_end_mb": (after[0][3] if after else sampler.samples[-1][3]), "samples": len(inside)})
     rows.sort(key=lambda r: r["start_s"])
-    prev = rows[0]["rss_start_mb"] if rows else 0.0
     prev_max = sampler.samples[0][3] if sampler.samples else 0.0
     for r in rows:
         r["maxrss_raised_mb"] = max(0.0, r["maxrss_end_mb"] - prev_max)

@@ -106,7 +106,7 @@ def _f(x, fmt="{:,.1f}") -> str:
 
 def markdown(report: dict) -> str:
     m = report["machine"]
-    lines = [f"# Benchmark report", "",
+    lines = ["# Benchmark report", "",
              f"Machine: {m['cores']} cores visible ({m['platform']}, Python {m['python']}); "
              f"load average at start {m['loadavg_start']}. **The machine was shared with other agents**: "
              "wall times are noisy, so throughput is per CPU-second of a process pinned to one core, and "

@@ -1,6 +1,7 @@
 """Corpus-wide dedup: exact (content hash), then near-duplicate removal, giving the curated documents."""
 
 import time
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -10,11 +11,12 @@ import pyarrow.parquet as pq
 import xxhash
 
 from assets.resources import CorpusStorage, DUCKDB_POOL
-from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata, upstream_fingerprint
+from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata, step_summary, upstream_fingerprint
 from corpus import dedup as dedup_module
 from corpus import presets, recipe, snapshots
 from corpus.dedup import RemovalFilter, clusters, exact, lsh, minhash
-from corpus.storage import Layout, Location, PartStats, iter_batches, part_is_current, read_table, write_table_atomic
+from corpus.executors import executor_from_env
+from corpus.storage import Layout, Location, PartStats, part_is_current, read_table, write_table_atomic
 from corpus.fingerprints import fingerprint
 
 EXACT_STAGE = "exact_dedup"
@@ -60,6 +62,21 @@ def merge_totals(totals: dict[str, PartStats]) -> PartStats:
     return merged
 
 
+def _hash_jobs(layout: Layout, upstream: dict[str, str]) -> tuple[list[Path], list[exact.HashJob]]:
+    """Every part's hash file (source priority, then part order), and the jobs of those not current."""
+    hash_dir = layout.work / EXACT_STAGE / "hashes"
+    hash_files, todo = [], []
+    for rank, source in enumerate(recipe.DEDUP_SOURCE_PRIORITY):
+        for part in layout.docs_parts(upstream[source], source):
+            out = hash_dir / source / part.name
+            snapshot = snapshots.part_snapshot(part.name) if source == "commoncrawl" else snapshots.LOCAL
+            fp = fingerprint(upstream_fingerprint(part), code_fingerprint(exact), rank, snapshot)
+            if not part_is_current(out, fp):
+                todo.append(exact.HashJob(part, out, rank, snapshot, fp))
+            hash_files.append(out)
+    return hash_files, todo
+
+
 class ExactDedupConfig(dg.Config):
     duckdb_memory_limit: str = "2GB"
     hash_buckets: int = recipe.EXACT_DEDUP_HASH_BUCKETS
@@ -74,18 +91,11 @@ def exact_dedup(context: dg.AssetExecutionContext, config: ExactDedupConfig, cor
     layout = corpus_storage.layout()
     preset = corpus_storage.preset()
     upstream = {s: preset.pre_dedup_stage(s) for s in recipe.SOURCES}
-    hash_dir = layout.work / EXACT_STAGE / "hashes"
-    hash_files = []
-    for rank, source in enumerate(recipe.DEDUP_SOURCE_PRIORITY):
-        for part in layout.docs_parts(upstream[source], source):
-            out = hash_dir / source / part.name
-            snapshot = snapshots.part_snapshot(part.name) if source == "commoncrawl" else snapshots.LOCAL
-            fp = fingerprint(upstream_fingerprint(part), code_fingerprint(exact), rank, snapshot)
-            if not part_is_current(out, fp):
-                table = exact.hash_part(iter_batches([part], columns=["id", "source", "text"]), rank, snapshot)
-                write_table_atomic(out, table, {b"corpus.fingerprint": fp.encode()})
-            hash_files.append(out)
-    removals = exact.find_duplicates(hash_files, config.hash_buckets, config.duckdb_memory_limit)
+    executor, summary = executor_from_env(), step_summary(context)
+    hash_files, todo = _hash_jobs(layout, upstream)
+    list(executor.map(exact.write_hash_part, todo, context.log, "exact_dedup hashes", summary))
+    removals = exact.find_duplicates(hash_files, config.hash_buckets, config.duckdb_memory_limit, executor,
+                                     context.log, summary)
     totals = apply_removals(context, layout, EXACT_STAGE, upstream, removals, "exact_dup_of")
     return dg.MaterializeResult(metadata=stage_metadata(merge_totals(totals), started, duplicates=removals.num_rows,
                                                         hash_buckets=config.hash_buckets))

@@ -59,7 +59,8 @@ def test_in_process_builds_each_part_through_its_writer_in_order(tmp_path):
     for _, stats, node in done:
         summary.add(node, stats)
     assert summary.metadata() == {"executor": "in-process", "executor_nodes": 1, "executor_tasks": 2,
-                                  "executor_docs_in": 4, "executor_seconds": 0.0}
+                                  "executor_part_tasks": 2, "executor_side_tasks": 0, "executor_docs_in": 4,
+                                  "executor_seconds": 0.0}
 
 
 def test_a_build_that_captured_unpicklable_state_is_refused_by_name_before_ray_starts(tmp_path, monkeypatch):
@@ -91,7 +92,19 @@ def test_in_process_map_returns_each_result_in_the_order_of_the_items():
         seen.append(x)
         return x * x
 
-    results = executors.InProcessExecutor().map(square, [3, 1, 2], log=None, label="squares")
+    summary = executors.ExecutionSummary("in-process")
+    results = executors.InProcessExecutor().map(square, [3, 1, 2], log=None, label="squares", summary=summary)
     assert seen == []  # lazy: the caller streams the results
     assert list(results) == [9, 1, 4]
     assert seen == [3, 1, 2]
+    assert (summary.tasks, summary.side_tasks, summary.nodes) == (0, 3, {"local"})
+    assert summary.line() == "executor in-process: 0 part task(s) + 3 side task(s) on 1 node(s)"
+
+
+def test_a_map_function_that_cannot_be_sent_is_refused_by_name_before_ray_starts(monkeypatch):
+    lock = threading.Lock()
+    monkeypatch.setattr(executors, "_ray", lambda: pytest.fail("Ray must not start"))
+    with pytest.raises(TypeError, match=r"exact_dedup buckets: its function cannot be sent to a Ray worker"):
+        list(executors.RayExecutor().map(lambda x, lock=lock: x, [1], _Log(), "exact_dedup buckets"))
+    with pytest.raises(TypeError, match=r"exact_dedup buckets: item 1 cannot be sent to a Ray worker"):
+        list(executors.RayExecutor().map(abs, [1, lock], _Log(), "exact_dedup buckets"))

@@ -134,11 +134,12 @@ def minhash_signatures(context: dg.AssetExecutionContext, config: MinHashConfig,
              for rank, source in enumerate(recipe.DEDUP_SOURCE_PRIORITY)
              for path in layout.docs_parts(EXACT_STAGE, source)]
     params = minhash.MinHashParams(ngram=config.ngram, num_perm=config.num_perm)
-    index, computed = clusters.update_signatures(layout, parts, params, folder)
+    summary = step_summary(context)
+    index, computed = clusters.update_signatures(layout, parts, params, folder, executor_from_env(), context.log, summary)
     clusters.write_index(folder, index, params)
-    context.log.info(f"signatures: {len(computed)} parts computed, {len(parts) - len(computed)} reused")
+    context.log.info(f"signatures: {len(computed)} parts computed, {len(parts) - len(computed)} reused; {summary.line()}")
     return dg.MaterializeResult(metadata={"docs": index.size, "parts": len(parts), "parts_computed": len(computed),
-                                          "seconds": round(time.monotonic() - started, 3)})
+                                          "seconds": round(time.monotonic() - started, 3), **summary.metadata()})
 
 
 @dg.asset(group_name="dedup", deps=[minhash_signatures], kinds={"numpy", "parquet"})
@@ -157,16 +158,16 @@ def lsh_band_table(context: dg.AssetExecutionContext, config: LshConfig,
                                           "partitions": len(rows), "largest_partition_rows": max(rows.values())})
 
 
-def _edges(layout: Layout, manifest: dict, config: VerifyConfig, names, log):
+def _edges(context: dg.AssetExecutionContext, layout: Layout, manifest: dict, config: VerifyConfig, names):
+    """The edge files of the band partitions ``names`` (one executor task each), the verifier, how many were computed."""
     work = near_dedup_dir(layout)
     verifier = clusters.make_verifier(layout, manifest, config.verify_sources, config.source_thresholds)
-    files, computed = [], 0
-    for name in names:
-        path, fresh = clusters.partition_edges(work / "bands", work / "edges", name, manifest, verifier)
-        files.append(path)
-        computed += fresh
-    log.info(f"band partitions: {computed} processed, {len(names) - computed} reused")
-    return files, verifier, computed
+    summary = step_summary(context)
+    done = clusters.all_partition_edges(work / "bands", work / "edges", names, manifest, verifier, executor_from_env(),
+                                        context.log, summary)
+    computed = sum(fresh for _, fresh in done)
+    context.log.info(f"band partitions: {computed} processed, {len(names) - computed} reused; {summary.line()}")
+    return [path for path, _ in done], verifier, computed
 
 
 VERIFIED_PAIRS_SHOWN = 50
@@ -195,9 +196,10 @@ def lsh_band_partitions(context: dg.AssetExecutionContext, config: VerifyConfig,
     if manifest["partitions"] != BAND_PARTITIONS.get_partition_keys():
         raise dg.Failure(f"the band table has {manifest['num_partitions']} partitions; this asset is defined over "
                          f"{recipe.NEAR_DEDUP_BAND_PARTITIONS}: materialize lsh_band_table with the default count")
-    files, _, _ = _edges(layout, manifest, config, [context.partition_key], context.log)
+    files, _, _ = _edges(context, layout, manifest, config, [context.partition_key])
     return dg.MaterializeResult(metadata={"edges": pq.ParquetFile(files[0]).metadata.num_rows,
-                                          "band_rows": manifest["rows"][context.partition_key]})
+                                          "band_rows": manifest["rows"][context.partition_key],
+                                          **step_summary(context).metadata()})
 
 
 @dg.asset(group_name="dedup", deps=[lsh_band_table], kinds={"numpy", "parquet"})
@@ -210,14 +212,14 @@ def near_duplicates(context: dg.AssetExecutionContext, config: VerifyConfig,
     work = near_dedup_dir(layout)
     manifest = clusters.read_manifest(work / "bands")
     clusters.clear_stale_edges(work / "edges", manifest["partitions"])
-    files, verifier, computed = _edges(layout, manifest, config, manifest["partitions"], context.log)
+    files, verifier, computed = _edges(context, layout, manifest, config, manifest["partitions"])
     index = clusters.DocIndex.from_json(layout, manifest["index"])
     removals = clusters.merge_removals(files, index)
     write_table_atomic(near_dup_removals_path(layout), removals)
     return dg.MaterializeResult(metadata={
         "near_duplicates": removals.num_rows, "docs": index.size, "partitions_processed": computed,
         "partitions_reused": len(files) - computed, "seconds": round(time.monotonic() - started, 3),
-        **_verification_metadata(index, files, verifier)})
+        **_verification_metadata(index, files, verifier), **step_summary(context).metadata()})
 
 
 @dg.asset(group_name="dedup", deps=[near_duplicates], kinds={"python", "parquet"})

@@ -4,7 +4,7 @@ Flow (every step streams parts and writes atomically; no Dagster here, the asset
 
 1. ``update_signatures``: MinHash signatures per exact_dedup part under ``signatures/<source>/``,
    fingerprinted by the part's own fingerprint + MinHash settings + code; a current file is reused, so
-   a new CommonCrawl snapshot computes only its own parts' signatures.
+   a new CommonCrawl snapshot computes only its own parts' signatures. Each part is one ``Executor.map`` task.
 2. ``write_band_table``: documents get an *ordinal* (parts in source-priority order, then row); the
    band table is written as ``2**k`` partitions by band-hash prefix (``corpus.dedup.lsh``), with bands x
    rows chosen for the LSH's *candidate* threshold (``recipe.NEAR_DEDUP_CANDIDATE_THRESHOLD``, below the
@@ -14,7 +14,8 @@ Flow (every step streams parts and writes atomically; no Dagster here, the asset
    (``lsh.verified_star_edges``), each verified by the exact Jaccard of the two shingle sets
    (``PairVerifier``: texts re-read by ordinal, part by part, in bounded batches); only pairs at J >= the
    threshold are edges; connected components -> (doc, root) edges, and every measured pair to
-   ``pairs/<partition>.parquet``. Memory follows the partition size.
+   ``pairs/<partition>.parquet``. Memory follows the partition size. Each partition is one
+   ``Executor.map`` task (``all_partition_edges``).
 4. ``merge_removals``: union-find over all partitions' edge files, streamed in batches of
    ``EDGE_BATCH_ROWS`` (``stream_components``); in each component the document first by
    (``DEDUP_SOURCE_PRIORITY`` rank, id) is kept, the others removed. Components of a union of edge sets
@@ -38,6 +39,7 @@ import json
 import sys
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -49,6 +51,7 @@ import pyarrow.parquet as pq
 
 from corpus import recipe
 from corpus.dedup import lsh, minhash
+from corpus.executors import Executor, ExecutionSummary, InProcessExecutor, WORKER_LOG
 from corpus.storage import (TMP_MARK, Layout, Location, atomic_path, iter_batches, open_parquet, part_is_current,
                             remove_stale_temps, write_table_atomic)
 from corpus.fingerprints import fingerprint, FINGERPRINT_KEY
@@ -346,30 +349,45 @@ class PairVerifier:
 
 # --- the pipeline steps ---------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class SignatureJob:
+    """One exact_dedup part's signature file to write (paths and settings only: a task any worker can run)."""
+
+    part: Location
+    out: Path
+    params: minhash.MinHashParams
+    fingerprint: str
+
+
+def write_signatures(job: SignatureJob) -> Path:
+    table = minhash.part_signatures(iter_batches([job.part], columns=["id", "source", "text", "meta"],
+                                                 batch_size=minhash.SIGNATURE_BATCH_ROWS), job.params)
+    write_table_atomic(job.out, table, {FINGERPRINT_KEY: job.fingerprint.encode()})
+    return job.out
+
+
 def update_signatures(layout: Layout, parts: Sequence[tuple[str, int, Location, str]], params: minhash.MinHashParams,
-                      folder: Path) -> tuple[DocIndex, list[str]]:
-    """Signatures of every (source, rank, exact_dedup part, part fingerprint), reusing current files.
+                      folder: Path, executor: Executor | None = None, log=WORKER_LOG,
+                      summary: ExecutionSummary | None = None) -> tuple[DocIndex, list[str]]:
+    """Signatures of every (source, rank, exact_dedup part, part fingerprint), reusing current files; the
+    others computed as one ``executor`` task each (default: in this process).
 
     Returns the index (in the given order) and the parts whose signatures were computed this time."""
     settings = dict(ngram=params.ngram, num_perm=params.num_perm, seed=params.seed)
     code = _code(minhash)
     remove_stale_temps(folder)
-    indexed, computed, wanted = [], [], set()
-    for source, rank, path, part_fp in parts:
-        out = folder / source / path.name
-        wanted.add(out)
-        fp = fingerprint(part_fp, settings, code)
-        if not part_is_current(out, fp):
-            table = minhash.part_signatures(iter_batches([path], columns=["id", "source", "text", "meta"], batch_size=
-                                                         minhash.SIGNATURE_BATCH_ROWS), params)
-            write_table_atomic(out, table, {FINGERPRINT_KEY: fp.encode()})
-            computed.append(f"{source}/{path.name}")
-        rows = pq.ParquetFile(out).metadata.num_rows
-        indexed.append(IndexedPart(source, rank, out.relative_to(layout.root).as_posix(),
-                                   path.relative_to(layout.data).as_posix(), rows, fp))
+    outs = [folder / source / path.name for source, _, path, _ in parts]
+    fps = [fingerprint(part_fp, settings, code) for *_, part_fp in parts]
+    todo = [SignatureJob(path, out, params, fp) for (_, _, path, _), out, fp in zip(parts, outs, fps)
+            if not part_is_current(out, fp)]
+    list((executor or InProcessExecutor()).map(write_signatures, todo, log, "near_dedup signatures", summary))
+    indexed = [IndexedPart(source, rank, out.relative_to(layout.root).as_posix(), path.relative_to(layout.data).as_posix(),
+                           pq.ParquetFile(out).metadata.num_rows, fp)
+               for (source, rank, path, _), out, fp in zip(parts, outs, fps)]
+    wanted = set(outs)
     for stale in (p for p in folder.rglob("*.parquet") if p not in wanted) if folder.exists() else ():
         stale.unlink()
-    return DocIndex(layout, indexed), computed
+    return DocIndex(layout, indexed), [f"{job.out.parent.name}/{job.part.name}" for job in todo]
 
 
 def scope_keys(snapshots: pa.Array | pa.ChunkedArray, scope: str) -> np.ndarray | None:
@@ -476,6 +494,15 @@ def partition_edges(bands: Path, edges: Path, name: str, manifest: dict,
         write_table_atomic(pairs, verifier.take_measured(), {FINGERPRINT_KEY: fp.encode()})
     write_table_atomic(out, table, {FINGERPRINT_KEY: fp.encode()})
     return out, True
+
+
+def all_partition_edges(bands: Path, edges: Path, names: Sequence[str], manifest: dict, verifier: PairVerifier | None,
+                        executor: Executor | None = None, log=WORKER_LOG,
+                        summary: ExecutionSummary | None = None) -> list[tuple[Path, bool]]:
+    """``partition_edges`` of each partition of ``names`` as one ``executor`` task each (default: in this
+    process, where one verifier's memo serves them all), in the order of ``names``."""
+    one = partial(partition_edges, bands, edges, manifest=manifest, verifier=verifier)
+    return list((executor or InProcessExecutor()).map(one, list(names), log, "near_dedup band partitions", summary))
 
 
 def clear_stale_edges(edges: Path, names: Iterable[str]) -> None:

@@ -210,15 +210,16 @@ def test_document_ranges_encoded_in_any_order_merge_into_the_same_cache(corpus_r
     worker pool may finish them, and merged in range order: the cache bytes and index of one sequential
     pass, and the tokens the shards were gathered from."""
     layout = Layout(corpus_root)
-    tok = tokenizer.load_tokenizer(tokenizer.latest_tokenizer(tokens.tokenizer_dir(layout))[1])
+    tok_path = tokenizer.latest_tokenizer(tokens.tokenizer_dir(layout))[1]
+    tok = tokenizer.load_tokenizer(tok_path)
     parts = mixture.curated_parts(layout, CURATED_STAGE)
     plan = mixture.pq.read_table(corpus_root / "work" / "mixture" / "plan_exact.parquet")
     needed: dict[str, set[str]] = {}
     for s, i in zip(plan.column("source").to_pylist(), plan.column("id").to_pylist()):
         needed.setdefault(s, set()).add(i)
-    sequential = token_cache.TokenCache(tmp_path / "sequential")
-    assert sequential.encode(tok, parts, needed) == sum(len(v) for v in needed.values())
-    merged = token_cache.TokenCache(tmp_path / "merged")
+    sequential = token_cache.TokenCache(tmp_path / "sequential", tok_path)
+    assert sequential.encode(parts, needed) == sum(len(v) for v in needed.values())
+    merged = token_cache.TokenCache(tmp_path / "merged", tok_path)
     ranges = merged.ranges(parts, needed)
     assert len(ranges) == sum(len(parts[s]) for s in needed) > 4
     results = {k: token_cache.encode_range(tok, r, tmp_path / f"range-{k}.u32") for k, r in reversed(list(enumerate(ranges)))}

@@ -45,7 +45,8 @@ def _removals_fingerprint(removals: pa.Table, part: Location) -> str:
 
 
 def apply_removals(context, layout: Layout, stage: str, upstream: dict[str, str], removals: pa.Table, reason: str):
-    """Run ``stage`` for each source of ``upstream`` (source -> its upstream stage): the removals' ids dropped."""
+    """Run ``stage`` for each source of ``upstream`` (source -> its upstream stage): the removals' ids dropped
+    with ``reason``, the kept id as the detail."""
     totals = {}
     code = code_fingerprint(dedup_module)
     for source in upstream:
@@ -96,7 +97,7 @@ def exact_dedup(context: dg.AssetExecutionContext, config: ExactDedupConfig, cor
     list(executor.map(exact.write_hash_part, todo, context.log, "exact_dedup hashes", summary))
     removals = exact.find_duplicates(hash_files, config.hash_buckets, config.duckdb_memory_limit, executor,
                                      context.log, summary)
-    totals = apply_removals(context, layout, EXACT_STAGE, upstream, removals, "exact_dup_of")
+    totals = apply_removals(context, layout, EXACT_STAGE, upstream, removals, "exact_duplicate")
     return dg.MaterializeResult(metadata=stage_metadata(merge_totals(totals), started, duplicates=removals.num_rows,
                                                         hash_buckets=config.hash_buckets))
 
@@ -229,6 +230,6 @@ def curated_documents(context: dg.AssetExecutionContext, corpus_storage: CorpusS
     layout = corpus_storage.layout()
     removals = pq.read_table(near_dup_removals_path(layout))
     upstream = {s: EXACT_STAGE for s in recipe.SOURCES}
-    totals = apply_removals(context, layout, NEAR_STAGE, upstream, removals, "near_dup_of")
+    totals = apply_removals(context, layout, NEAR_STAGE, upstream, removals, "near_duplicate")
     per_source = {f"docs_{s}": st.docs_out for s, st in totals.items()}
     return dg.MaterializeResult(metadata=stage_metadata(merge_totals(totals), started, **per_source))

@@ -23,7 +23,7 @@ def _metadata(result, key):
 
 def _dropped(layout, source):
     tables = [read_table(p) for p in layout.parts("dropped", "near_dedup", source)]
-    return {r["id"]: r["reason"] for t in tables for r in t.to_pylist()}
+    return {r["id"]: (r["reason"], r["detail"]) for t in tables for r in t.to_pylist()}
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_the_second_full_edition_of_each_book_is_dropped_as_near_dup(books_root)
     for book in ("pg1342.txt", "pg1661.txt"):
         a, b = ids[f"DerikGreeff__SMS-Assignment/{book}"], ids[f"clocasto__HaikuGenerator/{book}"]
         kept, removed = min(a, b), max(a, b)  # same source: the smaller id is kept
-        expected[removed] = f"near_dup_of:{kept}"
+        expected[removed] = ("near_duplicate", kept)
     # measured exact Jaccards (5-grams, nothing stripped): pg1342 0.974, pg1661 0.960 -> removed at 0.9;
     # the truncated newer pg1661 release is 0.78-0.80 to the full ones and the #42671 excerpt 0.08: kept
     assert dropped == expected

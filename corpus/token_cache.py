@@ -72,12 +72,17 @@ class TokenCache:
         self.tokenizer_path, self.executor, self.log, self.summary = str(tokenizer_path), executor or InProcessExecutor(), log, summary
 
     def ranges(self, parts: Mapping[str, list[Path]], needed: Mapping[str, set[str]]) -> list[EncodeRange]:
-        """The document ranges holding every needed document not yet cached, in merge order."""
+        """The document ranges holding every needed document not yet cached, in merge order: each part's
+        own needed ids (its id column streamed), so a task carries its range's ids, not the source's."""
         out = []
         for source in sorted(needed):
             todo = pa.array(sorted(i for i in needed[source] if i not in self.index), pa.string())
-            if len(todo):
-                out += [EncodeRange(source, part, todo) for part in parts.get(source, [])]
+            for part in parts.get(source, []) if len(todo) else ():
+                mine = [b.column("id").filter(pc.is_in(b.column("id"), value_set=todo))
+                        for b in iter_batches([part], columns=["id"])]
+                ids = pa.concat_arrays([pa.array([], pa.string()), *mine])
+                if len(ids):
+                    out.append(EncodeRange(source, part, ids))
         return out
 
     def encode(self, parts: Mapping[str, list[Path]], needed: Mapping[str, set[str]]) -> int:

@@ -14,7 +14,7 @@ import pydantic
 
 from assets.config_base import ValidatedConfig
 from assets.resources import CorpusStorage, DUCKDB_POOL
-from assets.stages import run_units, stage_metadata
+from assets.stages import run_units, stage_metadata, step_summary
 from corpus import presets, recipe
 from corpus.filters import line_dedup
 
@@ -35,6 +35,7 @@ def cc_line_dedup(context: dg.AssetExecutionContext, config: LineDedupConfig, co
     layout = corpus_storage.layout()
     parts = layout.docs_parts(corpus_storage.preset().upstream(SOURCE, line_dedup.STAGE), SOURCE)
     stage = line_dedup.LineDedupStage.plan(layout.work / line_dedup.STAGE / SOURCE, parts, config.group_size,
-                                           config.hash_buckets, config.duckdb_memory_limit, context.log)
+                                           config.hash_buckets, config.duckdb_memory_limit, context.log,
+                                           step_summary(context))
     stats = run_units(context, layout, line_dedup.STAGE, SOURCE, stage.units)
     return dg.MaterializeResult(metadata=stage_metadata(stats, started, **stage.report(stats)))

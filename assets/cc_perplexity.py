@@ -15,7 +15,7 @@ from typing import List
 import dagster as dg
 
 from assets.resources import CorpusStorage
-from assets.stages import run_units, stage_metadata
+from assets.stages import run_units, stage_metadata, step_summary
 from corpus import presets, recipe
 from corpus.filters import perplexity as ppl
 from quality_models import kenlm_model, store
@@ -48,6 +48,6 @@ def cc_perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig,
     scorer = ppl.PerplexityScorer(store.current_dir(layout.models, kenlm_model.NAME))
     upstream = layout.docs_parts(corpus_storage.preset().upstream(SOURCE, ppl.STAGE), SOURCE)
     stage = ppl.PerplexityStage.plan(layout.models, layout.work / ppl.STAGE / "scores" / SOURCE, upstream, scorer,
-                                     context.log, **config.model_dump())
+                                     context.log, **config.model_dump(), summary=step_summary(context))
     stats = run_units(context, layout, ppl.STAGE, SOURCE, stage.units)  # pass 2
     return dg.MaterializeResult(metadata=stage_metadata(stats, started, **stage.report(stats)))

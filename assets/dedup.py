@@ -1,6 +1,7 @@
 """Corpus-wide dedup: exact (content hash), then near-duplicate removal, giving the curated documents."""
 
 import time
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -10,11 +11,12 @@ import pyarrow.parquet as pq
 import xxhash
 
 from assets.resources import CorpusStorage, DUCKDB_POOL
-from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata, upstream_fingerprint
+from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata, step_summary, upstream_fingerprint
 from corpus import dedup as dedup_module
 from corpus import presets, recipe, snapshots
 from corpus.dedup import RemovalFilter, clusters, exact, lsh, minhash
-from corpus.storage import Layout, Location, PartStats, iter_batches, part_is_current, read_table, write_table_atomic
+from corpus.executors import executor_from_env
+from corpus.storage import Layout, Location, PartStats, part_is_current, read_table, write_table_atomic
 from corpus.fingerprints import fingerprint
 
 EXACT_STAGE = "exact_dedup"
@@ -43,7 +45,8 @@ def _removals_fingerprint(removals: pa.Table, part: Location) -> str:
 
 
 def apply_removals(context, layout: Layout, stage: str, upstream: dict[str, str], removals: pa.Table, reason: str):
-    """Run ``stage`` for each source of ``upstream`` (source -> its upstream stage): the removals' ids dropped."""
+    """Run ``stage`` for each source of ``upstream`` (source -> its upstream stage): the removals' ids dropped
+    with ``reason``, the kept id as the detail."""
     totals = {}
     code = code_fingerprint(dedup_module)
     for source in upstream:
@@ -60,6 +63,21 @@ def merge_totals(totals: dict[str, PartStats]) -> PartStats:
     return merged
 
 
+def _hash_jobs(layout: Layout, upstream: dict[str, str]) -> tuple[list[Path], list[exact.HashJob]]:
+    """Every part's hash file (source priority, then part order), and the jobs of those not current."""
+    hash_dir = layout.work / EXACT_STAGE / "hashes"
+    hash_files, todo = [], []
+    for rank, source in enumerate(recipe.DEDUP_SOURCE_PRIORITY):
+        for part in layout.docs_parts(upstream[source], source):
+            out = hash_dir / source / part.name
+            snapshot = snapshots.part_snapshot(part.name) if source == "commoncrawl" else snapshots.LOCAL
+            fp = fingerprint(upstream_fingerprint(part), code_fingerprint(exact), rank, snapshot)
+            if not part_is_current(out, fp):
+                todo.append(exact.HashJob(part, out, rank, snapshot, fp))
+            hash_files.append(out)
+    return hash_files, todo
+
+
 class ExactDedupConfig(dg.Config):
     duckdb_memory_limit: str = "2GB"
     hash_buckets: int = recipe.EXACT_DEDUP_HASH_BUCKETS
@@ -74,19 +92,12 @@ def exact_dedup(context: dg.AssetExecutionContext, config: ExactDedupConfig, cor
     layout = corpus_storage.layout()
     preset = corpus_storage.preset()
     upstream = {s: preset.pre_dedup_stage(s) for s in recipe.SOURCES}
-    hash_dir = layout.work / EXACT_STAGE / "hashes"
-    hash_files = []
-    for rank, source in enumerate(recipe.DEDUP_SOURCE_PRIORITY):
-        for part in layout.docs_parts(upstream[source], source):
-            out = hash_dir / source / part.name
-            snapshot = snapshots.part_snapshot(part.name) if source == "commoncrawl" else snapshots.LOCAL
-            fp = fingerprint(upstream_fingerprint(part), code_fingerprint(exact), rank, snapshot)
-            if not part_is_current(out, fp):
-                table = exact.hash_part(iter_batches([part], columns=["id", "source", "text"]), rank, snapshot)
-                write_table_atomic(out, table, {b"corpus.fingerprint": fp.encode()})
-            hash_files.append(out)
-    removals = exact.find_duplicates(hash_files, config.hash_buckets, config.duckdb_memory_limit)
-    totals = apply_removals(context, layout, EXACT_STAGE, upstream, removals, "exact_dup_of")
+    executor, summary = executor_from_env(), step_summary(context)
+    hash_files, todo = _hash_jobs(layout, upstream)
+    list(executor.map(exact.write_hash_part, todo, context.log, "exact_dedup hashes", summary))
+    removals = exact.find_duplicates(hash_files, config.hash_buckets, config.duckdb_memory_limit, executor,
+                                     context.log, summary)
+    totals = apply_removals(context, layout, EXACT_STAGE, upstream, removals, "exact_duplicate")
     return dg.MaterializeResult(metadata=stage_metadata(merge_totals(totals), started, duplicates=removals.num_rows,
                                                         hash_buckets=config.hash_buckets))
 
@@ -124,11 +135,12 @@ def minhash_signatures(context: dg.AssetExecutionContext, config: MinHashConfig,
              for rank, source in enumerate(recipe.DEDUP_SOURCE_PRIORITY)
              for path in layout.docs_parts(EXACT_STAGE, source)]
     params = minhash.MinHashParams(ngram=config.ngram, num_perm=config.num_perm)
-    index, computed = clusters.update_signatures(layout, parts, params, folder)
+    summary = step_summary(context)
+    index, computed = clusters.update_signatures(layout, parts, params, folder, executor_from_env(), context.log, summary)
     clusters.write_index(folder, index, params)
-    context.log.info(f"signatures: {len(computed)} parts computed, {len(parts) - len(computed)} reused")
+    context.log.info(f"signatures: {len(computed)} parts computed, {len(parts) - len(computed)} reused; {summary.line()}")
     return dg.MaterializeResult(metadata={"docs": index.size, "parts": len(parts), "parts_computed": len(computed),
-                                          "seconds": round(time.monotonic() - started, 3)})
+                                          "seconds": round(time.monotonic() - started, 3), **summary.metadata()})
 
 
 @dg.asset(group_name="dedup", deps=[minhash_signatures], kinds={"numpy", "parquet"})
@@ -147,16 +159,16 @@ def lsh_band_table(context: dg.AssetExecutionContext, config: LshConfig,
                                           "partitions": len(rows), "largest_partition_rows": max(rows.values())})
 
 
-def _edges(layout: Layout, manifest: dict, config: VerifyConfig, names, log):
+def _edges(context: dg.AssetExecutionContext, layout: Layout, manifest: dict, config: VerifyConfig, names):
+    """The edge files of the band partitions ``names`` (one executor task each), the verifier, how many were computed."""
     work = near_dedup_dir(layout)
     verifier = clusters.make_verifier(layout, manifest, config.verify_sources, config.source_thresholds)
-    files, computed = [], 0
-    for name in names:
-        path, fresh = clusters.partition_edges(work / "bands", work / "edges", name, manifest, verifier)
-        files.append(path)
-        computed += fresh
-    log.info(f"band partitions: {computed} processed, {len(names) - computed} reused")
-    return files, verifier, computed
+    summary = step_summary(context)
+    done = clusters.all_partition_edges(work / "bands", work / "edges", names, manifest, verifier, executor_from_env(),
+                                        context.log, summary)
+    computed = sum(fresh for _, fresh in done)
+    context.log.info(f"band partitions: {computed} processed, {len(names) - computed} reused; {summary.line()}")
+    return [path for path, _ in done], verifier, computed
 
 
 VERIFIED_PAIRS_SHOWN = 50
@@ -185,9 +197,10 @@ def lsh_band_partitions(context: dg.AssetExecutionContext, config: VerifyConfig,
     if manifest["partitions"] != BAND_PARTITIONS.get_partition_keys():
         raise dg.Failure(f"the band table has {manifest['num_partitions']} partitions; this asset is defined over "
                          f"{recipe.NEAR_DEDUP_BAND_PARTITIONS}: materialize lsh_band_table with the default count")
-    files, _, _ = _edges(layout, manifest, config, [context.partition_key], context.log)
+    files, _, _ = _edges(context, layout, manifest, config, [context.partition_key])
     return dg.MaterializeResult(metadata={"edges": pq.ParquetFile(files[0]).metadata.num_rows,
-                                          "band_rows": manifest["rows"][context.partition_key]})
+                                          "band_rows": manifest["rows"][context.partition_key],
+                                          **step_summary(context).metadata()})
 
 
 @dg.asset(group_name="dedup", deps=[lsh_band_table], kinds={"numpy", "parquet"})
@@ -200,14 +213,14 @@ def near_duplicates(context: dg.AssetExecutionContext, config: VerifyConfig,
     work = near_dedup_dir(layout)
     manifest = clusters.read_manifest(work / "bands")
     clusters.clear_stale_edges(work / "edges", manifest["partitions"])
-    files, verifier, computed = _edges(layout, manifest, config, manifest["partitions"], context.log)
+    files, verifier, computed = _edges(context, layout, manifest, config, manifest["partitions"])
     index = clusters.DocIndex.from_json(layout, manifest["index"])
     removals = clusters.merge_removals(files, index)
     write_table_atomic(near_dup_removals_path(layout), removals)
     return dg.MaterializeResult(metadata={
         "near_duplicates": removals.num_rows, "docs": index.size, "partitions_processed": computed,
         "partitions_reused": len(files) - computed, "seconds": round(time.monotonic() - started, 3),
-        **_verification_metadata(index, files, verifier)})
+        **_verification_metadata(index, files, verifier), **step_summary(context).metadata()})
 
 
 @dg.asset(group_name="dedup", deps=[near_duplicates], kinds={"python", "parquet"})
@@ -217,6 +230,6 @@ def curated_documents(context: dg.AssetExecutionContext, corpus_storage: CorpusS
     layout = corpus_storage.layout()
     removals = pq.read_table(near_dup_removals_path(layout))
     upstream = {s: EXACT_STAGE for s in recipe.SOURCES}
-    totals = apply_removals(context, layout, NEAR_STAGE, upstream, removals, "near_dup_of")
+    totals = apply_removals(context, layout, NEAR_STAGE, upstream, removals, "near_duplicate")
     per_source = {f"docs_{s}": st.docs_out for s, st in totals.items()}
     return dg.MaterializeResult(metadata=stage_metadata(merge_totals(totals), started, **per_source))

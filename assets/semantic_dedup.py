@@ -19,7 +19,7 @@ from quality_models import semantic_embeddings, store
 from quality_models.semantic_embeddings_assets import semantic_embedding_model
 
 STAGE = "semantic_dedup"
-REASON = "semantic_dup_of"  # drops get reason semantic_dup_of:<kept id>
+REASON = "semantic_duplicate"  # drops get this reason, the kept id as the detail
 
 SemanticDedupConfig = config_class(
     "SemanticDedupConfig", __name__, dataclass_fields(semantic.SemDedupParams),
@@ -111,7 +111,7 @@ def semantic_duplicates(context: dg.AssetExecutionContext, config: SemanticDedup
           kinds={"python", "parquet"})
 def semantic_dedup(context: dg.AssetExecutionContext, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """The curated corpus under llama3: every source's near-deduplicated documents, the web sources' minus
-    their semantic duplicates (reason ``semantic_dup_of:<kept id>``)."""
+    their semantic duplicates (reason ``semantic_duplicate``, the kept id as the detail)."""
     started = time.monotonic()
     layout = corpus_storage.layout()
     preset = corpus_storage.preset()

@@ -11,6 +11,7 @@ import pyarrow as pa
 from assets.resources import CorpusStorage
 from corpus import presets
 from corpus.filters.base import DocumentFilter
+from corpus import executors
 from corpus.executors import ExecutionSummary, PartJob, executor_from_env
 from corpus.fingerprints import FingerprintCache
 from corpus.plots import Markdown, as_markdown_image, bar_plot
@@ -26,13 +27,16 @@ def fingerprint_cache(layout: Layout) -> FingerprintCache:
     return FingerprintCache(layout.work / "content_fingerprints.sqlite")
 
 
-# per step (run id, asset key): the executor summary of every run_units call of that step so far
-_SUMMARIES: dict[tuple[str, str], ExecutionSummary] = {}
+def step_summary(context: dg.AssetExecutionContext) -> ExecutionSummary:
+    """This step attempt's executor summary: its part tasks (``run_units``) and side tasks (``Executor.map``
+    given this summary); a retried attempt starts from zero."""
+    return executors.step_summary(context.run.run_id, context.asset_key.to_user_string(), context.retry_number,
+                                  executor_from_env().name)
 
 
 def run_units(context: dg.AssetExecutionContext, layout: Layout, stage: str, source: str, units: Iterable[Unit]) -> PartStats:
     """Build the parts that are missing or stale on the executor ``CORPUS_EXECUTOR`` names (in this process,
-    or one Ray task each); the step records ``executor``, ``executor_nodes`` and ``executor_tasks``."""
+    or one Ray task each); the step records ``executor``, ``executor_nodes`` and ``executor_tasks`` (``step_summary``)."""
     units = list(units)
     layout.remove_stale_temps(stage, source)
     layout.clear_stage(stage, source, keep_parts=[u.part for u in units])
@@ -46,8 +50,7 @@ def run_units(context: dg.AssetExecutionContext, layout: Layout, stage: str, sou
         jobs.append(PartJob(layout, stage, source, unit.part, unit.fingerprint, unit.build,
                             f"{stage}/{source} {unit.part} ({i}/{len(units)})"))
     executor = executor_from_env()
-    key = (context.run.run_id, context.asset_key.to_user_string())
-    summary = _SUMMARIES.setdefault(key, ExecutionSummary(executor.name))
+    summary = step_summary(context)
     started = time.monotonic()
     for job, stats, node in executor.run(jobs, context.log):
         summary.add(node, stats)

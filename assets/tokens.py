@@ -9,6 +9,7 @@ import pydantic
 from assets.catalog import corpus_catalog
 from assets.config_base import ValidatedConfig, config_class, dataclass_fields
 from assets.resources import CorpusStorage
+from assets.stages import step_summary
 from corpus import funnel, mixture, tokens
 from corpus.shards import MANIFEST
 from corpus.tokenizer import token_counter
@@ -120,12 +121,12 @@ def token_shards(context: dg.AssetExecutionContext, config: TokenShardsConfig, c
     """``shards/``: flat uint16/uint32 ``.bin`` token files + ``manifest.json`` with the exact achieved shares."""
     layout = corpus_storage.layout()
     m = tokens.build_token_shards(layout, corpus_storage.preset().curated_stage, mixture.plan_path(layout), tokens.tokenizer_dir(layout),
-                                  layout.shards, config.shard_tokens, log=context.log.info, force=config.force)
+                                  layout.shards, config.shard_tokens, log=context.log.info, force=config.force, summary=step_summary(context))
     for w in m["warnings"]:
         context.log.warning(w)
     context.log.info(f"unigram entropy of the train shards: {m['unigram_entropy_nats']:.4f} nats/token")
     return dg.MaterializeResult(metadata={
-        "path": dg.MetadataValue.path(str(layout.shards / MANIFEST)),
+        "path": dg.MetadataValue.path(str(layout.shards / MANIFEST)), **step_summary(context).metadata(),
         "dtype": m["dtype"],
         "vocab_size": m["vocab_size"],
         "train_tokens": m["train_tokens"],

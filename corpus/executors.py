@@ -53,12 +53,15 @@ def build_part(job: PartJob, log: _Log | None = None) -> PartStats:
 
 @dataclass
 class ExecutionSummary:
-    """What a stage's metadata says about where its parts were built: the executor, the parts it built
-    (tasks), the nodes they ran on, their input documents and the wall time from submission to the last
-    result (the part work alone: a stage's own passes and metadata are outside it)."""
+    """What a stage's metadata says about where its work ran: the executor, the parts it built (part
+    tasks), the side tasks of ``Executor.map`` (a hash part, a bucket, a band partition, a document range),
+    the nodes any of them ran on, the built parts' input documents and the wall time of the part work
+    (from submission to the last result; a stage's own passes and metadata are outside it).
+    ``executor_tasks`` is part tasks + side tasks; no task, no node."""
 
     executor: str
     tasks: int = 0
+    side_tasks: int = 0
     nodes: set[str] = field(default_factory=set)
     docs_in: int = 0
     seconds: float = 0.0
@@ -68,12 +71,29 @@ class ExecutionSummary:
         self.nodes.add(node)
         self.docs_in += stats.docs_in
 
+    def add_side(self, node: str) -> None:
+        self.side_tasks += 1
+        self.nodes.add(node)
+
     def metadata(self) -> dict[str, Any]:
-        return {"executor": self.executor, "executor_nodes": len(self.nodes), "executor_tasks": self.tasks,
-                "executor_docs_in": self.docs_in, "executor_seconds": round(self.seconds, 3)}
+        return {"executor": self.executor, "executor_nodes": len(self.nodes),
+                "executor_tasks": self.tasks + self.side_tasks, "executor_part_tasks": self.tasks,
+                "executor_side_tasks": self.side_tasks, "executor_docs_in": self.docs_in,
+                "executor_seconds": round(self.seconds, 3)}
 
     def line(self) -> str:
-        return f"executor {self.executor}: {self.tasks} task(s) on {len(self.nodes)} node(s)"
+        return (f"executor {self.executor}: {self.tasks} part task(s) + {self.side_tasks} side task(s) "
+                f"on {len(self.nodes)} node(s)")
+
+
+# per step attempt (run id, asset key, retry number): the summary of all its work so far in this process
+_STEP_SUMMARIES: dict[tuple[str, str, int], ExecutionSummary] = {}
+
+
+def step_summary(run_id: str, step: str, attempt: int, executor: str) -> ExecutionSummary:
+    """The one summary of a step attempt, shared by every ``run`` and ``map`` call in it. Keyed by the
+    attempt: a step retried in the same process starts from zero, not from the failed attempt's tasks."""
+    return _STEP_SUMMARIES.setdefault((run_id, step, attempt), ExecutionSummary(executor))
 
 
 class InProcessExecutor:
@@ -86,12 +106,17 @@ class InProcessExecutor:
         for job in jobs:
             yield job, build_part(job, log), "local"
 
-    def map(self, fn: Callable[[Any], Any], items: list[Any], log: _Log, label: str) -> Iterator[Any]:
+    def map(self, fn: Callable[[Any], Any], items: list[Any], log: _Log, label: str,
+            summary: ExecutionSummary | None = None) -> Iterator[Any]:
         """``fn(item)`` for each item, in order: the side work of a stage (a hash bucket, a document
-        range, a part's scores) that is not a document part of its own."""
+        range, a part's scores) that is not a document part of its own; each one is a side task of
+        ``summary``."""
         del log, label
         for item in items:
-            yield fn(item)
+            result = fn(item)
+            if summary is not None:
+                summary.add_side("local")
+            yield result
 
 
 def _env_int(name: str, default: int) -> int:
@@ -150,7 +175,7 @@ class RayExecutor:
         if not jobs:
             return
         for job in jobs:
-            _check_picklable(job)
+            _check_sendable(job, f"{job.stage}/{job.source} {job.part}: its build")
         ray = _ray()
         task = ray.remote(_build_part_on_worker).options(
             num_cpus=self.resources.num_cpus, memory=self.resources.memory,
@@ -162,12 +187,16 @@ class RayExecutor:
             stats, node = ray.get(ref)
             yield job, stats, node
 
-    def map(self, fn: Callable[[Any], Any], items: list[Any], log: _Log, label: str) -> Iterator[Any]:
+    def map(self, fn: Callable[[Any], Any], items: list[Any], log: _Log, label: str,
+            summary: ExecutionSummary | None = None) -> Iterator[Any]:
         """``fn(item)`` for each item as one Ray task each (the part tasks' resources and retries);
-        results in the order of ``items``. ``fn`` and the items must be picklable: plain functions,
-        paths and settings."""
+        results in the order of ``items``, each one a side task of ``summary``. ``fn`` and the items
+        must be picklable: module-level functions (or ``functools.partial`` of them), paths, settings."""
         if not items:
             return
+        _check_sendable(fn, f"{label}: its function")
+        for i, item in enumerate(items):
+            _check_sendable(item, f"{label}: item {i}")
         ray = _ray()
         task = ray.remote(_map_on_worker).options(
             num_cpus=self.resources.num_cpus, memory=self.resources.memory,
@@ -176,24 +205,29 @@ class RayExecutor:
         refs = [task.remote(fn_ref, item) for item in items]
         log.info(f"{label}: {len(refs)} task(s) submitted to Ray")
         for ref in refs:
-            yield ray.get(ref)
+            result, node = ray.get(ref)
+            if summary is not None:
+                summary.add_side(node)
+            yield result
 
 
-def _map_on_worker(fn: Callable[[Any], Any], item: Any) -> Any:
+def _map_on_worker(fn: Callable[[Any], Any], item: Any) -> tuple[Any, str]:
+    import ray
+
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    return fn(item)
+    return fn(item), ray.get_runtime_context().get_node_id()
 
 
-def _check_picklable(job: PartJob) -> None:
-    """A clear error when a build closure captured something a worker cannot receive (the Dagster
-    context, an open model handle), instead of Ray's serialization traceback."""
+def _check_sendable(value: Any, what: str) -> None:
+    """A clear error when a task's function or build captured something a worker cannot receive (the
+    Dagster context, an open model handle, a lambda's closure), instead of Ray's serialization traceback."""
     from ray import cloudpickle
 
     try:
-        cloudpickle.dumps(job)
+        cloudpickle.dumps(value)
     except (pickle.PicklingError, TypeError, AttributeError) as e:
-        raise TypeError(f"{job.stage}/{job.source} {job.part}: its build cannot be sent to a Ray worker ({e}); "
-                        "a build must capture only plain settings, paths and lazily loaded models") from e
+        raise TypeError(f"{what} cannot be sent to a Ray worker ({e}); a task must capture only plain "
+                        "settings, paths and lazily loaded models") from e
 
 
 Executor = InProcessExecutor | RayExecutor

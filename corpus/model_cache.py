@@ -26,3 +26,11 @@ def sentencepiece_model(path: str):
     import sentencepiece
 
     return sentencepiece.SentencePieceProcessor(model_file=path)
+
+
+@lru_cache(maxsize=8)
+def tokenizer(path: str):
+    """A tokenizers ``Tokenizer`` from its JSON file (a worker encoding many document ranges loads it once)."""
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Mapping
 
@@ -15,7 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpus import mixture
+from corpus import mixture, model_cache
+from corpus.executors import Executor, ExecutionSummary, InProcessExecutor, WORKER_LOG
 from corpus.storage import iter_batches
 from corpus.tokenizer import enable_parallelism
 
@@ -44,14 +46,22 @@ def encode_range(tok, doc_range: EncodeRange, out: Path) -> tuple[list[str], lis
                                  count=sum(len(e.ids) for e in encs)).tobytes())
     return ids, lengths
 
+def encode_range_file(tokenizer_path: str, job: tuple[EncodeRange, Path]) -> tuple[list[str], list[int]]:
+    """``encode_range`` as an executor task: the tokenizer loaded once per worker process, by its file."""
+    enable_parallelism()
+    return encode_range(model_cache.tokenizer(tokenizer_path), *job)
+
+
 class TokenCache:
     """Encoded documents, appended to one flat uint32 file; an in-memory index id -> (start, length).
 
     Documents are encoded per range (``encode_range``: the needed documents of one part) and the ranges
     appended in range order (source, then part order), so the cache, and every shard gathered from it,
-    is the same bytes whichever worker encoded which range."""
+    is the same bytes whichever worker encoded which range: each range is one ``executor`` task (default:
+    in this process) writing its range file into ``folder`` (shared storage under Ray)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, tokenizer_path: Path, executor: Executor | None = None, log=WORKER_LOG,
+                 summary: ExecutionSummary | None = None):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / "tokens.u32"
@@ -59,24 +69,32 @@ class TokenCache:
         self.index: dict[str, tuple[int, int]] = {}
         self.size = 0
         self.ranges_encoded = 0
+        self.tokenizer_path, self.executor, self.log, self.summary = str(tokenizer_path), executor or InProcessExecutor(), log, summary
 
     def ranges(self, parts: Mapping[str, list[Path]], needed: Mapping[str, set[str]]) -> list[EncodeRange]:
-        """The document ranges holding every needed document not yet cached, in merge order."""
+        """The document ranges holding every needed document not yet cached, in merge order: each part's
+        own needed ids (its id column streamed), so a task carries its range's ids, not the source's."""
         out = []
         for source in sorted(needed):
             todo = pa.array(sorted(i for i in needed[source] if i not in self.index), pa.string())
-            if len(todo):
-                out += [EncodeRange(source, part, todo) for part in parts.get(source, [])]
+            for part in parts.get(source, []) if len(todo) else ():
+                mine = [b.column("id").filter(pc.is_in(b.column("id"), value_set=todo))
+                        for b in iter_batches([part], columns=["id"])]
+                ids = pa.concat_arrays([pa.array([], pa.string()), *mine])
+                if len(ids):
+                    out.append(EncodeRange(source, part, ids))
         return out
 
-    def encode(self, tok, parts: Mapping[str, list[Path]], needed: Mapping[str, set[str]]) -> int:
-        """Encode every needed document not yet cached, range by range; returns how many were encoded."""
-        enable_parallelism()
+    def encode(self, parts: Mapping[str, list[Path]], needed: Mapping[str, set[str]]) -> int:
+        """Encode every needed document not yet cached, one task per range, merged in range order; returns
+        how many were encoded."""
+        ranges = self.ranges(parts, needed)
+        jobs = [(r, self.folder / f"range-{self.ranges_encoded + k:06d}.u32") for k, r in enumerate(ranges)]
+        self.ranges_encoded += len(jobs)
         done = 0
-        for doc_range in self.ranges(parts, needed):
-            range_file = self.folder / f"range-{self.ranges_encoded:06d}.u32"
-            self.ranges_encoded += 1
-            ids, lengths = encode_range(tok, doc_range, range_file)
+        results = self.executor.map(partial(encode_range_file, self.tokenizer_path), jobs, self.log,
+                                    "token cache ranges", self.summary)
+        for (ids, lengths), (_, range_file) in zip(results, jobs):
             done += self.append(ids, lengths, range_file)
         return done
 
@@ -98,7 +116,7 @@ class TokenCache:
             return np.zeros(0, dtype=np.uint32)
         return np.memmap(self.path, dtype=np.uint32, mode="r", shape=(self.size,))
 
-def exact_plan(parts, estimated: Mapping[str, mixture.DocPool], cache: TokenCache, tok,
+def exact_plan(parts, estimated: Mapping[str, mixture.DocPool], cache: TokenCache,
                shares_pct, total_tokens, seed, sample_seed, heldout: mixture.HeldOutPolicy,
                max_rounds: int = 6) -> tuple[mixture.MixturePlan, int]:
     """Re-plan with exact token counts: encode what the plan uses, re-plan, until nothing new is needed.
@@ -118,5 +136,5 @@ def exact_plan(parts, estimated: Mapping[str, mixture.DocPool], cache: TokenCach
         if not needed:
             plan.count_method = "exact"
             return plan, rounds
-        cache.encode(tok, parts, needed)
+        cache.encode(parts, needed)
     raise RuntimeError(f"mixture plan did not settle on exact token counts after {max_rounds} rounds")

@@ -8,21 +8,31 @@ import hashlib
 import json
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
-from corpus import funnel, megatron, mixture
+from corpus import funnel, megatron, mixture, model_cache
+from corpus.executors import ExecutionSummary, executor_from_env
 from corpus.storage import TMP_MARK, Layout, atomic_path
 from corpus.shards import MANIFEST, MANIFEST_VERSION, ShardWriter, entropy_nats, manifest_is_current, read_manifest, shard_dtype, write_split
 from corpus.token_cache import TokenCache, exact_plan
-from corpus.tokenizer import (BOS, eos_id, install_tokenizer, latest_tokenizer, load_tokenizer, sample_texts, set_latest,
-                              train_tokenizer)
+from corpus.tokenizer import BOS, eos_id, install_tokenizer, latest_tokenizer, sample_texts, set_latest, train_tokenizer
+
+
+@dataclass(frozen=True)
+class _Log:
+    """A ``log(line)`` function as the executors' ``log.info``."""
+
+    info: Callable[[str], None]
 
 def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_dir: Path, out: Path,
-                       shard_tokens: int, log: Callable[[str], None] = print, force: bool = False) -> dict:
-    """Encode the mixture plan into ``out`` and write ``manifest.json`` last; returns the manifest."""
+                       shard_tokens: int, log: Callable[[str], None] = print, force: bool = False,
+                       summary: ExecutionSummary | None = None) -> dict:
+    """Encode the mixture plan into ``out`` and write ``manifest.json`` last; returns the manifest. The
+    document ranges are encoded on the executor ``CORPUS_EXECUTOR`` names, each a side task of ``summary``."""
     parts = mixture.curated_parts(layout, stage)
     snapshot = mixture.catalog_snapshot(parts, layout.data)
     meta = mixture.read_plan_meta(plan_path)
@@ -35,7 +45,7 @@ def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_di
     if not force and manifest_is_current(out, key):
         log(f"token shards in {out} are current (key {key}), skipped")
         return read_manifest(out) | {"skipped": True}
-    tok = load_tokenizer(tok_path)
+    tok = model_cache.tokenizer(str(tok_path))
     eos = eos_id(tok)
     vocab = tok.get_vocab_size()
     dtype = shard_dtype(vocab)
@@ -43,9 +53,10 @@ def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_di
     cache_root = layout.work / "token_cache"
     for stale in cache_root.glob(f"*{TMP_MARK}*") if cache_root.exists() else ():  # a killed run's cache
         shutil.rmtree(stale, ignore_errors=True)
-    cache = TokenCache(cache_root / f"{key}{TMP_MARK}{uuid.uuid4().hex[:8]}")
+    cache = TokenCache(cache_root / f"{key}{TMP_MARK}{uuid.uuid4().hex[:8]}", tok_path, executor_from_env(),
+                       _Log(log), summary)
     try:
-        plan, rounds = exact_plan(parts, estimated, cache, tok, settings["shares_pct"], settings["total_tokens"],
+        plan, rounds = exact_plan(parts, estimated, cache, settings["shares_pct"], settings["total_tokens"],
                                   settings["seed"], settings["sample_seed"],
                                   mixture.HeldOutPolicy(**settings["heldout"]))
         log(f"exact plan after {rounds} encoding round(s): {len(cache.index):,} documents encoded, "

@@ -28,10 +28,12 @@ REPO = Path(__file__).resolve().parents[1]
 NODE = dict(num_cpus=1, memory=3 * 1024 ** 3, node_ip_address="127.0.0.1")
 
 
-def loopback_command(*args: str) -> list[str]:
-    """This script under ``unshare -n`` (a new network namespace: only its own loopback, brought up)."""
-    script = f'ip link set lo up && exec "$0" {Path(__file__)} "$@"'
-    return ["unshare", "-n", "sh", "-c", script, sys.executable, *args]
+def loopback_command(*args: str, target: str = str(Path(__file__))) -> list[str]:
+    """Python running ``target`` (default: this script; ``-m tests.x`` for a module that imports the
+    project, which a script run from tests/ would shadow by tests/corpus) under ``unshare -n`` (a new
+    network namespace: only its own loopback, brought up)."""
+    shell = f'ip link set lo up && exec "$0" {target} "$@"'
+    return ["unshare", "-n", "sh", "-c", shell, sys.executable, *args]
 
 
 def complete_parts(data_root: Path, stage_source: str) -> int:

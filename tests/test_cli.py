@@ -208,23 +208,29 @@ def _part_stage_metadata(env: dict) -> dict[str, dict]:
             event = instance.get_latest_materialization_event(key)
             md = event.asset_materialization.metadata if event else {}
             if "executor" in md:
-                out[key.to_user_string()] = {k: md[k].value for k in ("executor", "executor_tasks", "executor_nodes")}
+                out[key.to_user_string()] = {k: md[k].value for k in ("executor", "executor_tasks", "executor_nodes",
+                                                                      "executor_side_tasks")}
         return out
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)  # a whole build_corpus: minutes on 2 free cores, much more on a loaded machine
 def test_build_corpus_on_a_two_node_ray_cluster_writes_the_in_process_bytes(cli_built, tmp_path, samples_dir):
-    """Every part of every stage is a Ray task (head + one worker node, 1 CPU each, on 127.0.0.1); the parts,
-    the shard manifest and the catalog rows equal the in-process run's, and each stage names the executor."""
+    """Every part of every stage is a Ray task (head + one worker node, 1 CPU each, on 127.0.0.1), and so is the
+    side work of the shuffles (exact dedup's hash parts and buckets, the MinHash signatures and band partitions,
+    the token cache's document ranges); the parts (the dedup stages' included), the shard manifest (each shard's
+    sha256) and the catalog rows equal the in-process run's, and each stage names the executor."""
     root, _, env = _loopback_ray_build(tmp_path, samples_dir)
     _assert_same_corpus(root, cli_built)
     stages = _part_stage_metadata(env)
     cc_parts = len(storage.Layout(cli_built).docs_parts("ingest", "commoncrawl"))
-    assert stages["commoncrawl_documents"] == {"executor": "ray", "executor_tasks": cc_parts, "executor_nodes": 2}
+    assert stages["commoncrawl_documents"] == {"executor": "ray", "executor_tasks": cc_parts, "executor_nodes": 2,
+                                               "executor_side_tasks": 0}
     assert {"cc_line_dedup", "cc_language_id", "cc_perplexity", "cc_wikiref", "exact_dedup",
             "curated_documents"} <= set(stages)
     assert {md["executor"] for md in stages.values()} == {"ray"}
+    for shuffle in ("exact_dedup", "minhash_signatures", "near_duplicates", "token_shards"):
+        assert stages[shuffle]["executor_side_tasks"] > 0 and stages[shuffle]["executor_nodes"] >= 1, shuffle
 
 
 @pytest.mark.slow

@@ -12,13 +12,14 @@ from corpus.filters.base import DocumentFilter, Judgement
 
 @dataclass
 class RemovalFilter(DocumentFilter):
-    """Drops the ids in ``removals`` (columns ``id``, ``kept_id``, optionally ``source``) with reason
-    ``<reason_prefix>:<kept id>``."""
+    """Drops the ids in ``removals`` (columns ``id``, ``kept_id``, optionally ``source``) with one ``reason``
+    and the kept id as the ``detail`` (so the reason tables and plots count one row per reason, not per kept
+    document)."""
 
     source: str
     stage: str
     removals: pa.Table
-    reason_prefix: str
+    reason: str
     _removed: pa.Array = field(init=False, repr=False)
     _kept: pa.Array = field(init=False, repr=False)
 
@@ -33,4 +34,4 @@ class RemovalFilter(DocumentFilter):
         position = pc.index_in(batch.column("id"), value_set=self._removed)
         kept_for = pc.take(self._kept, position)
         return Judgement(keep=np.asarray(position.is_null().to_numpy(zero_copy_only=False), bool),
-                         reasons=pc.binary_join_element_wise(self.reason_prefix, kept_for, ":"))
+                         reasons=self.reason, details=kept_for)

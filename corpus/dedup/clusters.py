@@ -4,7 +4,7 @@ Flow (every step streams parts and writes atomically; no Dagster here, the asset
 
 1. ``update_signatures``: MinHash signatures per exact_dedup part under ``signatures/<source>/``,
    fingerprinted by the part's own fingerprint + MinHash settings + code; a current file is reused, so
-   a new CommonCrawl snapshot computes only its own parts' signatures.
+   a new CommonCrawl snapshot computes only its own parts' signatures. Each part is one ``Executor.map`` task.
 2. ``write_band_table``: documents get an *ordinal* (parts in source-priority order, then row); the
    band table is written as ``2**k`` partitions by band-hash prefix (``corpus.dedup.lsh``), with bands x
    rows chosen for the LSH's *candidate* threshold (``recipe.NEAR_DEDUP_CANDIDATE_THRESHOLD``, below the
@@ -14,7 +14,9 @@ Flow (every step streams parts and writes atomically; no Dagster here, the asset
    (``lsh.verified_star_edges``), each verified by the exact Jaccard of the two shingle sets
    (``PairVerifier``: texts re-read by ordinal, part by part, in bounded batches); only pairs at J >= the
    threshold are edges; connected components -> (doc, root) edges, and every measured pair to
-   ``pairs/<partition>.parquet``. Memory follows the partition size.
+   ``pairs/<partition>.parquet``. A pair colliding in several partitions is verified once, in the
+   partition of its first colliding band (``PairOwners``). Memory follows the partition size. Each partition is one
+   ``Executor.map`` task (``all_partition_edges``).
 4. ``merge_removals``: union-find over all partitions' edge files, streamed in batches of
    ``EDGE_BATCH_ROWS`` (``stream_components``); in each component the document first by
    (``DEDUP_SOURCE_PRIORITY`` rank, id) is kept, the others removed. Components of a union of edge sets
@@ -36,8 +38,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -49,6 +51,7 @@ import pyarrow.parquet as pq
 
 from corpus import recipe
 from corpus.dedup import lsh, minhash
+from corpus.executors import Executor, ExecutionSummary, InProcessExecutor, WORKER_LOG
 from corpus.storage import (TMP_MARK, Layout, Location, atomic_path, iter_batches, open_parquet, part_is_current,
                             remove_stale_temps, write_table_atomic)
 from corpus.fingerprints import fingerprint, FINGERPRINT_KEY
@@ -245,23 +248,51 @@ class DocIndex:
             chunks.append(values.take(pa.array(rows)).combine_chunks())
         return pa.chunked_array(chunks, minhash.signature_schema(1).field(column).type)
 
+    def signature_rows(self, ordinals: np.ndarray, columns: list[str]) -> pa.Table:
+        """``columns`` of the signature table for ascending, non-empty ``ordinals``: only the row groups
+        that hold them."""
+        return pa.concat_tables([t for p, rows in self._by_part(ordinals) for t in _read_rows(
+            pq.ParquetFile(self.layout.root / self.parts[p].signatures), rows, columns, self.parts[p].signatures)])
+
     def texts(self, ordinals: np.ndarray) -> pa.ChunkedArray:
         """The texts of ascending ``ordinals``, re-read from their exact_dedup parts: part by part, only
         the row groups that hold them."""
-        chunks = []
-        for p, rows in self._by_part(ordinals):
-            pf = open_parquet(self.layout.data / self.parts[p].docs)
-            starts = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])
-            if len(rows) and rows[-1] >= starts[-1]:
-                raise IndexError(f"row {rows[-1]} beyond the {starts[-1]} rows of {self.parts[p].docs}")
-            group = np.searchsorted(starts, rows, side="right") - 1
-            for g in np.unique(group):
-                text = pf.read_row_group(int(g), columns=["text"]).column("text")
-                chunks.append(text.take(pa.array(rows[group == g] - starts[g])).combine_chunks())
+        chunks = [t.column("text").combine_chunks() for p, rows in self._by_part(ordinals) for t in _read_rows(
+            open_parquet(self.layout.data / self.parts[p].docs), rows, ["text"], self.parts[p].docs)]
         return pa.chunked_array(chunks) if chunks else pa.chunked_array([], pa.string())
 
 
+def _read_rows(pf: pq.ParquetFile, rows: np.ndarray, columns: list[str], name: str) -> list[pa.Table]:
+    """``columns`` of the ascending ``rows`` of a Parquet file, row group by row group (only those holding them)."""
+    starts = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])
+    if len(rows) and rows[-1] >= starts[-1]:
+        raise IndexError(f"row {rows[-1]} beyond the {starts[-1]} rows of {name}")
+    group = np.searchsorted(starts, rows, side="right") - 1
+    return [pf.read_row_group(int(g), columns=columns).take(pa.array(rows[group == g] - starts[g]))
+            for g in np.unique(group)]
+
+
 PAIRS_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("jaccard", pa.float64()), ("duplicate", pa.bool_())])
+
+
+class PairOwners:
+    """The one band partition that verifies a candidate pair: the partition of the first band in which
+    the two collide. A true pair collides in several bands, hence often in several partitions; each
+    recomputes the same band keys from the two signatures (``lsh.band_keys``, the band table's seeds),
+    so every partition agrees, on any worker, without talking to the others."""
+
+    def __init__(self, index: DocIndex, params: dict, scope: str, num_partitions: int):
+        self.index, self.params, self.scope, self.num_partitions = index, params, scope, num_partitions
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The owning partition (its number in ``lsh.partition_names`` order) of each pair (a, b)."""
+        docs = np.unique(np.concatenate([a, b]))
+        table = self.index.signature_rows(docs, ["signature", "snapshot"])
+        sig = minhash.signature_matrix(table, self.params["num_perm"])
+        keys = lsh.band_keys(sig, self.params["bands"], self.params["rows"], scope_keys(table.column("snapshot"), self.scope))
+        ka, kb = keys[np.searchsorted(docs, a)], keys[np.searchsorted(docs, b)]
+        first = np.argmax(ka == kb, axis=1)  # a candidate pair shares at least the band it came from
+        return lsh.partition_of(ka[np.arange(len(a)), first], self.num_partitions)
 
 
 class PairVerifier:
@@ -272,31 +303,35 @@ class PairVerifier:
     Streaming: the pairs are measured in batches whose distinct documents hold at most ``batch_shingles``
     shingles (their signature tables' counts); a batch's texts are re-read by ordinal, part by part
     (``DocIndex.texts``), and shingled at once (``minhash.shingle_sets``). Every pair checked is recorded
-    (``take_measured``: the audit trail of one band partition). A pair colliding in bands of several
-    partitions is checked in each; a verifier serving several partitions in one process (``near_duplicates``)
-    remembers the last ``memo_pairs`` Jaccards, so it measures such a pair once (bounded memory)."""
+    (``take_measured``: the audit trail of one band partition). Verified once: with ``owners``, a verifier
+    serving band partition ``partition`` measures only the pairs that partition owns (``PairOwners``); in
+    the others such a pair is no edge, and the owner's edge joins the two."""
 
     def __init__(self, index: DocIndex, ngram: int, verify_sources: Iterable[str], thresholds: dict[str, float],
                  default_threshold: float, batch_shingles: int = recipe.NEAR_DEDUP_VERIFY_BATCH_SHINGLES,
-                 memo_pairs: int = recipe.NEAR_DEDUP_VERIFY_MEMO_PAIRS):
-        self.index, self.ngram, self.batch_shingles, self.memo_pairs = index, ngram, batch_shingles, memo_pairs
+                 owners: PairOwners | None = None):
+        self.index, self.ngram, self.batch_shingles, self.owners = index, ngram, batch_shingles, owners
         sources = [p.source for p in index.parts]
         self._verified = np.array([s in frozenset(verify_sources) for s in sources], bool)
         self._threshold = np.array([thresholds.get(s, default_threshold) for s in sources], np.float64)
         self.settings = dict(verify_sources=sorted(set(verify_sources)), thresholds=dict(sorted(thresholds.items())),
-                             default_threshold=default_threshold, ngram=ngram)  # what the edges depend on
+                             default_threshold=default_threshold, ngram=ngram,
+                             owners=owners is not None)  # what the edges depend on
+        self.partition: int | None = None  # the band partition served now (``partition_edges`` sets it)
         self.measured: dict[tuple[int, int], float] = {}  # the pairs checked since the last take_measured
-        self._memo: OrderedDict[tuple[int, int], float] = OrderedDict()  # the last memo_pairs Jaccards measured
+        self.skipped = 0  # candidate pairs left to the partition that owns them, since the last take_measured
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         keep = np.ones(len(a), bool)
         if len(a) == 0:
             return keep
         check = np.flatnonzero(self._verified[self.index.part_of(a)] | self._verified[self.index.part_of(b)])
+        if self.owners is not None and self.partition is not None and len(check):
+            mine = self.owners(a[check], b[check]) == self.partition
+            keep[check[~mine]] = False
+            self.skipped += int((~mine).sum())
+            check = check[mine]
         pairs = list(zip(a[check].tolist(), b[check].tolist()))
-        for p in dict.fromkeys(pairs):
-            if p in self._memo:
-                self.measured[p] = self._memo[p]
         self._measure([p for p in dict.fromkeys(pairs) if p not in self.measured])
         jaccard = np.array([self.measured[p] for p in pairs], np.float64)
         keep[check] = jaccard >= self._need(a[check], b[check])
@@ -329,16 +364,14 @@ class PairVerifier:
         sets = minhash.shingle_sets(self.index.texts(docs), self.ngram)
         at = {d: i for i, d in enumerate(docs.tolist())}
         for x, y in pairs:
-            self.measured[(x, y)] = self._memo[(x, y)] = minhash.jaccard(sets[at[x]], sets[at[y]])
-        while len(self._memo) > self.memo_pairs:
-            self._memo.popitem(last=False)
+            self.measured[(x, y)] = minhash.jaccard(sets[at[x]], sets[at[y]])
 
     def take_measured(self) -> pa.Table:
         """(a, b, jaccard, duplicate) of every pair measured since the last call, sorted; ``duplicate``:
         J >= the pair's threshold (the pair is an edge). Clears the record."""
         pairs = np.array(sorted(self.measured), np.int64).reshape(-1, 2)
         jaccard = np.array([self.measured[(x, y)] for x, y in pairs.tolist()], np.float64)
-        self.measured = {}
+        self.measured, self.skipped = {}, 0
         duplicate = jaccard >= self._need(pairs[:, 0], pairs[:, 1])
         return pa.table([pa.array(pairs[:, 0]), pa.array(pairs[:, 1]), pa.array(jaccard), pa.array(duplicate)],
                         schema=PAIRS_SCHEMA)
@@ -346,30 +379,45 @@ class PairVerifier:
 
 # --- the pipeline steps ---------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class SignatureJob:
+    """One exact_dedup part's signature file to write (paths and settings only: a task any worker can run)."""
+
+    part: Location
+    out: Path
+    params: minhash.MinHashParams
+    fingerprint: str
+
+
+def write_signatures(job: SignatureJob) -> Path:
+    table = minhash.part_signatures(iter_batches([job.part], columns=["id", "source", "text", "meta"],
+                                                 batch_size=minhash.SIGNATURE_BATCH_ROWS), job.params)
+    write_table_atomic(job.out, table, {FINGERPRINT_KEY: job.fingerprint.encode()})
+    return job.out
+
+
 def update_signatures(layout: Layout, parts: Sequence[tuple[str, int, Location, str]], params: minhash.MinHashParams,
-                      folder: Path) -> tuple[DocIndex, list[str]]:
-    """Signatures of every (source, rank, exact_dedup part, part fingerprint), reusing current files.
+                      folder: Path, executor: Executor | None = None, log=WORKER_LOG,
+                      summary: ExecutionSummary | None = None) -> tuple[DocIndex, list[str]]:
+    """Signatures of every (source, rank, exact_dedup part, part fingerprint), reusing current files; the
+    others computed as one ``executor`` task each (default: in this process).
 
     Returns the index (in the given order) and the parts whose signatures were computed this time."""
     settings = dict(ngram=params.ngram, num_perm=params.num_perm, seed=params.seed)
     code = _code(minhash)
     remove_stale_temps(folder)
-    indexed, computed, wanted = [], [], set()
-    for source, rank, path, part_fp in parts:
-        out = folder / source / path.name
-        wanted.add(out)
-        fp = fingerprint(part_fp, settings, code)
-        if not part_is_current(out, fp):
-            table = minhash.part_signatures(iter_batches([path], columns=["id", "source", "text", "meta"], batch_size=
-                                                         minhash.SIGNATURE_BATCH_ROWS), params)
-            write_table_atomic(out, table, {FINGERPRINT_KEY: fp.encode()})
-            computed.append(f"{source}/{path.name}")
-        rows = pq.ParquetFile(out).metadata.num_rows
-        indexed.append(IndexedPart(source, rank, out.relative_to(layout.root).as_posix(),
-                                   path.relative_to(layout.data).as_posix(), rows, fp))
+    outs = [folder / source / path.name for source, _, path, _ in parts]
+    fps = [fingerprint(part_fp, settings, code) for *_, part_fp in parts]
+    todo = [SignatureJob(path, out, params, fp) for (_, _, path, _), out, fp in zip(parts, outs, fps)
+            if not part_is_current(out, fp)]
+    list((executor or InProcessExecutor()).map(write_signatures, todo, log, "near_dedup signatures", summary))
+    indexed = [IndexedPart(source, rank, out.relative_to(layout.root).as_posix(), path.relative_to(layout.data).as_posix(),
+                           pq.ParquetFile(out).metadata.num_rows, fp)
+               for (source, rank, path, _), out, fp in zip(parts, outs, fps)]
+    wanted = set(outs)
     for stale in (p for p in folder.rglob("*.parquet") if p not in wanted) if folder.exists() else ():
         stale.unlink()
-    return DocIndex(layout, indexed), computed
+    return DocIndex(layout, indexed), [f"{job.out.parent.name}/{job.part.name}" for job in todo]
 
 
 def scope_keys(snapshots: pa.Array | pa.ChunkedArray, scope: str) -> np.ndarray | None:
@@ -433,8 +481,9 @@ def make_verifier(layout: Layout, manifest: dict, verify_sources: Iterable[str],
     if not verify_sources:
         return None
     params = manifest["params"]
-    return PairVerifier(DocIndex.from_json(layout, manifest["index"]), params["ngram"], verify_sources, thresholds,
-                        params["threshold"])
+    index = DocIndex.from_json(layout, manifest["index"])
+    owners = PairOwners(index, params, manifest["scope"], manifest["num_partitions"])
+    return PairVerifier(index, params["ngram"], verify_sources, thresholds, params["threshold"], owners=owners)
 
 
 def pairs_path(edges: Path, name: str) -> Path:
@@ -471,11 +520,22 @@ def partition_edges(bands: Path, edges: Path, name: str, manifest: dict,
                      _code(lsh, minhash, sys.modules[__name__]))
     if part_is_current(out, fp) and (verifier is None or part_is_current(pairs, fp)):
         return out, False
+    if verifier is not None:
+        verifier.partition = manifest["partitions"].index(name)
     table = process_partition(lsh.read_partition(bands / f"{name}.parquet"), verifier)
     if verifier is not None:
         write_table_atomic(pairs, verifier.take_measured(), {FINGERPRINT_KEY: fp.encode()})
     write_table_atomic(out, table, {FINGERPRINT_KEY: fp.encode()})
     return out, True
+
+
+def all_partition_edges(bands: Path, edges: Path, names: Sequence[str], manifest: dict, verifier: PairVerifier | None,
+                        executor: Executor | None = None, log=WORKER_LOG,
+                        summary: ExecutionSummary | None = None) -> list[tuple[Path, bool]]:
+    """``partition_edges`` of each partition of ``names`` as one ``executor`` task each (default: in this
+    process, where one verifier's memo serves them all), in the order of ``names``."""
+    one = partial(partition_edges, bands, edges, manifest=manifest, verifier=verifier)
+    return list((executor or InProcessExecutor()).map(one, list(names), log, "near_dedup band partitions", summary))
 
 
 def clear_stale_edges(edges: Path, names: Iterable[str]) -> None:

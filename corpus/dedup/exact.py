@@ -6,9 +6,12 @@ Partitioned by hash prefix: each part's hash file is sorted by hash and carries 
 ``prefix``; ``bucket_duplicates`` groups one prefix range over every hash file in DuckDB (the other row
 groups are skipped by their statistics), on its own, and ``merge_buckets`` joins the buckets' removals in
 id order whatever order they finished in. Memory does not grow with the corpus: one bucket is grouped
-at a time, on disk if it must."""
+at a time, on disk if it must. Each part's hash file (``write_hash_part``) and each bucket is one task of
+an ``Executor.map`` (in this process, or a Ray task on any node: they read and write the shared data root)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -17,7 +20,10 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
+from corpus.executors import Executor, ExecutionSummary, InProcessExecutor, WORKER_LOG
+from corpus.fingerprints import FINGERPRINT_KEY
 from corpus.snapshots import LOCAL
+from corpus.storage import Location, iter_batches, write_table_atomic
 from corpus.text import normalize_for_hash
 
 HASH_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("rank", pa.int32()), ("snapshot", pa.string()),
@@ -43,6 +49,24 @@ def hash_part(batches: Iterable[pa.RecordBatch], rank: int, snapshot: str = LOCA
     tables = [hash_batch(b, rank, snapshot) for b in batches]
     table = pa.concat_tables(tables) if tables else HASH_SCHEMA.empty_table()
     return table.sort_by([("hash", "ascending"), ("id", "ascending")])
+
+
+@dataclass(frozen=True)
+class HashJob:
+    """One part's hash file to write (paths and settings only: a task any worker can run)."""
+
+    part: Location
+    out: Path
+    rank: int
+    snapshot: str
+    fingerprint: str
+
+
+def write_hash_part(job: HashJob) -> Path:
+    """``hash_part`` of the job's part, written atomically with its fingerprint."""
+    table = hash_part(iter_batches([job.part], columns=["id", "source", "text"]), job.rank, job.snapshot)
+    write_table_atomic(job.out, table, {FINGERPRINT_KEY: job.fingerprint.encode()})
+    return job.out
 
 
 def bucket_range(bucket: int, num_buckets: int) -> tuple[int, int]:
@@ -80,7 +104,10 @@ def merge_buckets(buckets: Sequence[pa.Table]) -> pa.Table:
     return pa.concat_tables([REMOVALS_SCHEMA.empty_table(), *buckets]).sort_by("id")
 
 
-def find_duplicates(hash_files: Sequence[Path], num_buckets: int, memory_limit: str = "2GB") -> pa.Table:
-    """Every bucket, one after the other (the in-process path; a cluster runs ``bucket_duplicates`` per
-    bucket on its workers and merges them the same way)."""
-    return merge_buckets([bucket_duplicates(hash_files, b, num_buckets, memory_limit) for b in range(num_buckets)])
+def find_duplicates(hash_files: Sequence[Path], num_buckets: int, memory_limit: str = "2GB",
+                    executor: Executor | None = None, log=WORKER_LOG, summary: ExecutionSummary | None = None) -> pa.Table:
+    """Every bucket as one task of ``executor`` (default: one after the other in this process), merged
+    in id order: the same table whichever worker grouped which bucket."""
+    bucket = partial(bucket_duplicates, list(hash_files), num_buckets=num_buckets, memory_limit=memory_limit)
+    executor = executor or InProcessExecutor()
+    return merge_buckets(list(executor.map(bucket, list(range(num_buckets)), log, "exact_dedup buckets", summary)))

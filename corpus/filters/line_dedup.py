@@ -49,7 +49,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from corpus import part_runners, plots, snapshots
-from corpus.executors import executor_from_env
+from corpus.executors import ExecutionSummary, executor_from_env
 from corpus.filters.base import DocumentFilter, Judgement
 from corpus.fingerprints import FINGERPRINT_KEY, fingerprint
 from corpus.part_runners import Unit, code_fingerprint, filter_part, upstream_fingerprint
@@ -326,13 +326,13 @@ class LineDedupStage:
 
     @classmethod
     def plan(cls, work: Path, parts: Sequence[Location], group_size: int, hash_buckets: int,
-             duckdb_memory_limit: str, log: Any) -> "LineDedupStage":
+             duckdb_memory_limit: str, log: Any, summary: ExecutionSummary | None = None) -> "LineDedupStage":
         code = code_fingerprint(sys.modules[__name__], part_runners)
         executor = executor_from_env()
         hashed = {p: HashJob(p, work / "hashes" / p.name, work / "keys" / p.name,
                              fingerprint(upstream_fingerprint(p), code)) for p in parts}
         stale = [job for job in hashed.values() if not job.is_current()]
-        list(executor.map(write_part_hashes, stale, log, f"{STAGE}: hash {len(stale)} part(s)"))
+        list(executor.map(write_part_hashes, stale, log, f"{STAGE}: hash {len(stale)} part(s)", summary))
         _remove_other_files(work / "hashes", [job.hashes for job in hashed.values()])
         _remove_other_files(work / "keys", [job.keys for job in hashed.values()])
 
@@ -342,7 +342,7 @@ class LineDedupStage:
         recount = [name for name in groups if not part_is_current(group_files[name], group_fps[name])]
         buckets = executor.map(partial(_count_bucket, num_buckets=hash_buckets, memory_limit=duckdb_memory_limit),
                                [(tuple(hashed[p].keys for p in groups[name]), b) for name in recount for b in range(hash_buckets)],
-                               log, f"{STAGE}: count {len(recount)} group(s) in {hash_buckets} hash bucket(s)")
+                               log, f"{STAGE}: count {len(recount)} group(s) in {hash_buckets} hash bucket(s)", summary)
         for name in recount:  # each group's buckets in bucket order
             merged = merge_buckets([next(buckets) for _ in range(hash_buckets)], [hashed[p].keys for p in groups[name]])
             write_table_atomic(group_files[name], pa.table({"hash": pa.array(merged.duplicates, pa.uint64())}),

@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from corpus import part_runners, plots, recipe, snapshots
-from corpus.executors import executor_from_env
+from corpus.executors import ExecutionSummary, executor_from_env
 from corpus.model_cache import kenlm_model, sentencepiece_model
 from corpus.filters.base import DocumentFilter, Judgement
 from corpus.part_runners import Unit, code_fingerprint, filter_part, upstream_fingerprint
@@ -403,7 +403,8 @@ class PerplexityStage:
     @classmethod
     def plan(cls, models: Path, score_dir: Path, upstream: Sequence[Path], scorer: PerplexityScorer, log: Any,
              cutoffs: str, percentiles: Sequence[float], keep_buckets: Sequence[str], no_model: str,
-             min_docs_for_percentiles: int, sample_docs: int, snapshot: str) -> "PerplexityStage":
+             min_docs_for_percentiles: int, sample_docs: int, snapshot: str,
+             summary: ExecutionSummary | None = None) -> "PerplexityStage":
         """Score the parts not scored yet (one ``executor_from_env().map`` task each), then per snapshot
         (``snapshot``: one table of that name for every part) pool a ``ScoreSample`` and resolve the
         cut-offs under ``models/perplexity_cutoffs/``; the other arguments are ``PerplexityConfig``'s."""
@@ -413,7 +414,7 @@ class PerplexityStage:
         scores = {path: score_dir / path.name for path in upstream}
         jobs = [(path, scores[path], fingerprint(upstream_fingerprint(path), scorer.version, code)) for path in upstream]
         stale = [job for job in jobs if not part_is_current(job[1], job[2])]
-        list(executor_from_env().map(partial(_score_part, scorer), stale, log, f"{STAGE}: score {len(stale)} part(s)"))
+        list(executor_from_env().map(partial(_score_part, scorer), stale, log, f"{STAGE}: score {len(stale)} part(s)", summary))
         for old in set(score_dir.glob("*.parquet")) - set(scores.values()) if score_dir.exists() else ():
             old.unlink()
         table_settings = dict(cutoffs=cutoffs, percentiles=list(percentiles), min_docs=min_docs_for_percentiles,

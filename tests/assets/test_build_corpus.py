@@ -212,8 +212,8 @@ def test_a_second_snapshot_computes_only_its_own_parts_and_leaves_the_earlier_on
         assert all(f"docs/{stage}/commoncrawl/{p}.parquet" not in before for p in new_parts)
     # the newer snapshot's copies of pages the first build kept are removed from the newer snapshot
     con = duckdb.connect()
-    kept_ids = [r[0].removeprefix("exact_dup_of:") for r in con.execute(
-        "SELECT reason FROM read_parquet(?) WHERE starts_with(reason, 'exact_dup_of:')",
+    kept_ids = [r[0] for r in con.execute(
+        "SELECT detail FROM read_parquet(?) WHERE reason = 'exact_duplicate'",
         [[str(root / "dropped" / "exact_dedup" / "commoncrawl" / f"{p}.parquet") for p in new_parts]]).fetchall()]
     old_ids = {r[0] for r in con.execute("SELECT id FROM read_parquet(?)",
                                          [str(built / "docs" / "exact_dedup" / "*" / "*.parquet")]).fetchall()}

@@ -79,7 +79,7 @@ def test_semdedup_removes_paraphrases_and_keeps_distinct_articles_on_one_topic(l
     assert {"Apollo_11", "Apollo_8", "Albania", "Algeria", "Azerbaijan", "Alabama", "Alaska"} <= set(kept_titles)
     dropped = [d for part in layout.parts("dropped", "semantic_dedup", "commoncrawl") for d in read_table(part).to_pylist()]
     assert len(dropped) == PAIRS
-    assert all(d["reason"] == f"semantic_dup_of:{k}" for d, k in zip(
+    assert all((d["reason"], d["detail"]) == ("semantic_duplicate", k) for d, k in zip(
         sorted(dropped, key=lambda d: d["id"]), removals.column("kept_id").to_pylist()))
     md = result.asset_materializations_for_node("semantic_duplicates")[0].metadata
     assert md["semantic_duplicates"].value == PAIRS and md["clusters"].value == 3 and md["docs"].value == 146

@@ -1,8 +1,12 @@
 """The execution seam (corpus.executors): the executor comes from CORPUS_EXECUTOR, the in-process one builds
 the parts a PartWriter would, a build that cannot be sent to a Ray worker is refused by name before any Ray
 starts, and a model is loaded once per process however many unpickled filters use it."""
+import json
+import os
 import pickle
+import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +16,8 @@ from corpus.schema import new_document
 from corpus.part_runners import ingest_part
 from corpus.storage import Layout, read_table
 from quality_models.language_identifier import default_model_path
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_executor_comes_from_corpus_executor(monkeypatch):
@@ -59,7 +65,8 @@ def test_in_process_builds_each_part_through_its_writer_in_order(tmp_path):
     for _, stats, node in done:
         summary.add(node, stats)
     assert summary.metadata() == {"executor": "in-process", "executor_nodes": 1, "executor_tasks": 2,
-                                  "executor_docs_in": 4, "executor_seconds": 0.0}
+                                  "executor_part_tasks": 2, "executor_side_tasks": 0, "executor_docs_in": 4,
+                                  "executor_seconds": 0.0}
 
 
 def test_a_build_that_captured_unpicklable_state_is_refused_by_name_before_ray_starts(tmp_path, monkeypatch):
@@ -91,7 +98,39 @@ def test_in_process_map_returns_each_result_in_the_order_of_the_items():
         seen.append(x)
         return x * x
 
-    results = executors.InProcessExecutor().map(square, [3, 1, 2], log=None, label="squares")
+    summary = executors.ExecutionSummary("in-process")
+    results = executors.InProcessExecutor().map(square, [3, 1, 2], log=None, label="squares", summary=summary)
     assert seen == []  # lazy: the caller streams the results
     assert list(results) == [9, 1, 4]
     assert seen == [3, 1, 2]
+    assert (summary.tasks, summary.side_tasks, summary.nodes) == (0, 3, {"local"})
+    assert summary.line() == "executor in-process: 0 part task(s) + 3 side task(s) on 1 node(s)"
+
+
+def test_a_map_function_that_cannot_be_sent_is_refused_by_name_before_ray_starts(monkeypatch):
+    lock = threading.Lock()
+    monkeypatch.setattr(executors, "_ray", lambda: pytest.fail("Ray must not start"))
+    with pytest.raises(TypeError, match=r"exact_dedup buckets: its function cannot be sent to a Ray worker"):
+        list(executors.RayExecutor().map(lambda x, lock=lock: x, [1], _Log(), "exact_dedup buckets"))
+    with pytest.raises(TypeError, match=r"exact_dedup buckets: item 1 cannot be sent to a Ray worker"):
+        list(executors.RayExecutor().map(abs, [1, lock], _Log(), "exact_dedup buckets"))
+
+
+@pytest.mark.slow
+def test_ray_map_returns_results_in_item_order_and_retries_an_item_whose_worker_died(tmp_path):
+    """A local Ray (tests/ray_map_probe.py, inside ``unshare -n``: loopback only; ~15 s to start): four
+    items, one of whose workers kills itself on the first attempt; Ray reruns it, the results come back in
+    item order and each item counts as one side task however many attempts it took."""
+    from tests.ray_loopback import loopback_command
+
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"a private network namespace is not permitted here (unshare -n: {probe.stderr.strip()})")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("RAY_ADDRESS", None)
+    done = subprocess.run(loopback_command(str(tmp_path), target="-m tests.ray_map_probe"), cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"results": [25, 4, 9, 1], "side_tasks": 4, "nodes": 1,
+                      "attempts": {"5": 1, "2": 2, "3": 1, "1": 1}}

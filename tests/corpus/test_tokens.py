@@ -210,17 +210,22 @@ def test_document_ranges_encoded_in_any_order_merge_into_the_same_cache(corpus_r
     worker pool may finish them, and merged in range order: the cache bytes and index of one sequential
     pass, and the tokens the shards were gathered from."""
     layout = Layout(corpus_root)
-    tok = tokenizer.load_tokenizer(tokenizer.latest_tokenizer(tokens.tokenizer_dir(layout))[1])
+    tok_path = tokenizer.latest_tokenizer(tokens.tokenizer_dir(layout))[1]
+    tok = tokenizer.load_tokenizer(tok_path)
     parts = mixture.curated_parts(layout, CURATED_STAGE)
     plan = mixture.pq.read_table(corpus_root / "work" / "mixture" / "plan_exact.parquet")
     needed: dict[str, set[str]] = {}
     for s, i in zip(plan.column("source").to_pylist(), plan.column("id").to_pylist()):
         needed.setdefault(s, set()).add(i)
-    sequential = token_cache.TokenCache(tmp_path / "sequential")
-    assert sequential.encode(tok, parts, needed) == sum(len(v) for v in needed.values())
-    merged = token_cache.TokenCache(tmp_path / "merged")
+    sequential = token_cache.TokenCache(tmp_path / "sequential", tok_path)
+    assert sequential.encode(parts, needed) == sum(len(v) for v in needed.values())
+    merged = token_cache.TokenCache(tmp_path / "merged", tok_path)
     ranges = merged.ranges(parts, needed)
-    assert len(ranges) == sum(len(parts[s]) for s in needed) > 4
+    # one range per part holding needed documents, carrying that part's needed ids only (a task's payload)
+    holding = [(s, p) for s in sorted(needed) for p in parts[s]
+               if set(mixture.pq.read_table(p, columns=["id"]).column("id").to_pylist()) & needed[s]]
+    assert [(r.source, r.part) for r in ranges] == holding and len(ranges) > 4
+    assert sorted(i for r in ranges for i in r.ids.to_pylist()) == sorted(i for v in needed.values() for i in v)
     results = {k: token_cache.encode_range(tok, r, tmp_path / f"range-{k}.u32") for k, r in reversed(list(enumerate(ranges)))}
     for k in range(len(ranges)):
         merged.append(*results[k], tmp_path / f"range-{k}.u32")

@@ -11,9 +11,8 @@ steps of the assets from Parquet (signatures once, reused by all, timed separate
 - ``verified 0.55``: the default: every candidate pair checked by exact Jaccard, texts re-read per part.
 
 Per configuration: CPU seconds (one core) of band table, partitions (the verification runs there) and
-merge; docs/s of the whole near-dedup (signatures included); checks (pairs measured, summed over all partitions)
-next to the distinct pairs among them: a pair colliding in bands of several partitions is measured only in
-the partition of its first colliding band (``clusters.PairOwners``), so the two are equal; precision (pairs in
+merge; docs/s of the whole near-dedup (signatures included); candidate pairs measured (in all partitions, and
+distinct: a pair colliding in bands of several partitions is measured in each); precision (pairs in
 one component at exact J >= 0.8) and recall (edited copies at J >= 0.8 in their original's component).
 
 Run: ``.venv/bin/python -m benchmarks.bench_near_dedup_verify [--scale 10]``.
@@ -97,7 +96,7 @@ def main(args) -> None:
         position = np.array([by_id[i] for i in index.ids(np.arange(index.size))])
         print(f"signatures (shared): {sig_s:.2f} s, {len(texts) / sig_s:.0f} docs/s")
         print(f"{'configuration':18s} {'bands x rows':>12s} {'bands s':>8s} {'partitions s':>12s} {'merge s':>8s} "
-              f"{'docs/s':>8s} {'checks':>9s} {'distinct':>8s} {'precision':>9s} {'recall':>7s}")
+              f"{'docs/s':>8s} {'measured':>9s} {'distinct':>8s} {'precision':>9s} {'recall':>7s}")
         base = None
         for name, candidate, verify in (("unverified 0.8", recipe.MINHASH_THRESHOLD, False),
                                         ("unverified 0.55", recipe.NEAR_DEDUP_CANDIDATE_THRESHOLD, False),

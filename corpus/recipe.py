@@ -195,6 +195,9 @@ NEAR_DEDUP_MAX_ROUNDS = 16
 # Ours: the shingles (~ words) of the documents whose texts are re-read and shingled at once to verify a
 # batch of pairs: 4M x 8 B hashes + sort temporaries, ~100 MiB whatever the partition size.
 NEAR_DEDUP_VERIFY_BATCH_SHINGLES = 1 << 22
+# Ours: the measured Jaccards one verifier remembers across the band partitions it serves (a true pair
+# collides in several bands, so in several partitions): ~150 B each, ~150 MiB.
+NEAR_DEDUP_VERIFY_MEMO_PAIRS = 1 << 20
 # Near-dedup scope. "global": one dedup over every source and snapshot (LLaMA-1, RedPajama v1, the
 # default). "snapshot": each Common Crawl snapshot is deduplicated on its own (FineWeb: dedup across dumps
 # hurt quality, as it removes what recurs across crawls), and the documents of the other sources (and crawl

@@ -14,8 +14,7 @@ Flow (every step streams parts and writes atomically; no Dagster here, the asset
    (``lsh.verified_star_edges``), each verified by the exact Jaccard of the two shingle sets
    (``PairVerifier``: texts re-read by ordinal, part by part, in bounded batches); only pairs at J >= the
    threshold are edges; connected components -> (doc, root) edges, and every measured pair to
-   ``pairs/<partition>.parquet``. A pair colliding in several partitions is verified once, in the
-   partition of its first colliding band (``PairOwners``). Memory follows the partition size. Each partition is one
+   ``pairs/<partition>.parquet``. Memory follows the partition size. Each partition is one
    ``Executor.map`` task (``all_partition_edges``).
 4. ``merge_removals``: union-find over all partitions' edge files, streamed in batches of
    ``EDGE_BATCH_ROWS`` (``stream_components``); in each component the document first by
@@ -38,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -248,51 +248,23 @@ class DocIndex:
             chunks.append(values.take(pa.array(rows)).combine_chunks())
         return pa.chunked_array(chunks, minhash.signature_schema(1).field(column).type)
 
-    def signature_rows(self, ordinals: np.ndarray, columns: list[str]) -> pa.Table:
-        """``columns`` of the signature table for ascending, non-empty ``ordinals``: only the row groups
-        that hold them."""
-        return pa.concat_tables([t for p, rows in self._by_part(ordinals) for t in _read_rows(
-            pq.ParquetFile(self.layout.root / self.parts[p].signatures), rows, columns, self.parts[p].signatures)])
-
     def texts(self, ordinals: np.ndarray) -> pa.ChunkedArray:
         """The texts of ascending ``ordinals``, re-read from their exact_dedup parts: part by part, only
         the row groups that hold them."""
-        chunks = [t.column("text").combine_chunks() for p, rows in self._by_part(ordinals) for t in _read_rows(
-            open_parquet(self.layout.data / self.parts[p].docs), rows, ["text"], self.parts[p].docs)]
+        chunks = []
+        for p, rows in self._by_part(ordinals):
+            pf = open_parquet(self.layout.data / self.parts[p].docs)
+            starts = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])
+            if len(rows) and rows[-1] >= starts[-1]:
+                raise IndexError(f"row {rows[-1]} beyond the {starts[-1]} rows of {self.parts[p].docs}")
+            group = np.searchsorted(starts, rows, side="right") - 1
+            for g in np.unique(group):
+                text = pf.read_row_group(int(g), columns=["text"]).column("text")
+                chunks.append(text.take(pa.array(rows[group == g] - starts[g])).combine_chunks())
         return pa.chunked_array(chunks) if chunks else pa.chunked_array([], pa.string())
 
 
-def _read_rows(pf: pq.ParquetFile, rows: np.ndarray, columns: list[str], name: str) -> list[pa.Table]:
-    """``columns`` of the ascending ``rows`` of a Parquet file, row group by row group (only those holding them)."""
-    starts = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])
-    if len(rows) and rows[-1] >= starts[-1]:
-        raise IndexError(f"row {rows[-1]} beyond the {starts[-1]} rows of {name}")
-    group = np.searchsorted(starts, rows, side="right") - 1
-    return [pf.read_row_group(int(g), columns=columns).take(pa.array(rows[group == g] - starts[g]))
-            for g in np.unique(group)]
-
-
 PAIRS_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("jaccard", pa.float64()), ("duplicate", pa.bool_())])
-
-
-class PairOwners:
-    """The one band partition that verifies a candidate pair: the partition of the first band in which
-    the two collide. A true pair collides in several bands, hence often in several partitions; each
-    recomputes the same band keys from the two signatures (``lsh.band_keys``, the band table's seeds),
-    so every partition agrees, on any worker, without talking to the others."""
-
-    def __init__(self, index: DocIndex, params: dict, scope: str, num_partitions: int):
-        self.index, self.params, self.scope, self.num_partitions = index, params, scope, num_partitions
-
-    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """The owning partition (its number in ``lsh.partition_names`` order) of each pair (a, b)."""
-        docs = np.unique(np.concatenate([a, b]))
-        table = self.index.signature_rows(docs, ["signature", "snapshot"])
-        sig = minhash.signature_matrix(table, self.params["num_perm"])
-        keys = lsh.band_keys(sig, self.params["bands"], self.params["rows"], scope_keys(table.column("snapshot"), self.scope))
-        ka, kb = keys[np.searchsorted(docs, a)], keys[np.searchsorted(docs, b)]
-        first = np.argmax(ka == kb, axis=1)  # a candidate pair shares at least the band it came from
-        return lsh.partition_of(ka[np.arange(len(a)), first], self.num_partitions)
 
 
 class PairVerifier:
@@ -303,35 +275,31 @@ class PairVerifier:
     Streaming: the pairs are measured in batches whose distinct documents hold at most ``batch_shingles``
     shingles (their signature tables' counts); a batch's texts are re-read by ordinal, part by part
     (``DocIndex.texts``), and shingled at once (``minhash.shingle_sets``). Every pair checked is recorded
-    (``take_measured``: the audit trail of one band partition). Verified once: with ``owners``, a verifier
-    serving band partition ``partition`` measures only the pairs that partition owns (``PairOwners``); in
-    the others such a pair is no edge, and the owner's edge joins the two."""
+    (``take_measured``: the audit trail of one band partition). A pair colliding in bands of several
+    partitions is checked in each; a verifier serving several partitions in one process (``near_duplicates``)
+    remembers the last ``memo_pairs`` Jaccards, so it measures such a pair once (bounded memory)."""
 
     def __init__(self, index: DocIndex, ngram: int, verify_sources: Iterable[str], thresholds: dict[str, float],
                  default_threshold: float, batch_shingles: int = recipe.NEAR_DEDUP_VERIFY_BATCH_SHINGLES,
-                 owners: PairOwners | None = None):
-        self.index, self.ngram, self.batch_shingles, self.owners = index, ngram, batch_shingles, owners
+                 memo_pairs: int = recipe.NEAR_DEDUP_VERIFY_MEMO_PAIRS):
+        self.index, self.ngram, self.batch_shingles, self.memo_pairs = index, ngram, batch_shingles, memo_pairs
         sources = [p.source for p in index.parts]
         self._verified = np.array([s in frozenset(verify_sources) for s in sources], bool)
         self._threshold = np.array([thresholds.get(s, default_threshold) for s in sources], np.float64)
         self.settings = dict(verify_sources=sorted(set(verify_sources)), thresholds=dict(sorted(thresholds.items())),
-                             default_threshold=default_threshold, ngram=ngram,
-                             owners=owners is not None)  # what the edges depend on
-        self.partition: int | None = None  # the band partition served now (``partition_edges`` sets it)
+                             default_threshold=default_threshold, ngram=ngram)  # what the edges depend on
         self.measured: dict[tuple[int, int], float] = {}  # the pairs checked since the last take_measured
-        self.skipped = 0  # candidate pairs left to the partition that owns them, since the last take_measured
+        self._memo: OrderedDict[tuple[int, int], float] = OrderedDict()  # the last memo_pairs Jaccards measured
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         keep = np.ones(len(a), bool)
         if len(a) == 0:
             return keep
         check = np.flatnonzero(self._verified[self.index.part_of(a)] | self._verified[self.index.part_of(b)])
-        if self.owners is not None and self.partition is not None and len(check):
-            mine = self.owners(a[check], b[check]) == self.partition
-            keep[check[~mine]] = False
-            self.skipped += int((~mine).sum())
-            check = check[mine]
         pairs = list(zip(a[check].tolist(), b[check].tolist()))
+        for p in dict.fromkeys(pairs):
+            if p in self._memo:
+                self.measured[p] = self._memo[p]
         self._measure([p for p in dict.fromkeys(pairs) if p not in self.measured])
         jaccard = np.array([self.measured[p] for p in pairs], np.float64)
         keep[check] = jaccard >= self._need(a[check], b[check])
@@ -364,14 +332,16 @@ class PairVerifier:
         sets = minhash.shingle_sets(self.index.texts(docs), self.ngram)
         at = {d: i for i, d in enumerate(docs.tolist())}
         for x, y in pairs:
-            self.measured[(x, y)] = minhash.jaccard(sets[at[x]], sets[at[y]])
+            self.measured[(x, y)] = self._memo[(x, y)] = minhash.jaccard(sets[at[x]], sets[at[y]])
+        while len(self._memo) > self.memo_pairs:
+            self._memo.popitem(last=False)
 
     def take_measured(self) -> pa.Table:
         """(a, b, jaccard, duplicate) of every pair measured since the last call, sorted; ``duplicate``:
         J >= the pair's threshold (the pair is an edge). Clears the record."""
         pairs = np.array(sorted(self.measured), np.int64).reshape(-1, 2)
         jaccard = np.array([self.measured[(x, y)] for x, y in pairs.tolist()], np.float64)
-        self.measured, self.skipped = {}, 0
+        self.measured = {}
         duplicate = jaccard >= self._need(pairs[:, 0], pairs[:, 1])
         return pa.table([pa.array(pairs[:, 0]), pa.array(pairs[:, 1]), pa.array(jaccard), pa.array(duplicate)],
                         schema=PAIRS_SCHEMA)
@@ -481,9 +451,8 @@ def make_verifier(layout: Layout, manifest: dict, verify_sources: Iterable[str],
     if not verify_sources:
         return None
     params = manifest["params"]
-    index = DocIndex.from_json(layout, manifest["index"])
-    owners = PairOwners(index, params, manifest["scope"], manifest["num_partitions"])
-    return PairVerifier(index, params["ngram"], verify_sources, thresholds, params["threshold"], owners=owners)
+    return PairVerifier(DocIndex.from_json(layout, manifest["index"]), params["ngram"], verify_sources, thresholds,
+                        params["threshold"])
 
 
 def pairs_path(edges: Path, name: str) -> Path:
@@ -520,8 +489,6 @@ def partition_edges(bands: Path, edges: Path, name: str, manifest: dict,
                      _code(lsh, minhash, sys.modules[__name__]))
     if part_is_current(out, fp) and (verifier is None or part_is_current(pairs, fp)):
         return out, False
-    if verifier is not None:
-        verifier.partition = manifest["partitions"].index(name)
     table = process_partition(lsh.read_partition(bands / f"{name}.parquet"), verifier)
     if verifier is not None:
         write_table_atomic(pairs, verifier.take_measured(), {FINGERPRINT_KEY: fp.encode()})

@@ -7,7 +7,6 @@ import itertools
 from collections import defaultdict
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from corpus import recipe
@@ -163,7 +162,7 @@ def test_snapshot_scope_deduplicates_each_snapshot_on_its_own(samples_dir, tmp_p
 
 
 def test_the_verifier_streams_in_bounded_batches_with_the_exact_jaccard(graded_copies):
-    """Batches of one pair each (texts re-read per batch) measure what one big batch does, and
+    """Batches of one pair each (texts re-read per batch, no memo) measure what one big batch does, and
     the hashed shingle sets give the Jaccard of the string shingle sets exactly."""
     from corpus.dedup import clusters
     layout, docs, truth, graded = graded_copies
@@ -173,8 +172,8 @@ def test_the_verifier_streams_in_bounded_batches_with_the_exact_jaccard(graded_c
     ordinal = {i: n for n, i in enumerate(index.ids(np.arange(index.size)))}
     pairs = np.array(sorted(tuple(sorted((ordinal[c], ordinal[w]))) for c, (w, _) in graded.items()), np.int64)
     results = []
-    for batch_shingles in (recipe.NEAR_DEDUP_VERIFY_BATCH_SHINGLES, 1):
-        verifier = clusters.PairVerifier(index, recipe.MINHASH_NGRAM, recipe.SOURCES, {}, THRESHOLD, batch_shingles)
+    for batch_shingles, memo in ((recipe.NEAR_DEDUP_VERIFY_BATCH_SHINGLES, recipe.NEAR_DEDUP_VERIFY_MEMO_PAIRS), (1, 0)):
+        verifier = clusters.PairVerifier(index, recipe.MINHASH_NGRAM, recipe.SOURCES, {}, THRESHOLD, batch_shingles, memo)
         keep = verifier(pairs[:, 0], pairs[:, 1])
         results.append((keep, verifier.take_measured()))
     assert np.array_equal(results[0][0], results[1][0]) and results[0][1].equals(results[1][1])
@@ -183,27 +182,3 @@ def test_the_verifier_streams_in_bounded_batches_with_the_exact_jaccard(graded_c
     got = {tuple(sorted(p)): j for *p, j in zip(*ids, measured.column("jaccard").to_pylist())}
     assert len(got) == len(graded) and all(abs(j - truth[p]) < 1e-12 for p, j in got.items())
     assert results[0][0].sum() == sum(j >= THRESHOLD for _, j in graded.values()) == 147
-
-
-def test_each_candidate_pair_is_verified_once_in_the_partition_of_its_first_colliding_band(graded_copies):
-    """A true pair collides in several bands, so in several band partitions; only the partition of its
-    first colliding band measures it (the others leave it to that one), with the removals of verifying it
-    in every partition it falls in."""
-    import pyarrow.parquet as pq
-    from corpus.dedup import clusters
-    layout, *_ = graded_copies
-    removals, verifier, _ = run_pipeline(layout, num_partitions=4)
-    pair_files = list((layout.work / "near_dedup" / "pairs").glob("*.parquet"))
-    pairs = pa.concat_tables([pq.read_table(f) for f in pair_files])
-    distinct = pairs.group_by(["a", "b"]).aggregate([]).num_rows
-    assert len(pair_files) == 4 and pairs.num_rows == distinct > 147  # 147 graded copies at J >= the threshold
-    # the same pipeline verifying each pair in every partition it falls in (no owners)
-    manifest = clusters.read_manifest(layout.work / "near_dedup" / "bands-4")
-    everywhere = clusters.make_verifier(layout, manifest, verifier.settings["verify_sources"], {"books": 0.9})
-    everywhere.owners = None
-    work = layout.work / "near_dedup"
-    files = [clusters.partition_edges(work / "bands-4", work / "everywhere" / "edges", n, manifest, everywhere)[0]
-             for n in manifest["partitions"]]
-    again = pa.concat_tables([pq.read_table(clusters.pairs_path(f.parent, f.stem)) for f in files])
-    assert again.num_rows > distinct  # a pair measured once per partition its bands fell in
-    assert clusters.merge_removals(files, clusters.DocIndex.from_json(layout, manifest["index"])).equals(removals)

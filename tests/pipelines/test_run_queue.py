@@ -61,7 +61,8 @@ def _build_tags(tmp_path) -> dict[str, str]:
 
 
 def _partition_tags(key: str) -> dict[str, str]:
-    return defs.resolve_job_def(INGEST_FILES_JOB).get_tags_for_partition_key(key, None)
+    """What the snapshot sensor's run of a file carries: the job's partition tag and the request's tags."""
+    return {**defs.resolve_job_def(INGEST_FILES_JOB).get_tags_for_partition_key(key, None), **writes_tags(key)}
 
 
 def _run(instance, job: str, tags: dict[str, str], status=QUEUED) -> str:

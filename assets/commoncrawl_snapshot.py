@@ -13,6 +13,7 @@ a bulk run, or by hand. The snapshot-wide stages (line dedup, MinHash) read ever
 """
 
 import os
+import time
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -23,7 +24,7 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG  # "dagster/
 
 from assets.stages import Unit
 from corpus import plots, snapshots
-from corpus.executors import PartJob, executor_from_env
+from corpus.executors import ExecutionSummary, PartJob, executor_from_env
 from corpus.inputs import download, mirrored, part_name
 from corpus.storage import Layout, Location, PartStats, part_is_current, read_part_stats, read_table
 
@@ -97,9 +98,9 @@ def partition_files(context: dg.AssetExecutionContext, root: Path, data_url: str
     return files
 
 
-def ingest_own_parts(context: dg.AssetExecutionContext, layout: Layout, units: list[Unit]) -> PartStats:
-    """The parts of the run's partitions, on the executor ``CORPUS_EXECUTOR`` names; unlike
-    ``run_units`` it never clears other parts or temp files (other partition runs write beside it)."""
+def ingest_own_parts(context: dg.AssetExecutionContext, layout: Layout, units: list[Unit]) -> tuple[PartStats, dict]:
+    """The parts of the run's partitions, on the executor ``CORPUS_EXECUTOR`` names, and the executor's
+    metadata; unlike ``run_units`` it never clears other parts or temp files (other partition runs write beside it)."""
     total = PartStats(source=SOURCE, stage=STAGE)
     jobs = []
     for unit in units:
@@ -108,9 +109,14 @@ def ingest_own_parts(context: dg.AssetExecutionContext, layout: Layout, units: l
             total.merge(read_part_stats(layout, STAGE, SOURCE, unit.part))
         else:
             jobs.append(PartJob(layout, STAGE, SOURCE, unit.part, unit.fingerprint, unit.build, f"{STAGE}/{SOURCE} {unit.part}"))
-    for _job, stats, _node in executor_from_env().run(jobs, context.log):
+    executor = executor_from_env()
+    summary, started = ExecutionSummary(executor.name), time.monotonic()
+    for _job, stats, node in executor.run(jobs, context.log):
+        summary.add(node, stats)
         total.merge(stats)
-    return total
+    summary.seconds = time.monotonic() - started
+    context.log.info(f"{STAGE}/{SOURCE}: {summary.line()}")
+    return total, summary.metadata()
 
 
 def file_partition_keys(root: Path, inputs: Iterable[tuple[str, Path]]) -> list[str]:

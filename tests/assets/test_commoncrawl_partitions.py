@@ -67,6 +67,7 @@ def test_a_partition_downloads_its_file_and_agrees_with_the_unpartitioned_asset(
     assert mat.partition == wet_key
     md = mat.metadata
     assert md["docs_out"].value > 0 and md["snapshot"].value == "CC-MAIN-2024-22"
+    assert (md["executor"].value, md["executor_tasks"].value) == ("in-process", 1)
     assert "data:image/png;base64," in md["doc_length_histogram"].value
     wet_written = _part(data, wet_key).stat().st_mtime_ns
 
@@ -94,6 +95,7 @@ def test_a_partition_downloads_its_file_and_agrees_with_the_unpartitioned_asset(
     assert again.success and _part(data, warc_key).stat().st_mtime_ns == warc_written
     [mat] = again.asset_materializations_for_node("commoncrawl_documents")
     assert mat.metadata["docs_out"].value > 0 and mat.metadata["parts_skipped"].value == 1
+    assert mat.metadata["executor_tasks"].value == 0
     assert mat.tags[DATA_VERSION_TAG] == recorded[warc_key].tags[DATA_VERSION_TAG]
 
 

@@ -5,7 +5,8 @@ The sensor's run for a file carries ``corpus/writes=commoncrawl/<partition key>`
 run per value of the first, and per stripe, run at a time, and ``build_corpus`` holds every stripe, so the
 queue never starts a file run beside another run of the same file or beside ``build_corpus``. The job
 cannot derive those tags itself: Dagster 1.13 refuses a ``PartitionedConfig`` on a job whose asset has a
-single-run backfill policy, so runs launched by hand or by a backfill carry only ``dagster/partition``.
+single-run backfill policy, so runs launched by hand or by a backfill carry only ``dagster/partition``
+(also limited to one run per value: two runs of one file still never run at once).
 """
 
 import dagster as dg

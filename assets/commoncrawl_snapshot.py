@@ -108,7 +108,8 @@ def ingest_own_parts(context: dg.AssetExecutionContext, layout: Layout, units: l
             context.log.info(f"{STAGE}/{SOURCE} {unit.part} is complete, skipped")
             total.merge(read_part_stats(layout, STAGE, SOURCE, unit.part))
         else:
-            jobs.append(PartJob(layout, STAGE, SOURCE, unit.part, unit.fingerprint, unit.build, f"{STAGE}/{SOURCE} {unit.part}"))
+            jobs.append(PartJob(layout, STAGE, SOURCE, unit.part, unit.fingerprint, unit.build,
+                                f"{STAGE}/{SOURCE} {unit.part}"))
     executor = executor_from_env()
     summary, started = ExecutionSummary(executor.name), time.monotonic()
     for _job, stats, node in executor.run(jobs, context.log):
@@ -155,8 +156,9 @@ def partitions_metadata(layout: Layout, root: Path, keys: list[str], data_url: s
         return {"partitions": len(keys)}
     relpath = snapshots.relpath_for_key(keys[0])
     part = layout.part("docs", STAGE, SOURCE, keys[0])
-    md = {"partition": keys[0], "snapshot": snapshots.snapshot_of(relpath) or "", "file_bytes": (root / relpath).stat().st_size,
-          "url": dg.MetadataValue.url(snapshots.file_url(data_url, relpath)), "path": dg.MetadataValue.path(str(part))}
+    md = {"partition": keys[0], "snapshot": snapshots.snapshot_of(relpath) or "",
+          "file_bytes": (root / relpath).stat().st_size, "url": dg.MetadataValue.url(snapshots.file_url(data_url, relpath)),
+          "path": dg.MetadataValue.path(str(part))}
     if plot := _length_plot(part, min_chars):
         md["doc_length_histogram"] = dg.MetadataValue.md(plot)
     return md

@@ -93,7 +93,8 @@ def _reader_options(config: IngestConfig, module: ModuleType, layout: Layout) ->
     return options
 
 
-def ingest_units(module: ModuleType, config: IngestConfig, layout: Layout, inputs: list[tuple[str, Path]]) -> list[Unit]:
+def ingest_units(module: ModuleType, config: IngestConfig, layout: Layout,
+                 inputs: list[tuple[str, Path]]) -> list[Unit]:
     """One unit per (part name, path) through the reader ``module``: the part's fingerprint is its name, the
     raw content, the reader's settings and code, whichever run (bulk, file partition) plans it."""
     options = _reader_options(config, module, layout)
@@ -133,8 +134,9 @@ def ingest_asset(source: str) -> dg.AssetsDefinition:
     config_cls = source_config(source)
     module = reader(source)
 
-    @dg.asset(deps=[raw_asset_key(source)], description=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None,
-              **ingest_asset_args(source))
+    summary = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None
+
+    @dg.asset(deps=[raw_asset_key(source)], description=summary, **ingest_asset_args(source))
     @unreachable_host_fails_the_step()
     def _ingest(context: dg.AssetExecutionContext, config: config_cls, corpus_storage: CorpusStorage,
                 raw_inputs: RawInputs) -> dg.MaterializeResult:
@@ -176,15 +178,15 @@ def commoncrawl_asset() -> dg.AssetsDefinition:
             files = commoncrawl_snapshot.partition_files(context, root, data_url, config.inputs)
             planned = ingest_units(module, config, layout, files)
             stats, executed = commoncrawl_snapshot.ingest_own_parts(context, layout, planned)
-            extra = {**executed, **commoncrawl_snapshot.partitions_metadata(layout, root, context.partition_keys, data_url,
-                                                                            config.min_doc_chars)}
+            extra = {**executed, **commoncrawl_snapshot.partitions_metadata(
+                layout, root, context.partition_keys, data_url, config.min_doc_chars)}
         else:
             inputs = discover(context, CC, config, layout, raw_inputs)
             planned = ingest_units(module, config, layout, inputs)
             stats = run_units(context, layout, STAGE, CC, planned)
             versions = {u.part: inputs_data_version([u]).value for u in planned}
-            commoncrawl_snapshot.record_file_partitions(context, layout, commoncrawl_snapshot.file_partition_keys(root, inputs),
-                                                        versions)
+            keys = commoncrawl_snapshot.file_partition_keys(root, inputs)
+            commoncrawl_snapshot.record_file_partitions(context, layout, keys, versions)
             extra = {"input_units": len(inputs)}
         return dg.MaterializeResult(metadata=stage_metadata(stats, started, **extra),
                                     data_version=inputs_data_version(planned))

@@ -92,8 +92,8 @@ def test_an_unreachable_listing_fails_the_tick_without_moving_the_cursor(tmp_pat
     url, _ = listing
     known = json.dumps([OLD])
     unreachable = CommonCrawlRemote(collinfo_url=str(tmp_path / "missing.json"))
-    with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), cursor=known,
-                                 resources={"commoncrawl_remote": unreachable, "raw_inputs": _host("http://127.0.0.1:9")}) as context:
+    resources = {"commoncrawl_remote": unreachable, "raw_inputs": _host("http://127.0.0.1:9")}
+    with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), cursor=known, resources=resources) as context:
         with pytest.raises(Exception, match="missing.json"):
             snapshot_sensor()(context)
         assert context.cursor == known

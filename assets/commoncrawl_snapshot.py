@@ -1,38 +1,32 @@
-"""The scale-out path for Common Crawl: one dynamic partition per WET/WARC file of a snapshot.
+"""The Common Crawl file partitions of ``commoncrawl_documents``: one dynamic partition per WET/WARC file.
 
-``commoncrawl_file`` downloads (with resume) and ingests ONE file into the very part that the
-unpartitioned ``commoncrawl_documents`` asset writes for it: the file lands under the commoncrawl source
-root at its path below ``crawl-data/`` (``CC-MAIN-2024-10/segments/<segment>/wet/<file>``), the partition
-key is that path's part name, and the fingerprint is the ingest asset's (part, content, reader options,
-reader code). So a partition backfill and ``commoncrawl_documents`` agree byte for byte and skip each
-other's completed parts; the snapshot-wide stages (line dedup, MinHash) run in ``build_corpus`` over
-every part present. The main graph stays unpartitioned: ``build_corpus`` leaves this asset out.
+A file lands under the commoncrawl source root at its path below ``crawl-data/``
+(``CC-MAIN-2024-10/segments/<segment>/wet/<file>``) and its partition key is that path's part name, so a
+partition run, a single-run backfill over many partitions and the unpartitioned bulk run of
+``build_corpus`` write the same part for a file, with the same fingerprint, and skip each other's
+completed parts. A partition run downloads its file when it is not present (resume, retries) and writes
+only its own parts; the bulk run ingests every file present, registers each as a partition and records a
+materialization per file partition, so the asset's partitions page shows every file either path wrote.
 
-Partitions are registered by the ``commoncrawl_snapshot_sensor`` (from a snapshot's ``wet.paths.gz``)
-or by hand; a file already present under the source root needs no download.
+Partitions are registered by the ``commoncrawl_snapshot_sensor`` (from a snapshot's ``wet.paths.gz``), by
+a bulk run, or by hand. The snapshot-wide stages (line dedup, MinHash) read every part present.
 """
 
-import inspect
 import os
 import time
-from typing import Optional
+from pathlib import Path
+from typing import Iterable, Optional
 
 import dagster as dg
 import pyarrow.compute as pc
 import xxhash
+from dagster._core.definitions.data_version import DATA_VERSION_TAG  # "dagster/data_version"
 
-from assets.raw_sources import COMMONCRAWL_SNAPSHOTS, raw_asset_key
-from assets.resources import CorpusStorage, RawInputs, unreachable_host_fails_the_step
-from assets.sources import DOWNLOAD_RETRY, inputs_data_version, reader_code_fingerprint, source_config
-from assets.stages import Unit, fingerprint_cache, stage_metadata
-from corpus import plots, recipe, snapshots
-from corpus.fingerprints import content_fingerprint
+from assets.stages import Unit
+from corpus import plots, snapshots
+from corpus.executors import ExecutionSummary, PartJob, executor_from_env
 from corpus.inputs import download, mirrored, part_name
-from corpus.progress import Progress
-from corpus.sources import reader
-from corpus.part_runners import ingest_part
-from corpus.storage import Location, PartStats, PartWriter, part_is_current, read_part_stats, read_table
-from corpus.fingerprints import fingerprint
+from corpus.storage import Layout, Location, PartStats, part_is_current, read_part_stats, read_table
 
 SOURCE = "commoncrawl"
 STAGE = "ingest"
@@ -63,20 +57,16 @@ def whole_ingest_tags() -> dict[str, str]:
 
 
 class CommonCrawlRemote(dg.ConfigurableResource):
-    """Where Common Crawl's listings and files come from. Unset fields fall back to the environment
-    (``CORPUS_CC_COLLINFO_URL``, ``CORPUS_CC_DATA_URL``, ``CORPUS_CC_MAX_FILES_PER_SNAPSHOT``), then to
-    Common Crawl's public endpoints and no file limit."""
+    """Where the snapshot sensor finds Common Crawl's snapshots. Unset fields fall back to the environment
+    (``CORPUS_CC_COLLINFO_URL``, ``CORPUS_CC_MAX_FILES_PER_SNAPSHOT``), then to Common Crawl's index and no
+    file limit. The files and ``wet.paths.gz`` come from ``RawInputs.commoncrawl_data_url``."""
 
     collinfo_url: Optional[str] = None
-    data_url: Optional[str] = None
     max_files_per_snapshot: Optional[int] = None  # the first N files of each new snapshot (demos, tests)
     initial_snapshots: int = 1  # on the sensor's first tick, how many of the newest snapshots to take
 
     def resolved_collinfo_url(self) -> str:
         return self.collinfo_url or os.environ.get("CORPUS_CC_COLLINFO_URL") or snapshots.COLLINFO_URL
-
-    def resolved_data_url(self) -> str:
-        return self.data_url or os.environ.get("CORPUS_CC_DATA_URL") or snapshots.DATA_URL
 
     def resolved_max_files(self) -> Optional[int]:
         if self.max_files_per_snapshot is not None:
@@ -85,28 +75,93 @@ class CommonCrawlRemote(dg.ConfigurableResource):
         return int(env) if env else None
 
 
-class WetFileConfig(source_config(SOURCE)):
-    """The commoncrawl reader's settings (the same class ``commoncrawl_documents`` takes, so the same
-    fingerprint); ``inputs`` does not apply: a partition reads its own file."""
+def partition_files(context: dg.AssetExecutionContext, root: Path, data_url: str,
+                    inputs: list[str]) -> list[tuple[str, Path]]:
+    """(key, file) of the run's partitions, each file under the source root, downloaded from ``data_url`` when
+    it is not there (``download`` resumes a ``.part`` a killed attempt left; the asset's RetryPolicy retries)."""
+    if inputs:
+        raise dg.Failure(description=f"a partition run reads the files its partitions name; `inputs` ({inputs}) "
+                                     "is for a run without partition", allow_retries=False)
+    files = []
+    for key in context.partition_keys:
+        relpath = snapshots.relpath_for_key(key)
+        path = root / relpath
+        if part_name(root, path) != key:
+            raise dg.Failure(f"partition key {key!r} is not the part name of {path} ({part_name(root, path)!r})")
+        if path.exists():
+            context.log.info(f"{relpath}: present under {root}, no download")
+        else:
+            url = snapshots.file_url(data_url, relpath)
+            context.log.info(f"downloading {url} -> {path}")
+            download(mirrored(url), path)
+        files.append((key, path))
+    return files
 
 
-def _options(config: WetFileConfig) -> dict:
-    if config.inputs:
-        raise dg.Failure(f"commoncrawl_file reads the file its partition names; `inputs` ({config.inputs}) "
-                         "is for commoncrawl_documents")
-    return config.model_dump(exclude={"inputs", *config.discovery_fields})
+def ingest_own_parts(context: dg.AssetExecutionContext, layout: Layout, units: list[Unit]) -> tuple[PartStats, dict]:
+    """The parts of the run's partitions, on the executor ``CORPUS_EXECUTOR`` names, and the executor's
+    metadata; unlike ``run_units`` it never clears other parts or temp files (other partition runs write beside it)."""
+    total = PartStats(source=SOURCE, stage=STAGE)
+    jobs = []
+    for unit in units:
+        if part_is_current(layout.part("docs", STAGE, SOURCE, unit.part), unit.fingerprint):
+            context.log.info(f"{STAGE}/{SOURCE} {unit.part} is complete, skipped")
+            total.merge(read_part_stats(layout, STAGE, SOURCE, unit.part))
+        else:
+            jobs.append(PartJob(layout, STAGE, SOURCE, unit.part, unit.fingerprint, unit.build,
+                                f"{STAGE}/{SOURCE} {unit.part}"))
+    executor = executor_from_env()
+    summary, started = ExecutionSummary(executor.name), time.monotonic()
+    for _job, stats, node in executor.run(jobs, context.log):
+        summary.add(node, stats)
+        total.merge(stats)
+    summary.seconds = time.monotonic() - started
+    context.log.info(f"{STAGE}/{SOURCE}: {summary.line()}")
+    return total, summary.metadata()
 
 
-def _ingest_one(context: dg.AssetExecutionContext, layout, unit: Unit) -> PartStats:
-    """One part, never touching the others (``run_units`` would clear parts it was not given)."""
-    if part_is_current(layout.part("docs", STAGE, SOURCE, unit.part), unit.fingerprint):
-        context.log.info(f"{STAGE}/{SOURCE} {unit.part} is complete, skipped")
-        return read_part_stats(layout, STAGE, SOURCE, unit.part)
-    progress = Progress(context.log, f"{STAGE}/{SOURCE} {unit.part}")
-    with PartWriter(layout, STAGE, SOURCE, unit.part, unit.fingerprint) as writer:
-        unit.build(writer, progress)
-    progress.finish()
-    return writer.stats
+def file_partition_keys(root: Path, inputs: Iterable[tuple[str, Path]]) -> list[str]:
+    """The part names of the inputs that are files under the source root whose part name is their partition
+    key (a partition run on the key finds the same file); explicit ``inputs`` elsewhere are not partitions."""
+    keys = []
+    for part, path in inputs:
+        try:
+            key = snapshots.partition_key(path.relative_to(root).as_posix())
+        except (ValueError, snapshots.ListingError):
+            continue
+        if key == part:
+            keys.append(key)
+    return keys
+
+
+def record_file_partitions(context: dg.AssetExecutionContext, layout: Layout, keys: list[str],
+                           versions: dict[str, str]) -> None:
+    """After a bulk run: every file it ingested is a registered partition with a materialization of its own
+    (its part's counts, its input fingerprint as data version), as a partition run would have recorded."""
+    context.instance.add_dynamic_partitions(COMMONCRAWL_FILES.name, keys)
+    for key in keys:
+        stats = read_part_stats(layout, STAGE, SOURCE, key)
+        context.log_event(dg.AssetMaterialization(
+            asset_key=context.asset_key, partition=key, tags={DATA_VERSION_TAG: versions[key]},
+            metadata={"dagster/row_count": dg.MetadataValue.int(stats.docs_out), "docs_in": stats.docs_in,
+                      "docs_out": stats.docs_out, "snapshot": snapshots.part_snapshot(key),
+                      "path": dg.MetadataValue.path(str(layout.part("docs", STAGE, SOURCE, key)))}))
+    context.log.info(f"{len(keys)} file partition(s) of {COMMONCRAWL_FILES.name} recorded")
+
+
+def partitions_metadata(layout: Layout, root: Path, keys: list[str], data_url: str, min_chars: Optional[int]) -> dict:
+    """What a partition run adds to the stage metadata: for one file, where it came from and its length
+    histogram; for a range, how many files."""
+    if len(keys) != 1:
+        return {"partitions": len(keys)}
+    relpath = snapshots.relpath_for_key(keys[0])
+    part = layout.part("docs", STAGE, SOURCE, keys[0])
+    md = {"partition": keys[0], "snapshot": snapshots.snapshot_of(relpath) or "",
+          "file_bytes": (root / relpath).stat().st_size, "url": dg.MetadataValue.url(snapshots.file_url(data_url, relpath)),
+          "path": dg.MetadataValue.path(str(part))}
+    if plot := _length_plot(part, min_chars):
+        md["doc_length_histogram"] = dg.MetadataValue.md(plot)
+    return md
 
 
 def _length_plot(path: Location, min_chars: Optional[int]) -> Optional[str]:
@@ -116,52 +171,3 @@ def _length_plot(path: Location, min_chars: Optional[int]) -> Optional[str]:
     cutoffs = {f"min {min_chars} chars": min_chars} if min_chars else None
     png = plots.histogram_plot(lengths, title="Document length", xlabel="characters", cutoffs=cutoffs, log_x=True)
     return plots.as_markdown_image(png, "document length histogram")
-
-
-@dg.asset(
-    group_name="ingest",
-    partitions_def=COMMONCRAWL_FILES,
-    deps=[raw_asset_key(SOURCE), COMMONCRAWL_SNAPSHOTS],
-    retry_policy=DOWNLOAD_RETRY,
-    kinds={"python", "parquet"},
-    tags={"source": SOURCE},
-)
-@unreachable_host_fails_the_step()
-def commoncrawl_file(context: dg.AssetExecutionContext, config: WetFileConfig, corpus_storage: CorpusStorage,
-                         raw_inputs: RawInputs, commoncrawl_remote: CommonCrawlRemote) -> dg.MaterializeResult:
-    """One Common Crawl WET/WARC file -> documents, in the part ``commoncrawl_documents`` uses for it."""
-    started = time.monotonic()
-    key = context.partition_key
-    relpath = snapshots.relpath_for_key(key)
-    layout = corpus_storage.layout()
-    root = raw_inputs.source_root(SOURCE, layout)
-    path = root / relpath
-    if part_name(root, path) != key:
-        raise dg.Failure(f"partition key {key!r} is not the part name of {path} ({part_name(root, path)!r})")
-    url = snapshots.file_url(commoncrawl_remote.resolved_data_url(), relpath)
-    if path.exists():
-        context.log.info(f"{relpath}: present under {root}, no download")
-    else:
-        context.log.info(f"downloading {url} -> {path}")
-        download(mirrored(url), path)  # resumes a .part left by a killed attempt; the RetryPolicy retries the step
-    module = reader(SOURCE)
-    options = _options(config)
-    code = reader_code_fingerprint(module)  # the same fingerprint as commoncrawl_documents' (tested)
-
-    settings = dict(options)
-    if "spill_dir" in inspect.signature(module.read_documents).parameters:
-        options["spill_dir"] = str(layout.work / "tmp" / SOURCE)  # scratch space, outside the fingerprint
-
-    def build(writer, progress) -> None:
-        ingest_part(writer, module.read_documents(path, key, **options), progress)
-
-    with fingerprint_cache(layout) as cache:
-        unit = Unit(key, fingerprint(key, content_fingerprint(path, cache), settings, code), build)
-    stats = _ingest_one(context, layout, unit)
-    md = stage_metadata(stats, started, partition=key, snapshot=snapshots.snapshot_of(relpath) or "",
-                        file_bytes=path.stat().st_size, url=dg.MetadataValue.url(url),
-                        path=dg.MetadataValue.path(str(layout.part("docs", STAGE, SOURCE, key))))
-    plot = _length_plot(layout.part("docs", STAGE, SOURCE, key), options.get("min_doc_chars", recipe.CCNET_MIN_DOC_CHARS))
-    if plot:
-        md["doc_length_histogram"] = dg.MetadataValue.md(plot)
-    return dg.MaterializeResult(metadata=md, data_version=inputs_data_version([unit]))

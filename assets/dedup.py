@@ -203,7 +203,8 @@ def lsh_band_partitions(context: dg.AssetExecutionContext, config: VerifyConfig,
                                           **step_summary(context).metadata()})
 
 
-@dg.asset(group_name="dedup", deps=[lsh_band_table], kinds={"numpy", "parquet"})
+@dg.asset(group_name="dedup", kinds={"numpy", "parquet"},
+          deps=[lsh_band_table, dg.AssetDep(lsh_band_partitions, partition_mapping=dg.AllPartitionMapping())])
 def near_duplicates(context: dg.AssetExecutionContext, config: VerifyConfig,
                     corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """MinHash LSH near-duplicates across all sources: every band partition (reused if the scale-out

@@ -7,7 +7,7 @@ from typing import Iterator, List, Optional
 
 import dagster as dg
 
-from corpus import presets, storage
+from corpus import presets, snapshots, storage
 from corpus.inputs import DEFAULT_MANIFEST, MANIFEST_ENV, HostUnreachable, part_name, source_root
 from corpus.sources import reader
 
@@ -47,6 +47,9 @@ class RawInputs(dg.ConfigurableResource):
 
     raw_dir: Optional[str] = None
     manifest: Optional[str] = None
+    # Common Crawl's data host (``https://<host>/crawl-data/<path>``): a file partition of commoncrawl_documents
+    # not yet under the source root is downloaded from it, and the snapshot sensor reads wet.paths.gz there
+    commoncrawl_data_url: Optional[str] = None
 
     def resolved_raw_dir(self) -> Optional[Path]:
         """``raw_dir``, else ``$CORPUS_RAW_DIR``; None: the inputs come from the manifest."""
@@ -55,6 +58,10 @@ class RawInputs(dg.ConfigurableResource):
     def resolved_manifest(self) -> Path:
         """``manifest``, else ``$CORPUS_INPUTS_MANIFEST``, else the default one (a slice of each real upstream)."""
         return Path(self.manifest or os.environ.get(MANIFEST_ENV) or DEFAULT_MANIFEST)
+
+    def resolved_commoncrawl_data_url(self) -> str:
+        """``commoncrawl_data_url``, else ``$CORPUS_CC_DATA_URL``, else Common Crawl's public host."""
+        return self.commoncrawl_data_url or os.environ.get("CORPUS_CC_DATA_URL") or snapshots.DATA_URL
 
     def source_root(self, source: str, layout: storage.Layout) -> Path:
         return source_root(source, self.resolved_raw_dir(), layout.raw_cache, self.resolved_manifest())

@@ -16,7 +16,8 @@ import pydantic
 
 from assets.code_versions import corpus_modules_used
 from assets.config_base import ValidatedConfig, config_class, keyword_fields
-from assets.raw_sources import raw_asset_key
+from assets import commoncrawl_snapshot
+from assets.raw_sources import COMMONCRAWL_SNAPSHOTS, raw_asset_key
 from assets.resources import CorpusStorage, RawInputs, unreachable_host_fails_the_step
 from assets.stages import Unit, code_fingerprint, fingerprint_cache, run_units, stage_metadata
 from corpus import recipe
@@ -25,6 +26,7 @@ from corpus.inputs import expand_paths, explicit_input_units
 from corpus.sources import reader
 from corpus.part_runners import ingest_part
 from corpus.fingerprints import fingerprint
+from corpus.storage import Layout
 from corpus.validation import missing_local_inputs
 
 STAGE = "ingest"
@@ -83,46 +85,67 @@ def inputs_data_version(units: list[Unit]) -> dg.DataVersion:
     return dg.DataVersion(fingerprint(*sorted((u.part, u.fingerprint) for u in units)))
 
 
-def ingest_asset(source: str) -> dg.AssetsDefinition:
-    module = reader(source)
-    config_cls = source_config(source)
+def _reader_options(config: IngestConfig, module: ModuleType, layout: Layout) -> dict:
+    """The reader's keyword arguments from the config: its settings, and scratch space outside the fingerprint."""
+    options = config.model_dump(exclude={"inputs", *config.discovery_fields})
+    if "spill_dir" in inspect.signature(module.read_documents).parameters:
+        options["spill_dir"] = str(layout.work / "tmp" / module.__name__.rsplit(".", 1)[-1])  # the source's name
+    return options
 
-    @dg.asset(
-        name=f"{source}_documents",
-        group_name="ingest",
-        deps=[raw_asset_key(source)],
-        description=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None,
-        retry_policy=DOWNLOAD_RETRY,
-        kinds={"python", "parquet"},
-        tags={"source": source},
-    )
+
+def ingest_units(module: ModuleType, config: IngestConfig, layout: Layout,
+                 inputs: list[tuple[str, Path]]) -> list[Unit]:
+    """One unit per (part name, path) through the reader ``module``: the part's fingerprint is its name, the
+    raw content, the reader's settings and code, whichever run (bulk, file partition) plans it."""
+    options = _reader_options(config, module, layout)
+    settings = {k: v for k, v in options.items() if k not in SCRATCH_OPTIONS}
+    code = reader_code_fingerprint(module)
+
+    def unit(part: str, path: Path, cache: FingerprintCache) -> Unit:
+        def build(writer, progress) -> None:
+            ingest_part(writer, module.read_documents(path, part, **options), progress)
+
+        return Unit(part, fingerprint(part, content_fingerprint(path, cache), settings, code), build)
+
+    with fingerprint_cache(layout) as cache:
+        return [unit(part, path, cache) for part, path in inputs]
+
+
+def discover(context: dg.AssetExecutionContext, source: str, config: IngestConfig, layout: Layout,
+             raw_inputs: RawInputs) -> list[tuple[str, Path]]:
+    """(part name, path) of every input: the config's ``inputs``, else the resource's folder or manifest."""
+    if config.inputs:
+        inputs = explicit_input_units(expand_paths(config.inputs, layout.raw_cache))
+    else:
+        inputs = raw_inputs.units(source, layout, **{f: getattr(config, f) for f in config.discovery_fields})
+    if not inputs:
+        context.log.warning(f"{source}: no input files found; the source is empty")
+    return inputs
+
+
+def ingest_asset_args(source: str) -> dict:
+    """The ``@asset`` arguments every ingest asset shares."""
+    return dict(name=f"{source}_documents", group_name="ingest", retry_policy=DOWNLOAD_RETRY,
+                kinds={"python", "parquet"}, tags={"source": source})
+
+
+def ingest_asset(source: str) -> dg.AssetsDefinition:
+    """The ingest asset of a source whose files are not partitions: every input, one part each."""
+    config_cls = source_config(source)
+    module = reader(source)
+
+    summary = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None
+
+    @dg.asset(deps=[raw_asset_key(source)], description=summary, **ingest_asset_args(source))
     @unreachable_host_fails_the_step()
     def _ingest(context: dg.AssetExecutionContext, config: config_cls, corpus_storage: CorpusStorage,
                 raw_inputs: RawInputs) -> dg.MaterializeResult:
         started = time.monotonic()
         layout = corpus_storage.layout()
-        if config.inputs:
-            units = explicit_input_units(expand_paths(config.inputs, layout.raw_cache))
-        else:
-            units = raw_inputs.units(source, layout, **{f: getattr(config, f) for f in config.discovery_fields})
-        if not units:
-            context.log.warning(f"{source}: no input files found; the source is empty")
-        options = config.model_dump(exclude={"inputs", *config.discovery_fields})
-        if "spill_dir" in inspect.signature(module.read_documents).parameters:
-            options["spill_dir"] = str(layout.work / "tmp" / source)  # scratch space, outside the fingerprint
-        code = reader_code_fingerprint(module)
-
-        def unit(part: str, path: Path, cache: FingerprintCache) -> Unit:
-            def build(writer, progress) -> None:
-                ingest_part(writer, module.read_documents(path, part, **options), progress)
-
-            settings = {k: v for k, v in options.items() if k != "spill_dir"}
-            return Unit(part, fingerprint(part, content_fingerprint(path, cache), settings, code), build)
-
-        with fingerprint_cache(layout) as cache:
-            planned = [unit(part, path, cache) for part, path in units]
+        inputs = discover(context, source, config, layout, raw_inputs)
+        planned = ingest_units(module, config, layout, inputs)
         stats = run_units(context, layout, STAGE, source, planned)
-        return dg.MaterializeResult(metadata=stage_metadata(stats, started, input_units=len(units)),
+        return dg.MaterializeResult(metadata=stage_metadata(stats, started, input_units=len(inputs)),
                                     data_version=inputs_data_version(planned))
 
     return _ingest
@@ -132,4 +155,44 @@ def source_config(source: str) -> type[IngestConfig]:
     return SOURCE_CONFIGS[source]
 
 
-ingest_assets = [ingest_asset(s) for s in recipe.SOURCES]
+CC = commoncrawl_snapshot.SOURCE
+
+
+def commoncrawl_asset() -> dg.AssetsDefinition:
+    """The one Common Crawl ingest asset: the files are ``commoncrawl_files`` partitions (one part each)."""
+    module = reader(CC)
+
+    @dg.asset(partitions_def=commoncrawl_snapshot.COMMONCRAWL_FILES, backfill_policy=dg.BackfillPolicy.single_run(),
+              deps=[raw_asset_key(CC), COMMONCRAWL_SNAPSHOTS], **ingest_asset_args(CC))
+    @unreachable_host_fails_the_step()
+    def commoncrawl_documents(context: dg.AssetExecutionContext, config: source_config(CC),
+                              corpus_storage: CorpusStorage, raw_inputs: RawInputs) -> dg.MaterializeResult:
+        """Common Crawl WET/WARC/ARC files -> documents, one part and one ``commoncrawl_files`` partition per
+        file: with partition keys (a file run, a single-run backfill) exactly those files, downloaded when
+        missing, no other part touched; without (``build_corpus``) every file present, as for any source,
+        each then recorded as a materialized partition."""
+        started = time.monotonic()
+        layout = corpus_storage.layout()
+        root, data_url = raw_inputs.source_root(CC, layout), raw_inputs.resolved_commoncrawl_data_url()
+        if context.has_partition_key or context.has_partition_key_range:
+            files = commoncrawl_snapshot.partition_files(context, root, data_url, config.inputs)
+            planned = ingest_units(module, config, layout, files)
+            stats, executed = commoncrawl_snapshot.ingest_own_parts(context, layout, planned)
+            extra = {**executed, **commoncrawl_snapshot.partitions_metadata(
+                layout, root, context.partition_keys, data_url, config.min_doc_chars)}
+        else:
+            inputs = discover(context, CC, config, layout, raw_inputs)
+            planned = ingest_units(module, config, layout, inputs)
+            stats = run_units(context, layout, STAGE, CC, planned)
+            versions = {u.part: inputs_data_version([u]).value for u in planned}
+            keys = commoncrawl_snapshot.file_partition_keys(root, inputs)
+            commoncrawl_snapshot.record_file_partitions(context, layout, keys, versions)
+            extra = {"input_units": len(inputs)}
+        return dg.MaterializeResult(metadata=stage_metadata(stats, started, **extra),
+                                    data_version=inputs_data_version(planned))
+
+    return commoncrawl_documents
+
+
+commoncrawl_documents = commoncrawl_asset()
+ingest_assets = [commoncrawl_documents if s == CC else ingest_asset(s) for s in recipe.SOURCES]

@@ -62,7 +62,8 @@ def _materialize(asset: str, upstream: bool = False) -> dict:
     keys = list(selection.resolve(defs.resolve_asset_graph()))
     result = defs.resolve_job_def("build_corpus").execute_in_process(asset_selection=keys)
     assert result.success, asset
-    md = result.asset_materializations_for_node(asset)[0].metadata
+    # the run's own materialization (commoncrawl_documents also records one per file partition it ingested)
+    [md] = [m.metadata for m in result.asset_materializations_for_node(asset) if m.partition is None]
     return {k: v.value for k, v in md.items() if k.startswith("executor") or k in ("docs_in", "seconds")}
 
 

@@ -23,8 +23,8 @@ ASSET_MODULES = [
     semantic_embeddings_assets,
 ]
 
-# the Common Crawl file partitions (scale-out path), the blocking quality checks, the raw inputs (source assets)
-ASSET_MODULES += [commoncrawl_snapshot, checks, raw_sources]
+# the blocking quality checks, the raw inputs (source assets)
+ASSET_MODULES += [checks, raw_sources]
 
 # code_version: the fingerprint of the code that computes each asset (assets/code_versions.py); the tail of
 # the graph keeps itself up to date (pipelines/automation.py)
@@ -32,12 +32,12 @@ all_assets = with_automation(with_code_versions(dg.load_assets_from_modules(ASSE
 all_checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
 
 TRAINING_GROUP = "training"
-SCALE_OUT = partitions.PARTITIONED_ASSETS | dg.AssetSelection.groups(dedup.SCALE_OUT_GROUP)
 
 build_corpus = dg.define_asset_job(
     "build_corpus",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(TRAINING_GROUP) - SCALE_OUT,
-    description="Ingest -> clean -> filter -> dedup -> mixture -> token shards, with the catalog refreshed.",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(TRAINING_GROUP, dedup.SCALE_OUT_GROUP),
+    description="Ingest -> clean -> filter -> dedup -> mixture -> token shards, with the catalog refreshed. "
+                "Without a partition: commoncrawl_documents ingests every file present (one partition each).",
     tags={"corpus/stage": "corpus-wide", **commoncrawl_snapshot.whole_ingest_tags()},
     executor_def=inputs_checked_executor,
 )

@@ -1,27 +1,22 @@
-"""Partitioned jobs: the Common Crawl scale-out path, one run per WET/WARC file.
+"""The Common Crawl file runs: ``commoncrawl_documents`` over ``commoncrawl_files`` partitions (one per file).
 
-Every run of ``ingest_commoncrawl_files`` carries ``corpus/writes=commoncrawl/<partition key>`` (from
-the job's partitioned config, so runs from the sensor, the launchpad and job backfills all get it), and
-``dagster.yaml`` lets one run per unique value of that tag run at a time: two runs never write the same
-part at once. Each run also holds one ``corpus/cc_ingest_NN`` stripe tag and ``build_corpus`` holds all
-of them (``assets.commoncrawl_snapshot.INGEST_STRIPES``), so the queue never starts the two side by side.
+The sensor's run for a file carries ``corpus/writes=commoncrawl/<partition key>`` and one
+``corpus/cc_ingest_NN`` stripe tag (``assets.commoncrawl_snapshot.writes_tags``); ``dagster.yaml`` lets one
+run per value of the first, and per stripe, run at a time, and ``build_corpus`` holds every stripe, so the
+queue never starts a file run beside another run of the same file or beside ``build_corpus``. The job
+cannot derive those tags itself: Dagster 1.13 refuses a ``PartitionedConfig`` on a job whose asset has a
+single-run backfill policy, so runs launched by hand or by a backfill carry only ``dagster/partition``
+(also limited to one run per value: two runs of one file still never run at once).
 """
 
 import dagster as dg
 
-from assets.commoncrawl_snapshot import COMMONCRAWL_FILES, commoncrawl_file, writes_tags
+from assets.sources import commoncrawl_documents
 
 INGEST_FILES_JOB = "ingest_commoncrawl_files"
 
 ingest_commoncrawl_files = dg.define_asset_job(
     INGEST_FILES_JOB,
-    selection=dg.AssetSelection.assets(commoncrawl_file),
-    config=dg.PartitionedConfig(
-        partitions_def=COMMONCRAWL_FILES,
-        run_config_for_partition_key_fn=lambda _key: {},
-        tags_for_partition_key_fn=writes_tags,
-    ),
-    description="Download and ingest one Common Crawl file per run (partition = the file's part name).",
+    selection=dg.AssetSelection.assets(commoncrawl_documents),
+    description="Download and ingest Common Crawl files by partition (a partition = a file's part name).",
 )
-
-PARTITIONED_ASSETS = dg.AssetSelection.assets(commoncrawl_file)

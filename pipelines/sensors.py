@@ -41,7 +41,7 @@ def snapshot_sensor(settings: SensorSettings = DEFAULTS, name: str = "commoncraw
     @dg.sensor(name=name, job=ingest_commoncrawl_files, minimum_interval_seconds=settings.snapshot_interval_s,
                default_status=dg.DefaultSensorStatus.STOPPED,
                description="New Common Crawl snapshot -> one partition and one ingest run per WET file.")
-    def _sensor(context: dg.SensorEvaluationContext, commoncrawl_remote: CommonCrawlRemote):
+    def _sensor(context: dg.SensorEvaluationContext, commoncrawl_remote: CommonCrawlRemote, raw_inputs: RawInputs):
         known = json.loads(context.cursor) if context.cursor else None
         listed = [s.id for s in snapshots.parse_collinfo(snapshots.fetch(commoncrawl_remote.resolved_collinfo_url()))]
         new = snapshots.new_snapshots(listed, known, commoncrawl_remote.initial_snapshots)
@@ -50,7 +50,7 @@ def snapshot_sensor(settings: SensorSettings = DEFAULTS, name: str = "commoncraw
         if not new:
             return dg.SensorResult(skip_reason=dg.SkipReason(f"no new snapshot among {len(listed)} listed"),
                                    asset_events=observed, cursor=cursor)
-        data_url, limit = commoncrawl_remote.resolved_data_url(), commoncrawl_remote.resolved_max_files()
+        data_url, limit = raw_inputs.resolved_commoncrawl_data_url(), commoncrawl_remote.resolved_max_files()
         keys: list[str] = []
         for snapshot in new:
             paths = snapshots.parse_paths(snapshots.fetch(snapshots.wet_paths_url(data_url, snapshot)), snapshot, limit)

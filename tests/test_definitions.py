@@ -36,3 +36,21 @@ def test_every_asset_has_a_code_version_from_the_code_that_computes_it():
     assert c4 in c4_modules and github not in c4_modules
     assert graph.get(dg.AssetKey("c4_documents")).code_version == asset_code_version(by_key["c4_documents"])
     assert graph.get(dg.AssetKey("c4_documents")).code_version != graph.get(dg.AssetKey("github_documents")).code_version
+
+
+def test_one_partitioned_commoncrawl_ingest_asset_and_near_duplicates_maps_all_band_partitions():
+    """commoncrawl_documents is the one asset over the Common Crawl files (dynamic partitions, single-run
+    backfills) and build_corpus runs it; near_duplicates depends on every band partition of the scale-out
+    asset through a partition mapping, which build_corpus leaves out (near_duplicates computes what is missing)."""
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert "commoncrawl_file" not in keys
+    cc = graph.get(dg.AssetKey("commoncrawl_documents"))
+    assert cc.partitions_def.name == "commoncrawl_files" and cc.backfill_policy == dg.BackfillPolicy.single_run()
+    near = graph.get(dg.AssetKey("near_duplicates"))
+    assert near.parent_keys == {dg.AssetKey("lsh_band_table"), dg.AssetKey("lsh_band_partitions")}
+    assert isinstance(graph.get_partition_mapping(near.key, dg.AssetKey("lsh_band_partitions")), dg.AllPartitionMapping)
+    build = defs.resolve_job_def("build_corpus")
+    assert cc.key in build.asset_layer.selected_asset_keys and near.key in build.asset_layer.selected_asset_keys
+    assert dg.AssetKey("lsh_band_partitions") not in build.asset_layer.selected_asset_keys
+    assert build.partitions_def.name == "commoncrawl_files"  # runs without a partition too: every file present

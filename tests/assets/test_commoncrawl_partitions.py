@@ -1,6 +1,7 @@
-"""The Common Crawl file partitions: download + ingest of one file into the part `commoncrawl_documents`
-uses for it, and two partitions run in parallel (multiprocess executor) followed by the snapshot-level
-line dedup, equal to a single-process run."""
+"""The one Common Crawl ingest asset over its file partitions: a partition run downloads and ingests one file
+into the part the unpartitioned (bulk) run writes for it, a single-run backfill ingests a range of files in
+one run, the bulk run records every file as a materialized partition, and two partitions run in parallel
+(multiprocess executor) followed by the snapshot-level line dedup, equal to a single-process run."""
 import os
 import shutil
 import subprocess
@@ -11,15 +12,15 @@ import dagster as dg
 import pytest
 
 from assets.cc_line_dedup import cc_line_dedup
-from assets.commoncrawl_snapshot import CommonCrawlRemote, commoncrawl_file
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
+
 from assets.resources import CorpusStorage, RawInputs
-from assets.sources import ingest_assets
+from assets.sources import commoncrawl_documents
 from corpus import snapshots
 from tests.httpserver import serve
 
 REPO = Path(__file__).resolve().parents[2]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
-commoncrawl_documents = next(a for a in ingest_assets if a.key == dg.AssetKey("commoncrawl_documents"))
 SAMPLES = {  # the two real sample files used as two partitions
     "cc-main-2020-34_resiliparse/warcfile.warc.gz",
     "cc-main-2024-22_whirlwind/whirlwind.warc.gz",
@@ -29,14 +30,19 @@ WARC_LOCAL = "CC-MAIN-2024-22/segments/1715971057216.39/warc/CC-MAIN-20240522120
 
 
 def _resources(data: Path, raw: Path, data_url: str = "http://127.0.0.1:9") -> dict:
-    return {"corpus_storage": CorpusStorage(data_root=str(data)), "raw_inputs": RawInputs(raw_dir=str(raw)),
-            "commoncrawl_remote": CommonCrawlRemote(data_url=data_url)}
+    return {"corpus_storage": CorpusStorage(data_root=str(data)),
+            "raw_inputs": RawInputs(raw_dir=str(raw), commoncrawl_data_url=data_url)}
 
 
-def _materialize_partition(key: str, resources: dict) -> dg.ExecuteInProcessResult:
-    instance = dg.DagsterInstance.ephemeral()
+def _materialize_partition(key: str, resources: dict, instance=None) -> dg.ExecuteInProcessResult:
+    instance = instance or dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("commoncrawl_files", [key])
-    return dg.materialize([commoncrawl_file], partition_key=key, instance=instance, resources=resources)
+    return dg.materialize([commoncrawl_documents], partition_key=key, instance=instance, resources=resources)
+
+
+def _materializations(result) -> dict:
+    """partition -> the materialization the run recorded for it (None: the run's whole-stage one)."""
+    return {m.partition: m for m in result.asset_materializations_for_node("commoncrawl_documents")}
 
 
 def _part(data: Path, key: str) -> Path:
@@ -57,23 +63,40 @@ def test_a_partition_downloads_its_file_and_agrees_with_the_unpartitioned_asset(
     assert result.success
     assert hits == [(f"crawl-data/{WET_REMOTE}", None)]
     assert (raw / "commoncrawl" / WET_REMOTE).read_bytes() == (sample / "whirlwind.warc.wet.gz").read_bytes()
-    md = result.asset_materializations_for_node("commoncrawl_file")[0].metadata
+    [mat] = result.asset_materializations_for_node("commoncrawl_documents")
+    assert mat.partition == wet_key
+    md = mat.metadata
     assert md["docs_out"].value > 0 and md["snapshot"].value == "CC-MAIN-2024-22"
+    assert (md["executor"].value, md["executor_tasks"].value) == ("in-process", 1)
     assert "data:image/png;base64," in md["doc_length_histogram"].value
     wet_written = _part(data, wet_key).stat().st_mtime_ns
 
-    # the unpartitioned asset finds the downloaded file under the same part name: skipped, not rewritten;
+    # the run without partition finds the downloaded file under the same part name: skipped, not rewritten;
     # it ingests the WARC file that no partition has touched yet
-    assert dg.materialize([commoncrawl_documents], resources=_resources(data, raw)).success
+    instance = dg.DagsterInstance.ephemeral()
+    bulk = dg.materialize([commoncrawl_documents], resources=_resources(data, raw), instance=instance)
+    assert bulk.success
     assert _part(data, wet_key).stat().st_mtime_ns == wet_written
     warc_written = _part(data, warc_key).stat().st_mtime_ns
     assert sorted(p.name for p in (data / "docs" / "ingest" / "commoncrawl").iterdir()) == \
         sorted([f"{wet_key}.parquet", f"{warc_key}.parquet"])
 
-    # ... and a partition run for the WARC file skips the part commoncrawl_documents wrote
+    # ... and records both files as materialized partitions, each with its part's counts and input version
+    assert sorted(instance.get_dynamic_partitions("commoncrawl_files")) == sorted([wet_key, warc_key])
+    assert instance.get_materialized_partitions(commoncrawl_documents.key) == {wet_key, warc_key}
+    recorded = _materializations(bulk)
+    assert set(recorded) == {wet_key, warc_key, None}  # None: the run's own, with the whole stage's metadata
+    assert recorded[None].metadata["input_units"].value == 2
+    assert recorded[wet_key].metadata["docs_out"].value == md["docs_out"].value
+    assert recorded[wet_key].tags[DATA_VERSION_TAG] == mat.tags[DATA_VERSION_TAG]  # the partition run's version
+
+    # ... and a partition run for the WARC file skips the part the bulk run wrote, with the same version
     again = _materialize_partition(warc_key, _resources(data, raw))
     assert again.success and _part(data, warc_key).stat().st_mtime_ns == warc_written
-    assert again.asset_materializations_for_node("commoncrawl_file")[0].metadata["docs_out"].value > 0
+    [mat] = again.asset_materializations_for_node("commoncrawl_documents")
+    assert mat.metadata["docs_out"].value > 0 and mat.metadata["parts_skipped"].value == 1
+    assert mat.metadata["executor_tasks"].value == 0
+    assert mat.tags[DATA_VERSION_TAG] == recorded[warc_key].tags[DATA_VERSION_TAG]
 
 
 def test_a_partition_refuses_reader_inputs_meant_for_the_unpartitioned_asset(tmp_path, samples_dir):
@@ -82,11 +105,36 @@ def test_a_partition_refuses_reader_inputs_meant_for_the_unpartitioned_asset(tmp
     key = "s__whirlwind.warc.gz"
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("commoncrawl_files", [key])
-    result = dg.materialize([commoncrawl_file], partition_key=key, instance=instance, raise_on_error=False,
+    warc = raw / "commoncrawl" / "s" / "whirlwind.warc.gz"
+    result = dg.materialize([commoncrawl_documents], partition_key=key, instance=instance, raise_on_error=False,
                             resources=_resources(tmp_path / "data", raw),
-                            run_config={"ops": {"commoncrawl_file": {"config": {"inputs": ["/x.warc.gz"]}}}})
+                            run_config={"ops": {"commoncrawl_documents": {"config": {"inputs": [str(warc)]}}}})
     assert not result.success
-    assert not _part(tmp_path / "data", key).exists()
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "a partition run reads the files its partitions name" in failure.event_specific_data.error.message
+    assert not (tmp_path / "data" / "docs").exists()
+
+
+def test_a_single_run_backfill_ingests_its_range_in_one_run_and_touches_no_other_part(tmp_path, samples_dir):
+    """The backfill policy of the bulk path: a range of file partitions is one run (one step), which writes
+    exactly their parts, byte-identical to the run without partition, and leaves every other part alone."""
+    raw, data, bulk = _raw_dir(tmp_path, samples_dir), tmp_path / "data", tmp_path / "bulk"
+    assert commoncrawl_documents.backfill_policy == dg.BackfillPolicy.single_run()
+    keys = sorted(snapshots.partition_key(rel) for rel in SAMPLES)
+    other = data / "docs" / "ingest" / "commoncrawl" / "unrelated.parquet"
+    other.parent.mkdir(parents=True)
+    other.write_bytes(b"another run's part")
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("commoncrawl_files", keys)
+    result = dg.materialize([commoncrawl_documents], instance=instance, resources=_resources(data, raw),
+                            tags={"dagster/asset_partition_range_start": keys[0],
+                                  "dagster/asset_partition_range_end": keys[-1]})
+    assert result.success
+    assert sorted(m.partition for m in result.asset_materializations_for_node("commoncrawl_documents")) == keys
+    assert other.read_bytes() == b"another run's part"
+    assert dg.materialize([commoncrawl_documents], resources=_resources(bulk, raw)).success
+    for key in keys:
+        assert _part(data, key).read_bytes() == _part(bulk, key).read_bytes()
 
 
 def _raw_dir(tmp_path: Path, samples_dir: Path) -> Path:
@@ -118,7 +166,7 @@ def test_two_partitions_in_parallel_with_the_multiprocess_executor_then_line_ded
         instance.add_dynamic_partitions("commoncrawl_files", keys)
 
     # two runs at once, as a backfill launches them; each uses the default (multiprocess) executor
-    runs = [subprocess.Popen([DAGSTER, "asset", "materialize", "-m", "pipelines", "--select", "commoncrawl_file",
+    runs = [subprocess.Popen([DAGSTER, "asset", "materialize", "-m", "pipelines", "--select", "commoncrawl_documents",
                               "--partition", key], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True) for key in keys]
     logs = [r.communicate(timeout=600)[0] for r in runs]

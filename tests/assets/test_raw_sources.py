@@ -49,7 +49,7 @@ def test_every_ingest_asset_starts_at_its_raw_source_asset_and_cc_also_at_the_sn
         node = graph.get(raw_asset_key(source))
         assert node.is_observable and not node.is_materializable and node.group_name == "raw"
         assert raw_asset_key(source) in graph.get(dg.AssetKey(f"{source}_documents")).parent_keys
-    assert graph.get(dg.AssetKey("commoncrawl_file")).parent_keys == {raw_asset_key("commoncrawl"), COMMONCRAWL_SNAPSHOTS}
+    assert graph.get(dg.AssetKey("commoncrawl_documents")).parent_keys == {raw_asset_key("commoncrawl"), COMMONCRAWL_SNAPSHOTS}
     assert not graph.get(COMMONCRAWL_SNAPSHOTS).is_executable  # observed by commoncrawl_snapshot_sensor only
     build = defs.resolve_job_def("build_corpus").asset_layer.selected_asset_keys
     assert raw_asset_key("c4") not in build  # a build materializes, the sources are only observed

@@ -81,7 +81,7 @@ def test_instance_yaml_instantiates_with_the_installed_dagster(relpath, tmp_path
         queue = instance.get_concurrency_config().run_queue_config  # what the daemon dequeues by
         assert queue.max_concurrent_runs == declared["concurrency"]["runs"]["max_concurrent_runs"]
         assert [limit["key"] for limit in queue.tag_concurrency_limits] == [
-            "corpus/writes", "corpus/stage", *map(ingest_stripe_tag, range(INGEST_STRIPES))]
+            "corpus/writes", "dagster/partition", "corpus/stage", *map(ingest_stripe_tag, range(INGEST_STRIPES))]
         assert _tag_limits(relpath) == _tag_limits("dagster.yaml")  # the cluster queues runs as the local one does
         pools = instance.get_concurrency_config().pool_config  # the heavy steps' pools (tests/pipelines/test_pools.py)
         assert pools.default_pool_limit == declared["concurrency"]["pools"]["default_limit"] == 1

@@ -61,7 +61,8 @@ def _build_tags(tmp_path) -> dict[str, str]:
 
 
 def _partition_tags(key: str) -> dict[str, str]:
-    return defs.resolve_job_def(INGEST_FILES_JOB).get_tags_for_partition_key(key, None)
+    """What the snapshot sensor's run of a file carries: the job's partition tag and the request's tags."""
+    return {**defs.resolve_job_def(INGEST_FILES_JOB).get_tags_for_partition_key(key, None), **writes_tags(key)}
 
 
 def _run(instance, job: str, tags: dict[str, str], status=QUEUED) -> str:
@@ -110,10 +111,20 @@ def test_partition_runs_on_different_stripes_still_run_side_by_side(instance):
     assert _dequeued(instance) == side_by_side and same_stripe not in side_by_side
 
 
+def test_runs_of_one_file_launched_by_hand_never_start_together(instance):
+    """Runs not requested by the sensor (the launchpad, `dg launch --partition`, a backfill) carry only the
+    job's partition tag: two of the same file still wait for each other, two of different files do not."""
+    by_hand = defs.resolve_job_def(INGEST_FILES_JOB).get_tags_for_partition_key
+    first, other = (_run(instance, INGEST_FILES_JOB, by_hand(KEYS[s][0], None)) for s in (0, 1))
+    same_file = _run(instance, INGEST_FILES_JOB, by_hand(KEYS[0][0], None))
+    assert _dequeued(instance) == [first, other] and same_file not in _dequeued(instance)
+
+
 @pytest.mark.parametrize("config", ["dagster.yaml", "deploy/k8s/dagster.yaml", "deploy/celery/dagster.yaml"])
 def test_every_instance_config_limits_every_stripe_to_one_run(config):
     data = yaml.safe_load((REPO / config).read_text())
     queue = data.get("concurrency", {}).get("runs") or data["run_coordinator"]["config"]
     limits = {(r["key"], str(r.get("value"))): r["limit"] for r in queue["tag_concurrency_limits"]}
     assert all(limits.get((ingest_stripe_tag(s), "None")) == 1 for s in range(INGEST_STRIPES))
+    assert limits[("dagster/partition", "{'applyLimitPerUniqueValue': True}")] == 1
     assert len(KEYS) == INGEST_STRIPES  # the 200 keys above spread over every stripe

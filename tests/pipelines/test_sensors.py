@@ -8,7 +8,7 @@ import time
 import dagster as dg
 import pytest
 
-from assets.commoncrawl_snapshot import CommonCrawlRemote
+from assets.commoncrawl_snapshot import CommonCrawlRemote, writes_tags
 from assets.resources import RawInputs
 from corpus import snapshots
 from pipelines import defs
@@ -39,6 +39,11 @@ def listing(tmp_path):
         yield url, hits
 
 
+def _host(url: str) -> RawInputs:
+    """The raw inputs with Common Crawl's data host at ``url`` (where wet.paths.gz and the files are)."""
+    return RawInputs(commoncrawl_data_url=url)
+
+
 def _evaluate(sensor, cursor, **resources):
     with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), cursor=cursor, resources=resources) as context:
         return sensor(context), context
@@ -46,11 +51,12 @@ def _evaluate(sensor, cursor, **resources):
 
 def test_a_new_snapshot_registers_its_file_partitions_and_requests_one_run_each(listing):
     url, hits = listing
-    remote = CommonCrawlRemote(collinfo_url=f"{url}/collinfo.json", data_url=url, max_files_per_snapshot=2)
-    result, _ = _evaluate(snapshot_sensor(), json.dumps([OLD]), commoncrawl_remote=remote)
+    remote = CommonCrawlRemote(collinfo_url=f"{url}/collinfo.json", max_files_per_snapshot=2)
+    result, _ = _evaluate(snapshot_sensor(), json.dumps([OLD]), commoncrawl_remote=remote, raw_inputs=_host(url))
 
     expected = [snapshots.partition_key(_wet(NEW, i).removeprefix("crawl-data/")) for i in range(2)]
     assert [r.partition_key for r in result.run_requests] == expected
+    assert all(r.tags == writes_tags(r.partition_key) for r in result.run_requests)  # the file's writes + stripe tags
     assert all(r.tags["corpus/writes"] == f"commoncrawl/{r.partition_key}" for r in result.run_requests)
     assert [r.run_key for r in result.run_requests] == expected
     [add] = result.dynamic_partitions_requests
@@ -60,14 +66,14 @@ def test_a_new_snapshot_registers_its_file_partitions_and_requests_one_run_each(
     assert ("collinfo.json", None) in hits and (f"crawl-data/{NEW}/wet.paths.gz", None) in hits
     assert (f"crawl-data/{OLD}/wet.paths.gz", None) not in hits  # a known snapshot is not re-read
 
-    again, _ = _evaluate(snapshot_sensor(), result.cursor, commoncrawl_remote=remote)
+    again, _ = _evaluate(snapshot_sensor(), result.cursor, commoncrawl_remote=remote, raw_inputs=_host(url))
     assert not again.run_requests and "no new snapshot" in again.skip_reason.skip_message
 
 
 def test_the_first_tick_takes_only_the_newest_snapshot(listing):
     url, _ = listing
-    remote = CommonCrawlRemote(collinfo_url=f"{url}/collinfo.json", data_url=url)
-    result, _ = _evaluate(snapshot_sensor(), None, commoncrawl_remote=remote)
+    remote = CommonCrawlRemote(collinfo_url=f"{url}/collinfo.json")
+    result, _ = _evaluate(snapshot_sensor(), None, commoncrawl_remote=remote, raw_inputs=_host(url))
     assert len(result.run_requests) == 3  # no limit: every file of the listing
     assert {snapshots.relpath_for_key(r.partition_key).split("/")[0] for r in result.run_requests} == {NEW}
 
@@ -78,16 +84,16 @@ def test_requested_runs_target_the_partitioned_job_and_the_sensor_is_off_by_defa
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     assert defs.get_sensor_def("raw_files_sensor").default_status == dg.DefaultSensorStatus.STOPPED
     job = defs.resolve_job_def("ingest_commoncrawl_files")
-    assert job.get_tags_for_partition_key("CC-MAIN-2024-22__x.warc.wet.gz", None)["corpus/writes"] == \
-        "commoncrawl/CC-MAIN-2024-22__x.warc.wet.gz"
+    assert job.asset_layer.selected_asset_keys == {dg.AssetKey("commoncrawl_documents")}
+    assert job.partitions_def.name == "commoncrawl_files"
 
 
 def test_an_unreachable_listing_fails_the_tick_without_moving_the_cursor(tmp_path, listing):
     url, _ = listing
     known = json.dumps([OLD])
-    unreachable = CommonCrawlRemote(collinfo_url=str(tmp_path / "missing.json"), data_url="http://127.0.0.1:9")
-    with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), cursor=known,
-                                 resources={"commoncrawl_remote": unreachable}) as context:
+    unreachable = CommonCrawlRemote(collinfo_url=str(tmp_path / "missing.json"))
+    resources = {"commoncrawl_remote": unreachable, "raw_inputs": _host("http://127.0.0.1:9")}
+    with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), cursor=known, resources=resources) as context:
         with pytest.raises(Exception, match="missing.json"):
             snapshot_sensor()(context)
         assert context.cursor == known
@@ -95,16 +101,16 @@ def test_an_unreachable_listing_fails_the_tick_without_moving_the_cursor(tmp_pat
     # the listing answers but the new snapshot's wet.paths.gz does not (yet): the cursor stays too
     paths = tmp_path / "host" / "crawl-data" / NEW / "wet.paths.gz"
     paths.rename(paths.with_name("hidden"))
-    remote = CommonCrawlRemote(collinfo_url=f"{url}/collinfo.json", data_url=url)
+    remote = CommonCrawlRemote(collinfo_url=f"{url}/collinfo.json")
     with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), cursor=known,
-                                 resources={"commoncrawl_remote": remote}) as context:
+                                 resources={"commoncrawl_remote": remote, "raw_inputs": _host(url)}) as context:
         with pytest.raises(Exception, match="404"):
             snapshot_sensor()(context)
         assert context.cursor == known
 
     # so the next tick from that same cursor still registers the new snapshot: nothing was skipped
     paths.with_name("hidden").rename(paths)
-    result, _ = _evaluate(snapshot_sensor(), known, commoncrawl_remote=remote)
+    result, _ = _evaluate(snapshot_sensor(), known, commoncrawl_remote=remote, raw_inputs=_host(url))
     assert {snapshots.relpath_for_key(r.partition_key).split("/")[0] for r in result.run_requests} == {NEW}
     assert json.loads(result.cursor) == sorted([NEW, OLD])
 

@@ -13,7 +13,6 @@ a bulk run, or by hand. The snapshot-wide stages (line dedup, MinHash) read ever
 """
 
 import os
-import time
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -22,11 +21,9 @@ import pyarrow.compute as pc
 import xxhash
 from dagster._core.definitions.data_version import DATA_VERSION_TAG  # "dagster/data_version"
 
-from assets.stages import Unit
 from corpus import plots, snapshots
-from corpus.executors import ExecutionSummary, PartJob, executor_from_env
 from corpus.inputs import download, mirrored, part_name
-from corpus.storage import Layout, Location, PartStats, part_is_current, read_part_stats, read_table
+from corpus.storage import Layout, Location, read_part_stats, read_table
 
 SOURCE = "commoncrawl"
 STAGE = "ingest"
@@ -96,28 +93,6 @@ def partition_files(context: dg.AssetExecutionContext, root: Path, data_url: str
             download(mirrored(url), path)
         files.append((key, path))
     return files
-
-
-def ingest_own_parts(context: dg.AssetExecutionContext, layout: Layout, units: list[Unit]) -> tuple[PartStats, dict]:
-    """The parts of the run's partitions, on the executor ``CORPUS_EXECUTOR`` names, and the executor's
-    metadata; unlike ``run_units`` it never clears other parts or temp files (other partition runs write beside it)."""
-    total = PartStats(source=SOURCE, stage=STAGE)
-    jobs = []
-    for unit in units:
-        if part_is_current(layout.part("docs", STAGE, SOURCE, unit.part), unit.fingerprint):
-            context.log.info(f"{STAGE}/{SOURCE} {unit.part} is complete, skipped")
-            total.merge(read_part_stats(layout, STAGE, SOURCE, unit.part))
-        else:
-            jobs.append(PartJob(layout, STAGE, SOURCE, unit.part, unit.fingerprint, unit.build,
-                                f"{STAGE}/{SOURCE} {unit.part}"))
-    executor = executor_from_env()
-    summary, started = ExecutionSummary(executor.name), time.monotonic()
-    for _job, stats, node in executor.run(jobs, context.log):
-        summary.add(node, stats)
-        total.merge(stats)
-    summary.seconds = time.monotonic() - started
-    context.log.info(f"{STAGE}/{SOURCE}: {summary.line()}")
-    return total, summary.metadata()
 
 
 def file_partition_keys(root: Path, inputs: Iterable[tuple[str, Path]]) -> list[str]:

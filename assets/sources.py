@@ -177,9 +177,9 @@ def commoncrawl_asset() -> dg.AssetsDefinition:
         if context.has_partition_key or context.has_partition_key_range:
             files = commoncrawl_snapshot.partition_files(context, root, data_url, config.inputs)
             planned = ingest_units(module, config, layout, files)
-            stats, executed = commoncrawl_snapshot.ingest_own_parts(context, layout, planned)
-            extra = {**executed, **commoncrawl_snapshot.partitions_metadata(
-                layout, root, context.partition_keys, data_url, config.min_doc_chars)}
+            stats = run_units(context, layout, STAGE, CC, planned, owns_stage=False)  # other file runs write beside it
+            extra = commoncrawl_snapshot.partitions_metadata(layout, root, context.partition_keys, data_url,
+                                                             config.min_doc_chars)
         else:
             inputs = discover(context, CC, config, layout, raw_inputs)
             planned = ingest_units(module, config, layout, inputs)

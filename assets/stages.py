@@ -34,12 +34,16 @@ def step_summary(context: dg.AssetExecutionContext) -> ExecutionSummary:
                                   executor_from_env().name)
 
 
-def run_units(context: dg.AssetExecutionContext, layout: Layout, stage: str, source: str, units: Iterable[Unit]) -> PartStats:
+def run_units(context: dg.AssetExecutionContext, layout: Layout, stage: str, source: str, units: Iterable[Unit],
+              owns_stage: bool = True) -> PartStats:
     """Build the parts that are missing or stale on the executor ``CORPUS_EXECUTOR`` names (in this process,
-    or one Ray task each); the step records ``executor``, ``executor_nodes`` and ``executor_tasks`` (``step_summary``)."""
+    or one Ray task each); the step records ``executor``, ``executor_nodes`` and ``executor_tasks`` (``step_summary``).
+    A step that owns the stage (``owns_stage``) first removes the parts not in ``units`` and stale temp files;
+    one that writes only some parts beside others (a Common Crawl file partition run) touches nothing else."""
     units = list(units)
-    layout.remove_stale_temps(stage, source)
-    layout.clear_stage(stage, source, keep_parts=[u.part for u in units])
+    if owns_stage:
+        layout.remove_stale_temps(stage, source)
+        layout.clear_stage(stage, source, keep_parts=[u.part for u in units])
     total = PartStats(source=source, stage=stage)
     jobs = []
     for i, unit in enumerate(units, 1):
@@ -58,7 +62,8 @@ def run_units(context: dg.AssetExecutionContext, layout: Layout, stage: str, sou
             context.log.info(f"{stage}/{source} {job.part}: dropped {n} ({reason})")
         total.merge(stats)
     summary.seconds += time.monotonic() - started
-    layout.remove_stale_temps(stage, source)  # what a task killed mid-write left (its retry wrote the part)
+    if owns_stage:
+        layout.remove_stale_temps(stage, source)  # what a task killed mid-write left (its retry wrote the part)
     context.log.info(f"{stage}/{source}: {summary.line()}")
     context.add_asset_metadata(summary.metadata())
     return total

@@ -3,14 +3,33 @@
 import dagster as dg
 
 from assets.resources import CorpusStorage, DUCKDB_POOL
+from assets.stages import DOCUMENT_TABLE_SCHEMA
 from corpus import catalog, presets
 from corpus.plots import as_markdown_image, funnel_plot
 
-# the assets of every recipe's curated stage (the catalog's ``documents`` reads the active recipe's)
+# the assets of every recipe's curated stage (``curated_documents`` is the active recipe's)
 CURATED_ASSETS = sorted({presets.STAGE_ASSETS[presets.Preset(r).curated_stage] for r in presets.RECIPES})
 
 
-@dg.asset(group_name="catalog", deps=CURATED_ASSETS, kinds={"duckdb"}, pool=DUCKDB_POOL)
+@dg.asset(group_name="catalog", deps=CURATED_ASSETS, kinds={"parquet"})
+def curated_documents(corpus_storage: CorpusStorage) -> dg.MaterializeResult:
+    """The curated corpus of the active recipe: the documents of its last stage (``near_dedup`` under llama1,
+    ``semantic_dedup`` under llama3), where the blocking checks, the catalog's ``documents``, the mixture and
+    ``datasets.load_dataset("parquet", data_files=...)`` read them. It writes nothing: it names them."""
+    layout = corpus_storage.layout()
+    preset = corpus_storage.preset()
+    counts = catalog.curated_counts(layout, preset.curated_stage)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": dg.MetadataValue.int(sum(counts.values())),
+        "dagster/column_schema": dg.MetadataValue.table_schema(DOCUMENT_TABLE_SCHEMA),
+        "recipe": preset.name,
+        "curated_stage": preset.curated_stage,
+        "data_files": layout.parts_pattern("docs", preset.curated_stage) or "",
+        **{f"docs_{source}": n for source, n in sorted(counts.items())},
+    })
+
+
+@dg.asset(group_name="catalog", deps=[curated_documents], kinds={"duckdb"}, pool=DUCKDB_POOL)
 def corpus_catalog(context: dg.AssetExecutionContext, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """``catalog.duckdb``: every curated document, every drop with its reason, the funnel per stage."""
     layout = corpus_storage.layout()

@@ -1,6 +1,7 @@
 """Blocking quality checks: a failed check (severity ERROR) stops the assets downstream of it in the run.
 
-- ``curated_documents``: ids are unique and no text is empty (DuckDB over ``docs/near_dedup/*/*.parquet``);
+- ``curated_documents``: ids are unique and no text is empty (DuckDB over the active recipe's curated stage,
+  ``docs/near_dedup/*/*.parquet`` under llama1, ``docs/semantic_dedup/`` under llama3);
 - ``exact_dedup``: the fraction of documents removed stays within configurable bounds (its funnel parts);
 - ``curated_documents``: each source's documents are in its allowed languages (``CURATED_LANGUAGES``),
   and any per-language share bounds set in config hold;
@@ -24,7 +25,6 @@ import pydantic
 
 from assets.resources import CorpusStorage
 from corpus import catalog, funnel, presets
-from corpus.catalog import CURATED_STAGE
 from corpus.mixture import share_report
 from corpus.recipe import CURATED_LANGUAGES, MIXTURE_SHARE_TOLERANCE_PCT, SOURCES, STAGE_EMPTIED_MIN_DOCS_IN
 from corpus.storage import Layout
@@ -50,16 +50,16 @@ def _query(layout: Layout, sql: str, params: list | None = None) -> list[tuple]:
 @dg.asset_check(asset="curated_documents", blocking=True,
                 description="Every curated document has a unique id and non-empty text.")
 def curated_ids_unique_and_text_present(corpus_storage: CorpusStorage) -> dg.AssetCheckResult:
-    layout = corpus_storage.layout()
-    pattern = layout.parts_pattern("docs", CURATED_STAGE)
+    layout, stage = corpus_storage.layout(), corpus_storage.preset().curated_stage
+    pattern = layout.parts_pattern("docs", stage)
     if pattern is None:
-        return _nothing_to_check(f"no curated parts under docs/{CURATED_STAGE}/", documents=0)
+        return _nothing_to_check(f"no curated parts under docs/{stage}/", documents=0)
     docs, distinct, empty = _query(
         layout,
         "SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE text IS NULL OR length(trim(text)) = 0) "
         "FROM read_parquet(?)", [pattern])[0]
     if docs == 0:
-        return _nothing_to_check(f"the curated parts under docs/{CURATED_STAGE}/ hold 0 documents", documents=0)
+        return _nothing_to_check(f"the curated parts under docs/{stage}/ hold 0 documents", documents=0)
     examples = _query(layout, "SELECT id, count(*) AS n FROM read_parquet(?) GROUP BY id HAVING n > 1 ORDER BY n DESC, id LIMIT 5",
                       [pattern]) if distinct != docs else []
     return dg.AssetCheckResult(
@@ -154,12 +154,12 @@ def language_bound_problems(counts: Dict[str, Dict[str, int]], bounds: LanguageB
 @dg.asset_check(asset="curated_documents", blocking=True,
                 description="Each source's curated documents are in its allowed languages, within the configured shares.")
 def curated_languages_within_bounds(config: LanguageBounds, corpus_storage: CorpusStorage) -> dg.AssetCheckResult:
-    layout = corpus_storage.layout()
-    pattern = layout.parts_pattern("docs", CURATED_STAGE)
+    layout, stage = corpus_storage.layout(), corpus_storage.preset().curated_stage
+    pattern = layout.parts_pattern("docs", stage)
     rows = _query(layout, "SELECT source, coalesce(lang, ''), count(*) FROM read_parquet(?) GROUP BY ALL ORDER BY ALL",
                   [pattern]) if pattern else []
     if not rows:
-        return _nothing_to_check(f"no curated documents under docs/{CURATED_STAGE}/")
+        return _nothing_to_check(f"no curated documents under docs/{stage}/")
     counts: Dict[str, Dict[str, int]] = {}
     for source, lang, n in rows:
         counts.setdefault(source, {})[lang] = n
@@ -293,6 +293,6 @@ def _stage_row(stage: str) -> tuple[str, str, tuple[str, ...]]:
 STAGE_ASSETS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     *((f"{source}_documents", funnel.INGEST_STAGE, (source,)) for source in SOURCES),
     *map(_stage_row, ("url_filter", "line_dedup", "langid", "gopher", "c4_rules", "fineweb_rules", "perplexity",
-                      "wikiref", "quality_classifier", EXACT_STAGE, CURATED_STAGE, "semantic_dedup")),
+                      "wikiref", "quality_classifier", EXACT_STAGE, "near_dedup", "semantic_dedup")),
 )
 stage_survival_checks = [_survival_check(*row) for row in STAGE_ASSETS]

@@ -20,7 +20,7 @@ from corpus.storage import Layout, Location, PartStats, part_is_current, read_ta
 from corpus.fingerprints import fingerprint
 
 EXACT_STAGE = "exact_dedup"
-NEAR_STAGE = "near_dedup"  # the curated documents: the catalog's `documents` view reads this stage
+NEAR_STAGE = "near_dedup"  # the llama1 recipe's curated stage (``assets.catalog.curated_documents`` names it)
 # The partitioned scale-out path of near-dedup lives in its own group: a job mixing partitions definitions
 # cannot run, so `build_corpus` leaves this group out and runs the unpartitioned `near_duplicates`.
 SCALE_OUT_GROUP = "near_dedup_scale_out"
@@ -225,8 +225,8 @@ def near_duplicates(context: dg.AssetExecutionContext, config: VerifyConfig,
 
 
 @dg.asset(group_name="dedup", deps=[near_duplicates], kinds={"python", "parquet"})
-def curated_documents(context: dg.AssetExecutionContext, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
-    """The curated corpus: exact-deduplicated documents minus near-duplicates, per source."""
+def near_dedup(context: dg.AssetExecutionContext, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
+    """Exact-deduplicated documents minus near-duplicates, per source (the llama1 recipe's curated corpus)."""
     started = time.monotonic()
     layout = corpus_storage.layout()
     removals = pq.read_table(near_dup_removals_path(layout))

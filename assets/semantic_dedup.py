@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from assets.config_base import config_class, dataclass_fields
-from assets.dedup import apply_removals, curated_documents, merge_totals
+from assets.dedup import apply_removals, merge_totals, near_dedup
 from assets.resources import CorpusStorage
 from assets.stages import (clear_inactive_sources, code_fingerprint, drop_reasons_plot, skipped_metadata,
                            stage_metadata, upstream_fingerprint)
@@ -79,7 +79,7 @@ def _similarity_metadata(result: semantic.SemDedupResult, eps: float) -> dict:
     return md
 
 
-@dg.asset(group_name="dedup", deps=[curated_documents, semantic_embedding_model], kinds={"faiss", "parquet"})
+@dg.asset(group_name="dedup", deps=[near_dedup, semantic_embedding_model], kinds={"faiss", "parquet"})
 def semantic_duplicates(context: dg.AssetExecutionContext, config: SemanticDedupConfig,
                         corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """SemDeDup over the near-deduplicated documents of the recipe's web sources: k-means, then within each

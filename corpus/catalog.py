@@ -14,13 +14,13 @@ from fsspec.implementations.arrow import ArrowFSWrapper
 
 from corpus import presets
 from corpus.schema import DOCUMENT_SCHEMA, DROPPED_SCHEMA, FUNNEL_SCHEMA
-from corpus.storage import Layout
+from corpus.storage import Layout, read_table
 
 # The order the default recipe's (llama1) stages run in; the funnel sorts by every recipe's order
 # (``presets.ALL_STAGES``), of which this is a subsequence.
 STAGE_ORDER = presets.Preset(presets.LLAMA1).funnel_order
 # The default recipe's curated documents: the output of its last stage, near-duplicate removal
-# (a recipe's own: ``presets.Preset.curated_stage``).
+# (a recipe's own: ``presets.Preset.curated_stage``; the ``curated_documents`` asset names the active one).
 CURATED_STAGE = presets.Preset(presets.LLAMA1).curated_stage
 VIEWS = ("documents", "dropped", "funnel")  # what users query
 
@@ -29,6 +29,16 @@ def _empty_table_sql(name: str, schema) -> str:
     types = {"string": "VARCHAR", "large_string": "VARCHAR", "float": "FLOAT", "int64": "BIGINT"}
     cols = ", ".join(f'"{f.name}" {types[str(f.type)]}' for f in schema)
     return f"CREATE OR REPLACE TABLE {name} ({cols})"
+
+
+def curated_counts(layout: Layout, stage: str) -> dict[str, int]:
+    """Documents per source in the complete parts of ``stage`` (from their funnel rows, no document read)."""
+    counts = {}
+    for source in presets.possible_sources(stage):
+        parts = layout.parts("funnel", stage, source)
+        if parts:
+            counts[source] = sum(read_table(p, columns=["docs_out"]).column("docs_out")[0].as_py() for p in parts)
+    return counts
 
 
 def connect(layout: Layout, read_only: bool = False, database: str | None = None) -> duckdb.DuckDBPyConnection:

@@ -46,7 +46,7 @@ STAGE_ASSETS = {
     "url_filter": "web_url_filter", "line_dedup": "cc_line_dedup", "langid": "cc_language_id",
     "gopher": "web_gopher", "c4_rules": "web_c4_rules", "fineweb_rules": "web_fineweb_rules",
     "perplexity": "cc_perplexity", "wikiref": "cc_wikiref", "quality_classifier": "web_quality_classifier",
-    "exact_dedup": "exact_dedup", "near_dedup": "curated_documents", "semantic_dedup": "semantic_dedup",
+    "exact_dedup": "exact_dedup", "near_dedup": "near_dedup", "semantic_dedup": "semantic_dedup",
 }
 _RECIPE_STAGES = {
     LLAMA1: frozenset((INGEST, *CCNET_STAGES, "exact_dedup", "near_dedup")),

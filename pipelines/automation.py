@@ -1,10 +1,13 @@
-"""Declarative automation of the corpus-wide tail: ``curated_documents`` -> ``corpus_catalog`` -> ``mixture`` ->
+"""Declarative automation of the corpus-wide tail: ``near_dedup`` -> ``curated_documents`` -> ``corpus_catalog`` -> ``mixture`` ->
 ``tokenizer`` -> ``token_shards`` are brought up to date after an upstream materialization (a near-dedup
 rerun, a partial run from the UI), and wait while a blocking check of an upstream asset fails (a curated
 corpus with duplicate ids is never tokenized). The sensor that evaluates them is off by default."""
 import dagster as dg
 
-AUTOMATED_ASSETS = ("curated_documents", "corpus_catalog", "mixture", "tokenizer", "token_shards")
+# near dedup applied, llama3's semantic dedup after it (under llama1 those report skipped), then the curated
+# corpus of the active recipe and what is built from it
+AUTOMATED_ASSETS = ("near_dedup", "semantic_embedding_model", "semantic_duplicates", "semantic_dedup",
+                    "curated_documents", "corpus_catalog", "mixture", "tokenizer", "token_shards")
 
 # eager: a dependency updated (or the asset went missing) since the asset last ran, no dependency missing or
 # in progress; and every blocking check of every dependency passed (or is requested in the same tick)
@@ -31,5 +34,5 @@ corpus_automation_sensor = dg.AutomationConditionSensorDefinition(
     "corpus_automation_sensor",
     target=dg.AssetSelection.assets(*AUTOMATED_ASSETS),
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Evaluates the automation conditions of curated_documents -> ... -> token_shards.",
+    description="Evaluates the automation conditions of near_dedup -> curated_documents -> ... -> token_shards.",
 )

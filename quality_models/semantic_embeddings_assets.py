@@ -19,7 +19,7 @@ SemanticEmbeddingConfig = config_class(
     doc="fastText unsupervised settings, and the sources it is trained on besides the deduplicated (web) ones.")
 
 
-@dg.asset(group_name="quality_models", deps=["curated_documents"], kinds={"fasttext", "python"})
+@dg.asset(group_name="quality_models", deps=["near_dedup"], kinds={"fasttext", "python"})
 def semantic_embedding_model(context: dg.AssetExecutionContext, config: SemanticEmbeddingConfig,
                              corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """fastText skipgram vectors of the curated documents; a document embeds as their SIF-weighted, centred mean."""

@@ -227,7 +227,7 @@ def test_build_corpus_on_a_two_node_ray_cluster_writes_the_in_process_bytes(cli_
     assert stages["commoncrawl_documents"] == {"executor": "ray", "executor_tasks": cc_parts, "executor_nodes": 2,
                                                "executor_side_tasks": 0}
     assert {"cc_line_dedup", "cc_language_id", "cc_perplexity", "cc_wikiref", "exact_dedup",
-            "curated_documents"} <= set(stages)
+            "near_dedup"} <= set(stages)
     assert {md["executor"] for md in stages.values()} == {"ray"}
     for shuffle in ("exact_dedup", "minhash_signatures", "near_duplicates", "token_shards"):
         assert stages[shuffle]["executor_side_tasks"] > 0 and stages[shuffle]["executor_nodes"] >= 1, shuffle

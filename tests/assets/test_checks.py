@@ -10,10 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from assets import checks
-from assets.catalog import corpus_catalog
+from assets.catalog import corpus_catalog, curated_documents
 from assets.cc_language_id import cc_language_id
 from assets.cc_line_dedup import cc_line_dedup
-from assets.dedup import curated_documents, exact_dedup, near_dup_removals_path
+from assets.dedup import exact_dedup, near_dedup, near_dup_removals_path
 from assets.resources import CorpusStorage, RawInputs
 from assets.sources import ingest_assets
 from corpus import presets
@@ -63,10 +63,14 @@ def _copy(src: Path, dst: Path) -> Path:
 
 def test_clean_curated_documents_pass_and_the_catalog_materializes(exact_deduped, tmp_path, samples_dir):
     data = _copy(exact_deduped, tmp_path / "data")
-    result = dg.materialize([curated_documents, corpus_catalog, *CHECKS], resources=_resources(data, samples_dir),
-                            selection=[curated_documents, corpus_catalog])
+    result = dg.materialize([near_dedup, curated_documents, corpus_catalog, *CHECKS], resources=_resources(data, samples_dir),
+                            selection=[near_dedup, curated_documents, corpus_catalog])
     assert result.success
-    assert _materialized(result) == {"curated_documents", "corpus_catalog"}
+    assert _materialized(result) == {"near_dedup", "curated_documents", "corpus_catalog"}
+    near, curated = (result.asset_materializations_for_node(n)[0].metadata for n in ("near_dedup", "curated_documents"))
+    assert (curated["recipe"].value, curated["curated_stage"].value) == ("llama1", "near_dedup")
+    assert curated["dagster/row_count"].value == near["docs_out"].value > 0
+    assert curated["data_files"].value == str(data / "docs" / "near_dedup" / "*" / "*.parquet")
     assert _evaluations(result) == {"curated_ids_unique_and_text_present": True, "curated_languages_within_bounds": True,
                                     "catalog_agrees_with_funnel": True}
 
@@ -78,13 +82,13 @@ def test_injected_duplicate_ids_fail_the_check_and_block_the_catalog(exact_dedup
     # the same document twice: the curated part carries the duplicate id through
     pq.write_table(pa.concat_tables([table, table.slice(0, 2)]).replace_schema_metadata(table.schema.metadata), part)
 
-    result = dg.materialize([curated_documents, corpus_catalog, *CHECKS], resources=_resources(data, samples_dir),
-                            selection=[curated_documents, corpus_catalog], raise_on_error=False)
+    result = dg.materialize([near_dedup, curated_documents, corpus_catalog, *CHECKS], resources=_resources(data, samples_dir),
+                            selection=[near_dedup, curated_documents, corpus_catalog], raise_on_error=False)
     assert _evaluations(result) == {"curated_ids_unique_and_text_present": False, "curated_languages_within_bounds": True}
     [evaluation] = [e for e in result.get_asset_check_evaluations() if not e.passed]
     assert evaluation.severity == dg.AssetCheckSeverity.ERROR
     assert evaluation.metadata["distinct_ids"].value == evaluation.metadata["documents"].value - 2
-    assert _materialized(result) == {"curated_documents"}  # corpus_catalog never ran
+    assert _materialized(result) == {"near_dedup", "curated_documents"}  # corpus_catalog never ran
     assert not result.success
     assert not (data / "catalog.duckdb").exists()
 
@@ -116,20 +120,20 @@ def test_curated_documents_outside_their_languages_block_the_catalog(exact_dedup
     # the C4 reader does not identify languages: bounding c4 to English makes every document "outside"
     data = _copy(exact_deduped, tmp_path / "data")
     run_config = {"ops": {"curated_documents_curated_languages_within_bounds": {"config": {"allowed": {"c4": ["en"]}}}}}
-    result = dg.materialize([curated_documents, corpus_catalog, *CHECKS], resources=_resources(data, samples_dir),
-                            selection=[curated_documents, corpus_catalog], run_config=run_config, raise_on_error=False)
+    result = dg.materialize([near_dedup, curated_documents, corpus_catalog, *CHECKS], resources=_resources(data, samples_dir),
+                            selection=[near_dedup, curated_documents, corpus_catalog], run_config=run_config, raise_on_error=False)
     assert _evaluations(result) == {"curated_ids_unique_and_text_present": True, "curated_languages_within_bounds": False}
     [failed] = [e for e in result.get_asset_check_evaluations() if not e.passed]
     docs = failed.metadata["languages"].value["c4"][""]
     assert docs > 0 and failed.description == f"c4: {docs} of {docs} documents outside the allowed languages (unidentified {docs})"
-    assert _materialized(result) == {"curated_documents"} and not result.success
+    assert _materialized(result) == {"near_dedup", "curated_documents"} and not result.success
 
 
 def test_the_catalog_check_fails_when_a_view_is_missing(exact_deduped, tmp_path, samples_dir):
     import duckdb
 
     data = _copy(exact_deduped, tmp_path / "data")
-    assert dg.materialize([curated_documents, corpus_catalog], resources=_resources(data, samples_dir)).success
+    assert dg.materialize([near_dedup, curated_documents, corpus_catalog], resources=_resources(data, samples_dir)).success
     con = duckdb.connect(str(data / "catalog.duckdb"))
     con.execute("DROP VIEW dropped")
     con.close()
@@ -194,6 +198,17 @@ def test_curated_parts_with_zero_rows_fail_the_curated_and_catalog_checks(tmp_pa
     assert ids.description == "nothing to check: the curated parts under docs/near_dedup/ hold 0 documents"
     assert languages.description == "nothing to check: no curated documents under docs/near_dedup/"
     assert views.description == "nothing to check: the catalog's documents view has 0 rows"
+
+
+def test_the_curated_checks_read_the_active_recipes_curated_stage(tmp_path):
+    """Under llama3 the curated corpus is semantic dedup's output, not near dedup's (which llama1 curates)."""
+    data = tmp_path / "data"
+    write_table_atomic(Layout(data).part("docs", "near_dedup", "c4", "part-0000"), DOCUMENT_SCHEMA.empty_table())
+    llama3 = CorpusStorage(data_root=str(data), recipe="llama3")
+    ids = checks.curated_ids_unique_and_text_present(corpus_storage=llama3)
+    languages = checks.curated_languages_within_bounds(config=checks.LanguageBounds(), corpus_storage=llama3)
+    assert ids.description == "nothing to check: no curated parts under docs/semantic_dedup/"
+    assert languages.description == "nothing to check: no curated documents under docs/semantic_dedup/"
 
 
 # --- a stage that removes every document fails its gate ---------------------------------------------

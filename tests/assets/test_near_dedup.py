@@ -7,7 +7,7 @@ from assets.resources import CorpusStorage
 from corpus.storage import Layout, read_table
 from tests.corpus.dedup.samples import book_chunks, book_documents, c4_texts, docs_for, edit_words, write_part
 
-NEAR_ASSETS = [dedup.minhash_signatures, dedup.lsh_band_table, dedup.near_duplicates, dedup.curated_documents]
+NEAR_ASSETS = [dedup.minhash_signatures, dedup.lsh_band_table, dedup.near_duplicates, dedup.near_dedup]
 
 
 def _materialize(root, assets, **kwargs):

@@ -7,14 +7,15 @@ import pytest
 
 from assets import checks
 from assets.catalog import corpus_catalog
-from assets.dedup import curated_documents, exact_dedup, lsh_band_table, minhash_signatures, near_duplicates
+from assets.catalog import curated_documents
+from assets.dedup import exact_dedup, lsh_band_table, minhash_signatures, near_dedup, near_duplicates
 from assets.resources import CorpusStorage, RawInputs
 from assets.sources import ingest_assets
 from corpus import catalog, storage
 from tests.s3server import documents, files, local_trees, s3_bucket
 
 c4_documents = next(a for a in ingest_assets if a.key == dg.AssetKey("c4_documents"))
-ASSETS = [c4_documents, exact_dedup, minhash_signatures, lsh_band_table, near_duplicates, curated_documents, corpus_catalog]
+ASSETS = [c4_documents, exact_dedup, minhash_signatures, lsh_band_table, near_duplicates, near_dedup, curated_documents, corpus_catalog]
 CHECKS = [checks.curated_ids_unique_and_text_present, checks.curated_languages_within_bounds,
           checks.exact_dedup_rate_within_bounds, checks.catalog_agrees_with_funnel]
 DATA_URI = "s3://corpus/data"

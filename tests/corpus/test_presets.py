@@ -56,4 +56,4 @@ def test_asset_deps_cover_both_recipes():
     assert presets.asset_deps("perplexity") == ["cc_language_id", "web_fineweb_rules"]
     deps = presets.asset_deps("exact_dedup")
     assert {"cc_wikiref", "web_quality_classifier", "c4_documents"} <= set(deps)
-    assert presets.asset_deps("semantic_dedup") == ["curated_documents"]
+    assert presets.asset_deps("semantic_dedup") == ["near_dedup"]

@@ -7,14 +7,14 @@ from typing import List
 import dagster as dg
 import numpy as np
 
-from assets.config_base import ValidatedConfig, config_class, dataclass_fields
+from assets.config_base import ValidatedConfig, config_class, dataclass_fields, dataclass_from
 from assets.resources import CorpusStorage
 from assets.stages import skipped_metadata
 from corpus import presets, recipe
 from corpus.plots import as_markdown_image, binned_histograms_plot
 from corpus.filters import quality_classifier as quality_filter
-from quality_models import quality_classifier, store
-from quality_models.wikiref_assets import training_metadata
+from quality_models import quality_classifier
+from quality_models.model_assets import published_model, training_metadata
 
 QualityClassifierModelConfig = config_class(
     "QualityClassifierModelConfig", __name__,
@@ -51,15 +51,12 @@ def quality_classifier_model(context: dg.AssetExecutionContext, config: QualityC
         inputs = quality_classifier.model_inputs(layout, preset, config.positive_sources, config.negative_stage)
     except ValueError as exc:
         raise dg.Failure(str(exc), allow_retries=False) from exc
-    params = quality_classifier.QualityParams(
-        **{name: getattr(config, name) for name in dataclass_fields(quality_classifier.QualityParams)})
+    params = dataclass_from(quality_classifier.QualityParams, config)
     folder, manifest, reused = quality_classifier.train_classifier(inputs, layout.models, params)
-    store.set_current(layout.models, quality_classifier.NAME, manifest["version"])
     context.log.info(f"held-out documents: AUC {manifest.get('heldout_document_auc')}, balanced accuracy at P=0.5 "
                      f"{manifest.get('heldout_document_accuracy')}")
-    return dg.MaterializeResult(metadata={
-        "version": manifest["version"], "path": dg.MetadataValue.path(str(folder)), "reused": reused,
+    return published_model(layout.models, quality_classifier.NAME, folder, manifest, reused, {
         "positive_sources": dg.MetadataValue.json(manifest["positive_sources"]),
         "negative_stages": dg.MetadataValue.json(manifest["negative_stages"]),
         **training_metadata(manifest, score_metadata(manifest), started),
-    }, data_version=dg.DataVersion(manifest["version"]))
+    })

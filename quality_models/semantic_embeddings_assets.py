@@ -4,11 +4,12 @@ import time
 
 import dagster as dg
 
-from assets.config_base import config_class, dataclass_fields
+from assets.config_base import config_class, dataclass_fields, dataclass_from
 from assets.resources import CorpusStorage
 from assets.stages import skipped_metadata
 from corpus import recipe
-from quality_models import semantic_embeddings, store
+from quality_models import semantic_embeddings
+from quality_models.model_assets import published_model
 
 STAGE = "semantic_dedup"  # the model embeds what this stage reads: each source's previous active stage
 
@@ -31,16 +32,12 @@ def semantic_embedding_model(context: dg.AssetExecutionContext, config: Semantic
         return dg.MaterializeResult(metadata=skipped_metadata(preset))
     sources = [*web, *(s for s in config.extra_sources if s not in web and preset.is_active(s, STAGE))]
     parts = [p for s in sources for p in layout.docs_parts(preset.upstream(s, STAGE), s)]
-    params = semantic_embeddings.EmbeddingParams(
-        **{f: getattr(config, f) for f in dataclass_fields(semantic_embeddings.EmbeddingParams)})
+    params = dataclass_from(semantic_embeddings.EmbeddingParams, config)
     folder, manifest, reused = semantic_embeddings.train_embedding_model(parts, layout.models, params)
-    store.set_current(layout.models, semantic_embeddings.NAME, manifest["version"])
     context.log.info(f"embedding model {manifest['version']} ({'reused' if reused else 'trained'}) on "
                      f"{manifest['train_documents']} documents")
-    return dg.MaterializeResult(metadata={
-        "version": manifest["version"], "path": dg.MetadataValue.path(str(folder)), "reused": reused,
+    return published_model(layout.models, semantic_embeddings.NAME, folder, manifest, reused, {
         "sources": dg.MetadataValue.json(sources), "train_documents": manifest["train_documents"],
         "train_share": dg.MetadataValue.float(manifest["train_share"]),
         "train_seconds": dg.MetadataValue.float(manifest["train_seconds"]),
-        "seconds": dg.MetadataValue.float(round(time.monotonic() - started, 2))},
-        data_version=dg.DataVersion(manifest["version"]))
+        "seconds": dg.MetadataValue.float(round(time.monotonic() - started, 2))})

@@ -28,6 +28,16 @@ REPO = Path(__file__).resolve().parents[1]
 NODE = dict(num_cpus=1, memory=3 * 1024 ** 3, node_ip_address="127.0.0.1")
 
 
+def require_private_netns() -> None:
+    """Skip the calling test where a private network namespace cannot be made: the Ray tests run only on the
+    loopback of one, so that no Ray traffic leaves the machine."""
+    import pytest
+
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"a private network namespace is not permitted here (unshare -n: {probe.stderr.strip()})")
+
+
 def loopback_command(*args: str, target: str = str(Path(__file__))) -> list[str]:
     """Python running ``target`` (default: this script; ``-m tests.x`` for a module that imports the
     project, which a script run from tests/ would shadow by tests/corpus) under ``unshare -n`` (a new

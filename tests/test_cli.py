@@ -174,12 +174,9 @@ def test_dev_serves_the_asset_graph(tmp_path, samples_dir, cli):
 def _loopback_ray_build(tmp_path: Path, samples_dir: Path, *faults: str) -> tuple[Path, dict, dict]:
     """`dagster job execute -j build_corpus` with CORPUS_EXECUTOR=ray on a two-node Ray cluster bound to 127.0.0.1
     inside a private network namespace (tests/ray_loopback.py); returns its data root, report and env."""
-    from tests.ray_loopback import loopback_command
+    from tests.ray_loopback import loopback_command, require_private_netns
 
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.skip(f"a private network namespace is not permitted here (unshare -n: {probe.stderr.strip()}): "
-                    "the Ray cluster test runs only on the loopback of one")
+    require_private_netns()
     env = _env(tmp_path, samples_dir)
     done = subprocess.run(loopback_command(*faults), cwd=REPO, env=env, capture_output=True, text=True, timeout=3500)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -121,11 +121,9 @@ def test_ray_map_returns_results_in_item_order_and_retries_an_item_whose_worker_
     """A local Ray (tests/ray_map_probe.py, inside ``unshare -n``: loopback only; ~15 s to start): four
     items, one of whose workers kills itself on the first attempt; Ray reruns it, the results come back in
     item order and each item counts as one side task however many attempts it took."""
-    from tests.ray_loopback import loopback_command
+    from tests.ray_loopback import loopback_command, require_private_netns
 
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.skip(f"a private network namespace is not permitted here (unshare -n: {probe.stderr.strip()})")
+    require_private_netns()
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("RAY_ADDRESS", None)
     done = subprocess.run(loopback_command(str(tmp_path), target="-m tests.ray_map_probe"), cwd=REPO, env=env,

@@ -26,6 +26,7 @@ A model set is versioned by a hash of its data and parameters and written atomic
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -220,14 +221,18 @@ def web_reference_docs(parts: Sequence[Path], max_docs: int) -> tuple[list[str],
 
 
 def train_tokenizer(train_path: Path, vocab_size: int, out: Path, threads: int = 2) -> None:
-    """A SentencePiece unigram model (CCNet's tokeniser kind) at ``out`` (``<lang>.sp.model``)."""
+    """A SentencePiece unigram model (CCNet's tokeniser kind) at ``out`` (``<lang>.sp.model``).
+
+    Fed the lines and written through ``model_writer``: trained from a file with a model prefix, the model
+    stores both paths (here a temp folder's random name), so each run wrote different bytes."""
     import sentencepiece
 
-    prefix = out.with_name(out.name.removesuffix(".model"))
-    sentencepiece.SentencePieceTrainer.train(input=str(train_path), model_prefix=str(prefix), vocab_size=vocab_size,
-                                             model_type="unigram", hard_vocab_limit=False, num_threads=threads,
-                                             minloglevel=2)
-    prefix.with_name(prefix.name + ".vocab").unlink()
+    model = io.BytesIO()
+    with open(train_path, encoding="utf-8") as lines:
+        sentencepiece.SentencePieceTrainer.train(sentence_iterator=(line.rstrip("\n") for line in lines),
+                                                 model_writer=model, vocab_size=vocab_size, model_type="unigram",
+                                                 hard_vocab_limit=False, num_threads=threads, minloglevel=2)
+    out.write_bytes(model.getvalue())
 
 
 def calibration(model: LanguageModel, wikipedia_docs: Sequence[str], web_docs: Sequence[str]) -> dict[str, Any]:

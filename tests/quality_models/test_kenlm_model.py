@@ -162,6 +162,23 @@ def test_same_data_and_params_reuse_the_model_and_other_params_make_a_new_versio
     assert not reused3 and other != folder and set(manifest3["languages"]) == {"fr"}
 
 
+def test_the_sentencepiece_model_is_the_same_bytes_wherever_and_however_often_it_is_trained(samples_dir, tmp_path):
+    """Published model files are content-addressed by their version: a rerun (another temp folder, another
+    data root) must write the same bytes, so the model may not store the paths it was trained from."""
+    lines = [line for doc in web_pages.wikipedia_documents(str(samples_dir)) if doc["lang"] == "en"
+             for line in ppl.normalized_lines(doc["text"])]
+    models = []
+    for run in ("a.tmp-1234", "b.tmp-5678"):
+        folder = tmp_path / run
+        folder.mkdir()
+        (folder / "train.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        kenlm_model.train_tokenizer(folder / "train.txt", 2_000, folder / "en.sp.model")
+        models.append((folder / "en.sp.model").read_bytes())
+        assert sorted(p.name for p in folder.iterdir()) == ["en.sp.model", "train.txt"]  # no .vocab left
+    assert len(lines) > 1000 and models[0] == models[1]
+    assert b"tmp-" not in models[0] and str(tmp_path).encode() not in models[0]
+
+
 def test_heldout_split_is_deterministic_and_close_to_its_fraction():
     keys = [f"wikipedia-abc:{i}" for i in range(20000)]
     held = [is_heldout(k, 0.1) for k in keys]

@@ -174,11 +174,11 @@ def _edges(context: dg.AssetExecutionContext, layout: Layout, manifest: dict, co
 VERIFIED_PAIRS_SHOWN = 50
 
 
-def _verification_metadata(index, files, verifier) -> dict:
-    """Counts of the distinct pairs measured in every partition (from their pair files) and the first of them."""
-    if verifier is None or not files:
+def _verification_metadata(index, pair_files) -> dict:
+    """Counts of the distinct pairs measured (in the partitions and the candidate groups) and the first of them."""
+    if not pair_files:
         return {}
-    counts, shown = clusters.pair_summary([clusters.pairs_path(f.parent, f.stem) for f in files], VERIFIED_PAIRS_SHOWN)
+    counts, shown = clusters.pair_summary(pair_files, VERIFIED_PAIRS_SHOWN)
     ids = index.ids(np.array([x for r in zip(shown.column("a").to_pylist(), shown.column("b").to_pylist()) for x in r], np.int64))
     rows = "\n".join(f"| {ids[2 * i]} | {ids[2 * i + 1]} | {j:.4f} | {'yes' if d else 'no'} |" for i, (j, d) in
                      enumerate(zip(shown.column("jaccard").to_pylist(), shown.column("duplicate").to_pylist())))
@@ -208,20 +208,26 @@ def lsh_band_partitions(context: dg.AssetExecutionContext, config: VerifyConfig,
 def near_duplicates(context: dg.AssetExecutionContext, config: VerifyConfig,
                     corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """MinHash LSH near-duplicates across all sources: every band partition (reused if the scale-out
-    asset computed it), union-find over their edges, the first by (source priority, id) kept."""
+    asset computed it), their deferred candidates verified once each, union-find over all verified edges,
+    the first by (source priority, id) kept."""
     started = time.monotonic()
     layout = corpus_storage.layout()
     work = near_dedup_dir(layout)
     manifest = clusters.read_manifest(work / "bands")
     clusters.clear_stale_edges(work / "edges", manifest["partitions"])
     files, verifier, computed = _edges(context, layout, manifest, config, manifest["partitions"])
+    pair_files = [clusters.pairs_path(f.parent, f.stem) for f in files] if verifier else []
+    if verifier is not None:
+        groups = clusters.verify_candidates(work / "edges", manifest["partitions"], manifest, verifier, executor_from_env(),
+                                            context.log, step_summary(context))
+        files, pair_files = files + [g.edges for g in groups], pair_files + [g.measured for g in groups]
     index = clusters.DocIndex.from_json(layout, manifest["index"])
     removals = clusters.merge_removals(files, index)
     write_table_atomic(near_dup_removals_path(layout), removals)
     return dg.MaterializeResult(metadata={
         "near_duplicates": removals.num_rows, "docs": index.size, "partitions_processed": computed,
-        "partitions_reused": len(files) - computed, "seconds": round(time.monotonic() - started, 3),
-        **_verification_metadata(index, files, verifier), **step_summary(context).metadata()})
+        "partitions_reused": len(manifest["partitions"]) - computed, "seconds": round(time.monotonic() - started, 3),
+        **_verification_metadata(index, pair_files), **step_summary(context).metadata()})
 
 
 @dg.asset(group_name="dedup", deps=[near_duplicates], kinds={"python", "parquet"})

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
+from assets.config_base import config_class, dataclass_fields, dataclass_from, keyword_fields
 from assets.resources import CorpusStorage, DUCKDB_POOL
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata, step_summary, upstream_fingerprint
 from corpus import dedup as dedup_module
@@ -78,9 +79,8 @@ def _hash_jobs(layout: Layout, upstream: dict[str, str]) -> tuple[list[Path], li
     return hash_files, todo
 
 
-class ExactDedupConfig(dg.Config):
-    duckdb_memory_limit: str = "2GB"
-    hash_buckets: int = recipe.EXACT_DEDUP_HASH_BUCKETS
+ExactDedupConfig = config_class("ExactDedupConfig", __name__,
+                                keyword_fields(exact.find_duplicates, skip=("executor", "log", "summary")))
 
 
 @dg.asset(group_name="dedup", deps=presets.asset_deps(EXACT_STAGE), kinds={"duckdb", "parquet"}, pool=DUCKDB_POOL)
@@ -107,19 +107,17 @@ def near_dedup_dir(layout: Layout):
     return layout.work / "near_dedup"
 
 
-class MinHashConfig(dg.Config):
-    ngram: int = recipe.MINHASH_NGRAM
-    num_perm: int = recipe.MINHASH_NUM_PERM
-
-
-class LshConfig(dg.Config):
-    threshold: float = recipe.MINHASH_THRESHOLD  # the dedup threshold (verified exact Jaccard)
-    candidate_threshold: float = recipe.NEAR_DEDUP_CANDIDATE_THRESHOLD  # the LSH's: bands x rows are chosen for it
-    scope: str = recipe.NEAR_DEDUP_SCOPE  # "global" or "snapshot" (recipe.NEAR_DEDUP_SCOPES)
-    num_partitions: int = recipe.NEAR_DEDUP_BAND_PARTITIONS
+MINHASH_SIGNATURE_FIELDS = ("ngram", "num_perm")  # what minhash_signatures computes; the LSH sets the rest
+MinHashConfig = config_class("MinHashConfig", __name__, {n: f for n, f in dataclass_fields(minhash.MinHashParams).items()
+                                                         if n in MINHASH_SIGNATURE_FIELDS})
+LshConfig = config_class("LshConfig", __name__, dataclass_fields(clusters.BandTableSettings),
+                         doc=clusters.BandTableSettings.__doc__)
 
 
 class VerifyConfig(dg.Config):
+    """Which sources' pairs are verified, and per-source thresholds (others: the dedup threshold). Written out:
+    it configures ``clusters.make_verifier``, whose dict field can be no dataclass or keyword default."""
+
     verify_sources: list[str] = list(recipe.NEAR_DEDUP_VERIFY_SOURCES)
     source_thresholds: dict[str, float] = {"books": recipe.BOOKS_NEAR_DUP_JACCARD}
 
@@ -134,7 +132,7 @@ def minhash_signatures(context: dg.AssetExecutionContext, config: MinHashConfig,
     parts = [(source, rank, path, upstream_fingerprint(path))
              for rank, source in enumerate(recipe.DEDUP_SOURCE_PRIORITY)
              for path in layout.docs_parts(EXACT_STAGE, source)]
-    params = minhash.MinHashParams(ngram=config.ngram, num_perm=config.num_perm)
+    params = dataclass_from(minhash.MinHashParams, config)
     summary = step_summary(context)
     index, computed = clusters.update_signatures(layout, parts, params, folder, executor_from_env(), context.log, summary)
     clusters.write_index(folder, index, params)
@@ -149,10 +147,10 @@ def lsh_band_table(context: dg.AssetExecutionContext, config: LshConfig,
     """The LSH band table, one Parquet file per band-hash prefix (bands x rows chosen for the threshold)."""
     layout = corpus_storage.layout()
     index, sig_params = clusters.read_index(layout, near_dedup_dir(layout) / "signatures")
-    params = minhash.MinHashParams.for_threshold(config.threshold, sig_params.num_perm, sig_params.ngram,
-                                                 config.candidate_threshold)
-    manifest = clusters.write_band_table(index, params, near_dedup_dir(layout) / "bands", config.num_partitions,
-                                         config.scope)
+    settings = dataclass_from(clusters.BandTableSettings, config)
+    params = settings.params(sig_params)
+    manifest = clusters.write_band_table(index, params, near_dedup_dir(layout) / "bands", settings.num_partitions,
+                                         settings.scope)
     rows = manifest["rows"]
     return dg.MaterializeResult(metadata={"bands": params.bands, "rows_per_band": params.rows,
                                           "candidate_threshold": params.candidate_threshold, "scope": config.scope,

@@ -364,6 +364,23 @@ class PairVerifier:
 # --- the pipeline steps ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class BandTableSettings:
+    """The band table's settings (``lsh_band_table``'s run config is built from them): the dedup
+    threshold (verified exact Jaccard), the LSH's candidate threshold (bands x rows are chosen for it),
+    the scope (``recipe.NEAR_DEDUP_SCOPES``) and the band-hash-prefix partition count."""
+
+    threshold: float = recipe.MINHASH_THRESHOLD
+    candidate_threshold: float = recipe.NEAR_DEDUP_CANDIDATE_THRESHOLD
+    scope: str = recipe.NEAR_DEDUP_SCOPE
+    num_partitions: int = recipe.NEAR_DEDUP_BAND_PARTITIONS
+
+    def params(self, signatures: minhash.MinHashParams) -> minhash.MinHashParams:
+        """The LSH parameters over signatures computed with ``signatures``' permutations and n-gram."""
+        return minhash.MinHashParams.for_threshold(self.threshold, signatures.num_perm, signatures.ngram,
+                                                   self.candidate_threshold)
+
+
+@dataclass(frozen=True)
 class SignatureJob:
     """One exact_dedup part's signature file to write (paths and settings only: a task any worker can run)."""
 

@@ -618,8 +618,7 @@ def verify_candidates(edges: Path, names: Sequence[str], manifest: dict, verifie
                                             for g in groups):
             return groups
     shutil.rmtree(folder, ignore_errors=True)
-    groups = write_candidate_groups(edges, names, DocIndex.from_json(verifier.index.layout, manifest["index"]), folder,
-                                    fp, group_pairs, memory_limit)
+    groups = write_candidate_groups(edges, names, verifier.index, folder, fp, group_pairs, memory_limit)
     done = list((executor or InProcessExecutor()).map(partial(verify_group, verifier), groups, log,
                                                       "near_dedup candidate verification", summary))
     with atomic_path(folder / MANIFEST) as tmp:

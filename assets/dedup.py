@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
+from assets.config_base import config_class, dataclass_fields, dataclass_from, keyword_fields
 from assets.resources import CorpusStorage, DUCKDB_POOL
 from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata, step_summary, upstream_fingerprint
 from corpus import dedup as dedup_module
@@ -78,9 +79,8 @@ def _hash_jobs(layout: Layout, upstream: dict[str, str]) -> tuple[list[Path], li
     return hash_files, todo
 
 
-class ExactDedupConfig(dg.Config):
-    duckdb_memory_limit: str = "2GB"
-    hash_buckets: int = recipe.EXACT_DEDUP_HASH_BUCKETS
+ExactDedupConfig = config_class("ExactDedupConfig", __name__,
+                                keyword_fields(exact.find_duplicates, skip=("executor", "log", "summary")))
 
 
 @dg.asset(group_name="dedup", deps=presets.asset_deps(EXACT_STAGE), kinds={"duckdb", "parquet"}, pool=DUCKDB_POOL)
@@ -107,19 +107,17 @@ def near_dedup_dir(layout: Layout):
     return layout.work / "near_dedup"
 
 
-class MinHashConfig(dg.Config):
-    ngram: int = recipe.MINHASH_NGRAM
-    num_perm: int = recipe.MINHASH_NUM_PERM
-
-
-class LshConfig(dg.Config):
-    threshold: float = recipe.MINHASH_THRESHOLD  # the dedup threshold (verified exact Jaccard)
-    candidate_threshold: float = recipe.NEAR_DEDUP_CANDIDATE_THRESHOLD  # the LSH's: bands x rows are chosen for it
-    scope: str = recipe.NEAR_DEDUP_SCOPE  # "global" or "snapshot" (recipe.NEAR_DEDUP_SCOPES)
-    num_partitions: int = recipe.NEAR_DEDUP_BAND_PARTITIONS
+MINHASH_SIGNATURE_FIELDS = ("ngram", "num_perm")  # what minhash_signatures computes; the LSH sets the rest
+MinHashConfig = config_class("MinHashConfig", __name__, {n: f for n, f in dataclass_fields(minhash.MinHashParams).items()
+                                                         if n in MINHASH_SIGNATURE_FIELDS})
+LshConfig = config_class("LshConfig", __name__, dataclass_fields(clusters.BandTableSettings),
+                         doc=clusters.BandTableSettings.__doc__)
 
 
 class VerifyConfig(dg.Config):
+    """Which sources' pairs are verified, and per-source thresholds (others: the dedup threshold). Written out:
+    it configures ``clusters.make_verifier``, whose dict field can be no dataclass or keyword default."""
+
     verify_sources: list[str] = list(recipe.NEAR_DEDUP_VERIFY_SOURCES)
     source_thresholds: dict[str, float] = {"books": recipe.BOOKS_NEAR_DUP_JACCARD}
 
@@ -134,7 +132,7 @@ def minhash_signatures(context: dg.AssetExecutionContext, config: MinHashConfig,
     parts = [(source, rank, path, upstream_fingerprint(path))
              for rank, source in enumerate(recipe.DEDUP_SOURCE_PRIORITY)
              for path in layout.docs_parts(EXACT_STAGE, source)]
-    params = minhash.MinHashParams(ngram=config.ngram, num_perm=config.num_perm)
+    params = dataclass_from(minhash.MinHashParams, config)
     summary = step_summary(context)
     index, computed = clusters.update_signatures(layout, parts, params, folder, executor_from_env(), context.log, summary)
     clusters.write_index(folder, index, params)
@@ -149,10 +147,10 @@ def lsh_band_table(context: dg.AssetExecutionContext, config: LshConfig,
     """The LSH band table, one Parquet file per band-hash prefix (bands x rows chosen for the threshold)."""
     layout = corpus_storage.layout()
     index, sig_params = clusters.read_index(layout, near_dedup_dir(layout) / "signatures")
-    params = minhash.MinHashParams.for_threshold(config.threshold, sig_params.num_perm, sig_params.ngram,
-                                                 config.candidate_threshold)
-    manifest = clusters.write_band_table(index, params, near_dedup_dir(layout) / "bands", config.num_partitions,
-                                         config.scope)
+    settings = dataclass_from(clusters.BandTableSettings, config)
+    params = settings.params(sig_params)
+    manifest = clusters.write_band_table(index, params, near_dedup_dir(layout) / "bands", settings.num_partitions,
+                                         settings.scope)
     rows = manifest["rows"]
     return dg.MaterializeResult(metadata={"bands": params.bands, "rows_per_band": params.rows,
                                           "candidate_threshold": params.candidate_threshold, "scope": config.scope,
@@ -174,11 +172,11 @@ def _edges(context: dg.AssetExecutionContext, layout: Layout, manifest: dict, co
 VERIFIED_PAIRS_SHOWN = 50
 
 
-def _verification_metadata(index, files, verifier) -> dict:
-    """Counts of the distinct pairs measured in every partition (from their pair files) and the first of them."""
-    if verifier is None or not files:
+def _verification_metadata(index, pair_files) -> dict:
+    """Counts of the distinct pairs measured (in the partitions and the candidate groups) and the first of them."""
+    if not pair_files:
         return {}
-    counts, shown = clusters.pair_summary([clusters.pairs_path(f.parent, f.stem) for f in files], VERIFIED_PAIRS_SHOWN)
+    counts, shown = clusters.pair_summary(pair_files, VERIFIED_PAIRS_SHOWN)
     ids = index.ids(np.array([x for r in zip(shown.column("a").to_pylist(), shown.column("b").to_pylist()) for x in r], np.int64))
     rows = "\n".join(f"| {ids[2 * i]} | {ids[2 * i + 1]} | {j:.4f} | {'yes' if d else 'no'} |" for i, (j, d) in
                      enumerate(zip(shown.column("jaccard").to_pylist(), shown.column("duplicate").to_pylist())))
@@ -208,20 +206,26 @@ def lsh_band_partitions(context: dg.AssetExecutionContext, config: VerifyConfig,
 def near_duplicates(context: dg.AssetExecutionContext, config: VerifyConfig,
                     corpus_storage: CorpusStorage) -> dg.MaterializeResult:
     """MinHash LSH near-duplicates across all sources: every band partition (reused if the scale-out
-    asset computed it), union-find over their edges, the first by (source priority, id) kept."""
+    asset computed it), their deferred candidates verified once each, union-find over all verified edges,
+    the first by (source priority, id) kept."""
     started = time.monotonic()
     layout = corpus_storage.layout()
     work = near_dedup_dir(layout)
     manifest = clusters.read_manifest(work / "bands")
     clusters.clear_stale_edges(work / "edges", manifest["partitions"])
     files, verifier, computed = _edges(context, layout, manifest, config, manifest["partitions"])
+    pair_files = [clusters.pairs_path(f.parent, f.stem) for f in files] if verifier else []
+    if verifier is not None:
+        groups = clusters.verify_candidates(work / "edges", manifest["partitions"], manifest, verifier, executor_from_env(),
+                                            context.log, step_summary(context))
+        files, pair_files = files + [g.edges for g in groups], pair_files + [g.measured for g in groups]
     index = clusters.DocIndex.from_json(layout, manifest["index"])
     removals = clusters.merge_removals(files, index)
     write_table_atomic(near_dup_removals_path(layout), removals)
     return dg.MaterializeResult(metadata={
         "near_duplicates": removals.num_rows, "docs": index.size, "partitions_processed": computed,
-        "partitions_reused": len(files) - computed, "seconds": round(time.monotonic() - started, 3),
-        **_verification_metadata(index, files, verifier), **step_summary(context).metadata()})
+        "partitions_reused": len(manifest["partitions"]) - computed, "seconds": round(time.monotonic() - started, 3),
+        **_verification_metadata(index, pair_files), **step_summary(context).metadata()})
 
 
 @dg.asset(group_name="dedup", deps=[near_duplicates], kinds={"python", "parquet"})

@@ -198,6 +198,10 @@ NEAR_DEDUP_VERIFY_BATCH_SHINGLES = 1 << 22
 # Ours: the measured Jaccards one verifier remembers across the band partitions it serves (a true pair
 # collides in several bands, so in several partitions): ~150 B each, ~150 MiB.
 NEAR_DEDUP_VERIFY_MEMO_PAIRS = 1 << 20
+# Ours: the deferred candidate pairs (those no later round of their partition depends on) are verified
+# once each, globally, in groups of this many pairs, one executor task per group: 4 MiB of pairs, a task
+# of a few seconds to a minute (texts re-read per part, in NEAR_DEDUP_VERIFY_BATCH_SHINGLES batches).
+NEAR_DEDUP_VERIFY_GROUP_PAIRS = 1 << 18
 # Near-dedup scope. "global": one dedup over every source and snapshot (LLaMA-1, RedPajama v1, the
 # default). "snapshot": each Common Crawl snapshot is deduplicated on its own (FineWeb: dedup across dumps
 # hurt quality, as it removes what recurs across crawls), and the documents of the other sources (and crawl

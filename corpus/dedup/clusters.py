@@ -11,12 +11,19 @@ Flow (every step streams parts and writes atomically; no Dagster here, the asset
    dedup threshold) and, in the ``snapshot`` scope, band hashes seeded by the document's snapshot
    (``scope_keys``), so no bucket, hence no cluster, spans two snapshots.
 3. ``partition_edges``: one partition alone: candidate pairs per bucket in rounds
-   (``lsh.verified_star_edges``), each verified by the exact Jaccard of the two shingle sets
-   (``PairVerifier``: texts re-read by ordinal, part by part, in bounded batches); only pairs at J >= the
-   threshold are edges; connected components -> (doc, root) edges, and every measured pair to
-   ``pairs/<partition>.parquet``. Memory follows the partition size. Each partition is one
-   ``Executor.map`` task (``all_partition_edges``).
-4. ``merge_removals``: union-find over all partitions' edge files, streamed in batches of
+   (``lsh.verified_star_edges``). A pair the next round depends on (a bucket of 3 or more open rows) is
+   verified there by the exact Jaccard of the two shingle sets (``PairVerifier``: texts re-read by
+   ordinal, part by part, in bounded batches); only pairs at J >= the threshold are edges; connected
+   components -> (doc, root) edges, every measured pair to ``pairs/<partition>.parquet``, and every other
+   candidate, unverified, to ``candidates/<partition>.parquet``. Memory follows the partition size. Each
+   partition is one ``Executor.map`` task (``all_partition_edges``).
+4. ``verify_candidates``: the distinct deferred candidates of all partitions (DuckDB, spilling), less the
+   pairs some partition measured already, each verified once, in groups ordered by the parts of their
+   documents (a group reads the texts of few parts), one ``Executor.map`` task per group; the verified
+   ones are edges too. So a pair colliding in bands of several partitions is measured once, and a pair
+   that is a candidate only in a later partition (pg1661's truncated release and its second full
+   edition, whose first partition closes the edition as the first's copy) is still found.
+5. ``merge_removals``: union-find over all partitions' and groups' edge files, streamed in batches of
    ``EDGE_BATCH_ROWS`` (``stream_components``); in each component the document first by
    (``DEDUP_SOURCE_PRIORITY`` rank, id) is kept, the others removed. Components of a union of edge sets
    do not depend on how they were split or in which order they are read, so the kept set is the same
@@ -30,12 +37,13 @@ below the threshold (Marin issue 6854). A chain of verified near copies (A~B, B~
 threshold) is one cluster: B and C are removed for A. Either way no kept pair that was verified at or
 above the threshold remains: the two are in one component, and one component keeps one document.
 A pair is verified when it shares a bucket in which one of the two is a round head when the other is
-open; a true pair missed there is still found through another of the bands (21 at 0.55).
+open, in any partition; a true pair missed there is still found through another of the bands (21 at 0.55).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sys
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -57,6 +65,7 @@ from corpus.storage import (TMP_MARK, Layout, Location, atomic_path, iter_batche
 from corpus.fingerprints import fingerprint, FINGERPRINT_KEY
 
 EDGE_SCHEMA = pa.schema([("doc", pa.int64()), ("root", pa.int64())])
+CANDIDATE_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64())])  # a < b: ordinals of a candidate pair
 REMOVALS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("kept_id", pa.string())])
 MANIFEST = "manifest.json"
 EDGE_BATCH_ROWS = 1 << 18  # (doc, root) rows the merge reads at a time; ~130 B of transient state per row: its only per-edge memory
@@ -166,17 +175,21 @@ def _compressed(parent: np.ndarray) -> np.ndarray:
 
 
 def process_partition(table: pa.Table, verify: "PairVerifier | None" = None,
-                      max_rounds: int = recipe.NEAR_DEDUP_MAX_ROUNDS) -> pa.Table:
-    """One band partition -> (doc, root) edges of its components (root: the smallest ordinal). With a
-    verifier, only verified pairs are edges (``lsh.verified_star_edges``); without, every star edge."""
+                      max_rounds: int = recipe.NEAR_DEDUP_MAX_ROUNDS) -> tuple[pa.Table, pa.Table]:
+    """One band partition -> (doc, root) edges of its components (root: the smallest ordinal) and its
+    deferred candidate pairs (``CANDIDATE_SCHEMA``). With a verifier, only verified pairs are edges and
+    the pairs no later round depends on are deferred (``lsh.verified_star_edges``); without, every star
+    edge is an edge and nothing is deferred."""
     keys, docs = table.column("key").to_numpy(), table.column("doc").to_numpy()
     if verify is None:
-        a, b = lsh.star_edges(keys, docs)
+        (a, b), deferred = lsh.star_edges(keys, docs), (np.empty(0, np.int64), np.empty(0, np.int64))
     else:
-        a, b = lsh.verified_star_edges(keys, docs, verify, max_rounds)
+        rounds = lsh.verified_star_edges(keys, docs, verify, max_rounds)
+        (a, b), deferred = rounds.edges, rounds.deferred
     nodes, roots = connected_components(a, b)
     moved = nodes != roots
-    return pa.table([pa.array(nodes[moved]), pa.array(roots[moved])], schema=EDGE_SCHEMA)
+    return (pa.table([pa.array(nodes[moved]), pa.array(roots[moved])], schema=EDGE_SCHEMA),
+            pa.table([pa.array(deferred[0]), pa.array(deferred[1])], schema=CANDIDATE_SCHEMA))
 
 
 # --- the document index: ordinal -> part, id, source, text ---------------------------------------------
@@ -275,9 +288,10 @@ class PairVerifier:
     Streaming: the pairs are measured in batches whose distinct documents hold at most ``batch_shingles``
     shingles (their signature tables' counts); a batch's texts are re-read by ordinal, part by part
     (``DocIndex.texts``), and shingled at once (``minhash.shingle_sets``). Every pair checked is recorded
-    (``take_measured``: the audit trail of one band partition). A pair colliding in bands of several
-    partitions is checked in each; a verifier serving several partitions in one process (``near_duplicates``)
-    remembers the last ``memo_pairs`` Jaccards, so it measures such a pair once (bounded memory)."""
+    (``take_measured``: the audit trail of one band partition or group of candidates). A pair some later
+    round depends on is checked in each partition that proposes it so; a verifier serving several
+    partitions in one process (``near_duplicates``) remembers the last ``memo_pairs`` Jaccards, so it
+    measures such a pair once (bounded memory). All other pairs are checked once (``verify_candidates``)."""
 
     def __init__(self, index: DocIndex, ngram: int, verify_sources: Iterable[str], thresholds: dict[str, float],
                  default_threshold: float, batch_shingles: int = recipe.NEAR_DEDUP_VERIFY_BATCH_SHINGLES,
@@ -348,6 +362,23 @@ class PairVerifier:
 
 
 # --- the pipeline steps ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BandTableSettings:
+    """The band table's settings (``lsh_band_table``'s run config is built from them): the dedup
+    threshold (verified exact Jaccard), the LSH's candidate threshold (bands x rows are chosen for it),
+    the scope (``recipe.NEAR_DEDUP_SCOPES``) and the band-hash-prefix partition count."""
+
+    threshold: float = recipe.MINHASH_THRESHOLD
+    candidate_threshold: float = recipe.NEAR_DEDUP_CANDIDATE_THRESHOLD
+    scope: str = recipe.NEAR_DEDUP_SCOPE
+    num_partitions: int = recipe.NEAR_DEDUP_BAND_PARTITIONS
+
+    def params(self, signatures: minhash.MinHashParams) -> minhash.MinHashParams:
+        """The LSH parameters over signatures computed with ``signatures``' permutations and n-gram."""
+        return minhash.MinHashParams.for_threshold(self.threshold, signatures.num_perm, signatures.ngram,
+                                                   self.candidate_threshold)
+
 
 @dataclass(frozen=True)
 class SignatureJob:
@@ -460,10 +491,15 @@ def pairs_path(edges: Path, name: str) -> Path:
     return edges.parent / "pairs" / f"{name}.parquet"
 
 
+def candidates_path(edges: Path, name: str) -> Path:
+    """The deferred candidate pairs of a band partition (``CANDIDATE_SCHEMA``), for ``verify_candidates``."""
+    return edges.parent / "candidates" / f"{name}.parquet"
+
+
 def pair_summary(pair_files: Sequence[Path], first: int, memory_limit: str = "1GB") -> tuple[dict, pa.Table]:
-    """Counts of the distinct measured pairs of ``pair_files`` (a pair colliding in several partitions is
-    in several files) and the ``first`` of them by ordinals (a, b, jaccard, duplicate). Grouped in DuckDB,
-    which spills to disk: memory does not grow with the pairs."""
+    """Counts of the distinct measured pairs of ``pair_files`` (a pair a later round depends on in several
+    partitions is in several files), of the measurements, and the ``first`` pairs by ordinals (a, b,
+    jaccard, duplicate). Grouped in DuckDB, which spills to disk: memory does not grow with the pairs."""
     con = duckdb.connect()
     con.sql(f"SET memory_limit='{memory_limit}'")
     con.read_parquet([str(f) for f in pair_files]).create_view("pairs")
@@ -473,8 +509,7 @@ def pair_summary(pair_files: Sequence[Path], first: int, memory_limit: str = "1G
     measured = con.sql("SELECT count(*) FROM pairs").fetchall()[0][0]
     head = con.sql(f"SELECT * FROM distinct_pairs ORDER BY a, b LIMIT {int(first)}").to_arrow_table()
     con.close()
-    counts = dict(pairs_verified=total, pairs_duplicate=dup, pairs_rejected=total - dup,
-                  pairs_measured_in_partitions=measured)
+    counts = dict(pairs_verified=total, pairs_duplicate=dup, pairs_rejected=total - dup, pairs_measured=measured)
     return counts, pa.table(head).cast(PAIRS_SCHEMA) if head.num_rows else PAIRS_SCHEMA.empty_table()
 
 
@@ -482,16 +517,18 @@ def partition_edges(bands: Path, edges: Path, name: str, manifest: dict,
                     verifier: PairVerifier | None) -> tuple[Path, bool]:
     """The file of one band partition's component edges, and whether it was computed now: reused when
     computed from the same band table and verification settings (that is how the partitioned scale-out
-    asset feeds the merge). With a verifier, every pair it measured goes to ``pairs_path`` too. The merge
-    streams the files; no caller holds every partition's edges."""
-    out, pairs = edges / f"{name}.parquet", pairs_path(edges, name)
+    asset feeds the merge). With a verifier, every pair it measured goes to ``pairs_path`` and its
+    deferred candidates to ``candidates_path``. The merge streams the files; no caller holds every
+    partition's edges."""
+    out, pairs, deferred = edges / f"{name}.parquet", pairs_path(edges, name), candidates_path(edges, name)
     fp = fingerprint(manifest["fingerprint"], name, verifier.settings if verifier else None,
                      _code(lsh, minhash, sys.modules[__name__]))
-    if part_is_current(out, fp) and (verifier is None or part_is_current(pairs, fp)):
+    if part_is_current(out, fp) and (verifier is None or (part_is_current(pairs, fp) and part_is_current(deferred, fp))):
         return out, False
-    table = process_partition(lsh.read_partition(bands / f"{name}.parquet"), verifier)
+    table, candidates = process_partition(lsh.read_partition(bands / f"{name}.parquet"), verifier)
     if verifier is not None:
         write_table_atomic(pairs, verifier.take_measured(), {FINGERPRINT_KEY: fp.encode()})
+        write_table_atomic(deferred, candidates, {FINGERPRINT_KEY: fp.encode()})
     write_table_atomic(out, table, {FINGERPRINT_KEY: fp.encode()})
     return out, True
 
@@ -505,10 +542,95 @@ def all_partition_edges(bands: Path, edges: Path, names: Sequence[str], manifest
     return list((executor or InProcessExecutor()).map(one, list(names), log, "near_dedup band partitions", summary))
 
 
+@dataclass(frozen=True)
+class CandidateGroup:
+    """One task of ``verify_candidates``: the file of its pairs, and where its edges and measured pairs go."""
+
+    pairs: Path
+    edges: Path
+    measured: Path
+    fingerprint: str
+
+    @classmethod
+    def numbered(cls, folder: Path, i: int, fp: str) -> "CandidateGroup":
+        name = f"{i:06d}.parquet"
+        return cls(folder / "groups" / name, folder / "edges" / name, folder / "pairs" / name, fp)
+
+
+def verify_group(verifier: PairVerifier, group: CandidateGroup) -> CandidateGroup:
+    """Verifies a group's pairs, once each: the kept ones are (doc, root) edges, every measured one is
+    recorded (``PAIRS_SCHEMA``)."""
+    table = pq.read_table(group.pairs, schema=CANDIDATE_SCHEMA)
+    a, b = table.column("a").to_numpy(), table.column("b").to_numpy()
+    keep = verifier(a, b)
+    meta = {FINGERPRINT_KEY: group.fingerprint.encode()}
+    write_table_atomic(group.measured, verifier.take_measured(), meta)
+    write_table_atomic(group.edges, pa.table([pa.array(b[keep]), pa.array(a[keep])], schema=EDGE_SCHEMA), meta)
+    return group
+
+
+def write_candidate_groups(edges: Path, names: Sequence[str], index: DocIndex, folder: Path, fp: str,
+                           group_pairs: int, memory_limit: str) -> list[CandidateGroup]:
+    """The distinct deferred candidates of the partitions ``names`` that no partition measured, as group
+    files of ``group_pairs`` pairs, ordered by (part of a, part of b, a, b): a group reads the texts of few
+    parts. Found in DuckDB, which spills to disk; this process holds one group at a time."""
+    con = duckdb.connect()
+    con.sql(f"SET memory_limit='{memory_limit}'")
+    con.read_parquet([str(candidates_path(edges, n)) for n in names]).create_view("candidates")
+    con.read_parquet([str(pairs_path(edges, n)) for n in names]).create_view("measured")
+    con.register("parts", pa.table({"part": np.arange(len(index.parts)), "lo": index.offsets[:-1], "hi": index.offsets[1:]}))
+    reader = con.sql(
+        "WITH todo AS (SELECT DISTINCT a, b FROM candidates ANTI JOIN (SELECT DISTINCT a, b FROM measured) m USING (a, b)) "
+        "SELECT todo.a, todo.b FROM todo JOIN parts pa ON todo.a >= pa.lo AND todo.a < pa.hi "
+        "JOIN parts pb ON todo.b >= pb.lo AND todo.b < pb.hi ORDER BY pa.part, pb.part, todo.a, todo.b"
+    ).to_arrow_reader(group_pairs)
+    groups, pending = [], CANDIDATE_SCHEMA.empty_table()
+
+    def write(table: pa.Table) -> None:
+        groups.append(CandidateGroup.numbered(folder, len(groups), fp))
+        write_table_atomic(groups[-1].pairs, table.cast(CANDIDATE_SCHEMA), {FINGERPRINT_KEY: fp.encode()})
+
+    for batch in reader:
+        pending = pa.concat_tables([pending, pa.Table.from_batches([batch]).cast(CANDIDATE_SCHEMA)])
+        while pending.num_rows >= group_pairs:
+            write(pending.slice(0, group_pairs))
+            pending = pending.slice(group_pairs)
+    if pending.num_rows:
+        write(pending)
+    con.close()
+    return groups
+
+
+def verify_candidates(edges: Path, names: Sequence[str], manifest: dict, verifier: PairVerifier,
+                      executor: Executor | None = None, log=WORKER_LOG, summary: ExecutionSummary | None = None,
+                      group_pairs: int = recipe.NEAR_DEDUP_VERIFY_GROUP_PAIRS,
+                      memory_limit: str = "1GB") -> list[CandidateGroup]:
+    """Every deferred candidate of the partitions ``names`` verified once (``write_candidate_groups``),
+    one ``executor`` task per group (``verify_group``), in group order; under ``edges.parent / "verify"``.
+    Reused when done for the same band table, partitions, verification settings and group size."""
+    folder = edges.parent / "verify"
+    fp = fingerprint(manifest["fingerprint"], list(names), verifier.settings, group_pairs,
+                     _code(lsh, minhash, sys.modules[__name__]))
+    if (folder / MANIFEST).exists():
+        old = json.loads((folder / MANIFEST).read_text())
+        groups = [CandidateGroup.numbered(folder, i, fp) for i in range(old["groups"])]
+        if old["fingerprint"] == fp and all(part_is_current(g.edges, fp) and part_is_current(g.measured, fp)
+                                            for g in groups):
+            return groups
+    shutil.rmtree(folder, ignore_errors=True)
+    groups = write_candidate_groups(edges, names, verifier.index, folder, fp, group_pairs, memory_limit)
+    done = list((executor or InProcessExecutor()).map(partial(verify_group, verifier), groups, log,
+                                                      "near_dedup candidate verification", summary))
+    with atomic_path(folder / MANIFEST) as tmp:
+        tmp.write_text(json.dumps(dict(fingerprint=fp, groups=len(done)), indent=1, sort_keys=True))
+    return done
+
+
 def clear_stale_edges(edges: Path, names: Iterable[str]) -> None:
-    """Removes the edge and pair files of partitions not in ``names`` (another partition count) and temps."""
+    """Removes the edge, pair and candidate files of partitions not in ``names`` (another partition
+    count) and temps."""
     keep = {f"{n}.parquet" for n in names}
-    for folder in (edges, pairs_path(edges, "x").parent):
+    for folder in (edges, pairs_path(edges, "x").parent, candidates_path(edges, "x").parent):
         for p in folder.glob("*") if folder.exists() else ():
             if p.name not in keep or TMP_MARK in p.name:
                 p.unlink()

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
+from corpus import recipe
 from corpus.executors import Executor, ExecutionSummary, InProcessExecutor, WORKER_LOG
 from corpus.fingerprints import FINGERPRINT_KEY
 from corpus.snapshots import LOCAL
@@ -104,10 +105,12 @@ def merge_buckets(buckets: Sequence[pa.Table]) -> pa.Table:
     return pa.concat_tables([REMOVALS_SCHEMA.empty_table(), *buckets]).sort_by("id")
 
 
-def find_duplicates(hash_files: Sequence[Path], num_buckets: int, memory_limit: str = "2GB",
-                    executor: Executor | None = None, log=WORKER_LOG, summary: ExecutionSummary | None = None) -> pa.Table:
+def find_duplicates(hash_files: Sequence[Path], hash_buckets: int = recipe.EXACT_DEDUP_HASH_BUCKETS,
+                    duckdb_memory_limit: str = "2GB", executor: Executor | None = None, log=WORKER_LOG,
+                    summary: ExecutionSummary | None = None) -> pa.Table:
     """Every bucket as one task of ``executor`` (default: one after the other in this process), merged
-    in id order: the same table whichever worker grouped which bucket."""
-    bucket = partial(bucket_duplicates, list(hash_files), num_buckets=num_buckets, memory_limit=memory_limit)
+    in id order: the same table whichever worker grouped which bucket. ``exact_dedup``'s run config is
+    built from these keywords."""
+    bucket = partial(bucket_duplicates, list(hash_files), num_buckets=hash_buckets, memory_limit=duckdb_memory_limit)
     executor = executor or InProcessExecutor()
-    return merge_buckets(list(executor.map(bucket, list(range(num_buckets)), log, "exact_dedup buckets", summary)))
+    return merge_buckets(list(executor.map(bucket, list(range(hash_buckets)), log, "exact_dedup buckets", summary)))

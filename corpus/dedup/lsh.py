@@ -6,7 +6,8 @@ seeded by the band number; the document's ordinal). The rows go to ``2**k`` Parq
 a partition is processed alone, in memory proportional to its own size, on any machine.
 
 In a partition, the rows are sorted by (hash, ordinal); each bucket of k documents gives k-1 *star*
-edges to its smallest ordinal (not k^2 pairs), or, verified, the rounds of ``verified_star_edges``.
+edges to its smallest ordinal (not k^2 pairs), or, verified, the rounds of ``verified_star_edges``
+(which verify here only the pairs a later round depends on, and defer the others).
 ``corpus.dedup.clusters`` turns them into components.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -125,45 +127,74 @@ def band_table_writer(folder: Path, num_partitions: int, metadata: dict[str, str
 
 def star_edges(keys: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs of a band table slice, unverified: each bucket's members joined to its smallest
-    ordinal (one round of ``verified_star_edges`` accepting every pair), each pair once."""
-    a, b = verified_star_edges(keys, docs, lambda a, b: np.ones(len(a), bool), max_rounds=1)
-    if len(a) == 0:
-        return a, b
-    pairs = np.unique(np.stack([a, b], axis=1), axis=0)
-    return pairs[:, 0], pairs[:, 1]
+    ordinal (one round of ``verified_star_edges``: all of its pairs are deferred), each pair once, sorted."""
+    return verified_star_edges(keys, docs, lambda a, b: np.ones(len(a), bool), max_rounds=1).deferred
 
 
-def verified_star_edges(keys: np.ndarray, docs: np.ndarray, verify, max_rounds: int) -> tuple[np.ndarray, np.ndarray]:
-    """The verified (head, member) pairs of a band table slice, in rounds over each bucket.
+@dataclass(frozen=True)
+class StarRounds:
+    """What ``verified_star_edges`` found: ``edges`` (a, b) verified in the rounds, and the ``deferred``
+    candidate pairs (a, b), each once, sorted: left unverified because no later round depends on them."""
 
-    A round joins every open member of a bucket to the bucket's smallest open ordinal, its head; the
-    pairs of the round (all buckets, each pair once) go to ``verify(a, b) -> keep mask`` at once. A kept
+    edges: tuple[np.ndarray, np.ndarray]
+    deferred: tuple[np.ndarray, np.ndarray]
+
+
+def verified_star_edges(keys: np.ndarray, docs: np.ndarray, verify, max_rounds: int) -> StarRounds:
+    """The (head, member) candidate pairs of a band table slice, in rounds over each bucket.
+
+    A round joins every open member of a bucket to the bucket's smallest open ordinal, its head. A kept
     pair is an edge and closes its member, the head closes, the others stay open for the next round. So the
     heads of a bucket are pairwise rejected: a member is verified against every head before its own, and
     one bad bucket minimum (a false candidate) does not hide the true pairs behind it. At most
-    ``max_rounds`` rounds (``recipe.NEAR_DEDUP_MAX_ROUNDS``)."""
+    ``max_rounds`` rounds (``recipe.NEAR_DEDUP_MAX_ROUNDS``).
+
+    Which pairs the next round proposes depends on this round's results only in buckets of 3 or more
+    open rows: a pair in such a bucket (in any of its buckets, in a round before the last) goes to
+    ``verify(a, b) -> keep mask`` here, all of the round's at once. Every other pair is *deferred*: its
+    result changes no later candidate (its buckets are left with at most one open row), so the caller
+    verifies it once, globally, however many partitions propose it (``clusters.verify_candidates``)."""
     order = np.lexsort((docs, keys))
     k, d = keys[order], docs[order]
     distinct = np.ones(len(k), bool)
     distinct[1:] = (k[1:] != k[:-1]) | (d[1:] != d[:-1])
     k, d = k[distinct], d[distinct]
-    found_a, found_b = [], []
-    for _ in range(max_rounds):
+    found_a, found_b, later_a, later_b = [], [], [], []
+    for round_no in range(max_rounds):
         new = np.ones(len(k), bool)
         new[1:] = k[1:] != k[:-1]
         members = np.flatnonzero(~new)
         if len(members) == 0:
             break
+        starts = np.flatnonzero(new)
+        sizes = np.diff(np.append(starts, len(k)))[np.cumsum(new) - 1]  # open rows of each row's bucket
         head = d[np.maximum.accumulate(np.where(new, np.arange(len(k)), 0))]
         a, b = head[members], d[members]
         pairs, inverse = np.unique(np.stack([a, b], axis=1), axis=0, return_inverse=True)
-        matched = np.asarray(verify(pairs[:, 0], pairs[:, 1]), bool)[inverse.reshape(-1)]
-        found_a.append(a[matched])
-        found_b.append(b[matched])
-        k, d = k[members[~matched]], d[members[~matched]]
-    if not found_a:
+        inverse = inverse.reshape(-1)
+        needed = np.zeros(len(pairs), bool)
+        if round_no < max_rounds - 1:
+            needed[inverse[sizes[members] > 2]] = True
+        matched = np.zeros(len(pairs), bool)
+        check = np.flatnonzero(needed)
+        matched[check] = np.asarray(verify(pairs[check, 0], pairs[check, 1]), bool)
+        later_a.append(pairs[~needed, 0])
+        later_b.append(pairs[~needed, 1])
+        found_a.append(pairs[matched, 0])
+        found_b.append(pairs[matched, 1])
+        stay = needed[inverse] & ~matched[inverse]
+        k, d = k[members[stay]], d[members[stay]]
+    return StarRounds(_concat(found_a, found_b, unique=False), _concat(later_a, later_b, unique=True))
+
+
+def _concat(a: list[np.ndarray], b: list[np.ndarray], unique: bool) -> tuple[np.ndarray, np.ndarray]:
+    if not a:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    return np.concatenate(found_a).astype(np.int64, copy=False), np.concatenate(found_b).astype(np.int64, copy=False)
+    a, b = np.concatenate(a).astype(np.int64, copy=False), np.concatenate(b).astype(np.int64, copy=False)
+    if unique and len(a):
+        pairs = np.unique(np.stack([a, b], axis=1), axis=0)
+        a, b = pairs[:, 0], pairs[:, 1]
+    return a, b
 
 
 def read_partition(path: Path) -> pa.Table:

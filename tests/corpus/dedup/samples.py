@@ -62,7 +62,7 @@ def docs_for(source: str, name: str, texts: list[str], meta: dict | None = None)
 
 def run_pipeline(layout: Layout, num_partitions: int, verify_sources=SOURCES, thresholds=None,
                  threshold: float = 0.8, candidate_threshold: float = NEAR_DEDUP_CANDIDATE_THRESHOLD,
-                 scope: str = "global"):
+                 scope: str = "global", group_pairs: int | None = None):
     """The pure near-dedup steps over the exact_dedup parts, as the assets chain them."""
     from corpus import recipe
     from corpus.dedup import clusters, minhash
@@ -76,6 +76,10 @@ def run_pipeline(layout: Layout, num_partitions: int, verify_sources=SOURCES, th
     index, computed = clusters.update_signatures(layout, parts, params, work / "signatures")
     manifest = clusters.write_band_table(index, params, work / f"bands-{num_partitions}", num_partitions, scope)
     verifier = clusters.make_verifier(layout, manifest, verify_sources, thresholds or {"books": 0.9})
-    files = [clusters.partition_edges(work / f"bands-{num_partitions}", work / f"edges-{num_partitions}", n,
-                                      manifest, verifier)[0] for n in manifest["partitions"]]
+    edges = work / f"edges-{num_partitions}"
+    files = [clusters.partition_edges(work / f"bands-{num_partitions}", edges, n, manifest, verifier)[0]
+             for n in manifest["partitions"]]
+    if verifier is not None:
+        files += [g.edges for g in clusters.verify_candidates(edges, manifest["partitions"], manifest, verifier,
+                                                              group_pairs=group_pairs or recipe.NEAR_DEDUP_VERIFY_GROUP_PAIRS)]
     return clusters.merge_removals(files, index), verifier, computed

@@ -70,10 +70,16 @@ LABELLED_ENV = "CORPUS_LANGID_LABELLED"
 REPO = Path(__file__).resolve().parents[1]
 
 
-def default_labelled_path() -> Path:
-    """``$CORPUS_LANGID_LABELLED``, else the lingua sentences beside the checkout (../shared/samples)."""
+LABELLED_IN_RAW = Path("langid") / "labelled.tsv"  # beside the sources' folders of the raw inputs
+
+
+def default_labelled_path(raw_dir: Path | None) -> Path | None:
+    """``$CORPUS_LANGID_LABELLED``, else ``<raw_dir>/langid/labelled.tsv`` (the raw inputs' folder, as every
+    source's files are found: the samples hold the lingua sentences there), else None (no raw folder)."""
     env = os.environ.get(LABELLED_ENV)
-    return Path(env) if env else REPO.parent / "shared" / "samples" / "langid" / "labelled.tsv"
+    if env:
+        return Path(env)
+    return raw_dir / LABELLED_IN_RAW if raw_dir is not None else None
 
 
 def load_fasttext(path: str):

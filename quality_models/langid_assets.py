@@ -29,21 +29,19 @@ class LangIdModelConfig(dg.Config):
 
 
 def labelled_sentences(config: LangIdModelConfig, raw_inputs: RawInputs) -> tuple[Optional[Path], str]:
-    """The labelled file and where it comes from; a path given (config or ``$CORPUS_LANGID_LABELLED``)
-    that does not exist fails the step, a default one that does not exist is (None, why)."""
-    if config.labelled_tsv:
-        path, origin = Path(config.labelled_tsv), "run config labelled_tsv"
-    elif os.environ.get(language_identifier.LABELLED_ENV):
-        path, origin = language_identifier.default_labelled_path(None), f"${language_identifier.LABELLED_ENV}"
-    else:
-        raw_dir = raw_inputs.resolved_raw_dir()
-        if raw_dir is None:
-            return None, "no raw inputs folder (RawInputs.raw_dir / $CORPUS_RAW_DIR) to hold langid/labelled.tsv"
-        path = language_identifier.default_labelled_path(raw_dir)
-        return (path, "raw inputs folder") if path.is_file() else (None, f"no labelled sentences at {path}")
-    if not path.is_file():
-        raise dg.Failure(description=f"labelled sentences not found: {path} (from the {origin})", allow_retries=False)
-    return path, origin
+    """The labelled file and where it comes from: ``labelled_tsv``, else ``$CORPUS_LANGID_LABELLED`` (either
+    missing fails the step), else ``<raw inputs folder>/langid/labelled.tsv`` (missing: (None, why))."""
+    given = config.labelled_tsv or os.environ.get(language_identifier.LABELLED_ENV)
+    if given:
+        origin = "run config labelled_tsv" if config.labelled_tsv else f"${language_identifier.LABELLED_ENV}"
+        if not Path(given).is_file():
+            raise dg.Failure(description=f"labelled sentences not found: {given} ({origin})", allow_retries=False)
+        return Path(given), origin
+    raw_dir = raw_inputs.resolved_raw_dir()
+    if raw_dir is None:
+        return None, f"no raw inputs folder (RawInputs.raw_dir / $CORPUS_RAW_DIR) to hold {language_identifier.LABELLED_IN_RAW}"
+    path = raw_dir / language_identifier.LABELLED_IN_RAW
+    return (path, "raw inputs folder") if path.is_file() else (None, f"no labelled sentences at {path}")
 
 
 def _set_metadata(name: str, result: langid_sets.SetEvaluation) -> dict:

@@ -70,16 +70,9 @@ LABELLED_ENV = "CORPUS_LANGID_LABELLED"
 REPO = Path(__file__).resolve().parents[1]
 
 
-LABELLED_IN_RAW = Path("langid") / "labelled.tsv"  # beside the sources' folders of the raw inputs
-
-
-def default_labelled_path(raw_dir: Path | None) -> Path | None:
-    """``$CORPUS_LANGID_LABELLED``, else ``<raw_dir>/langid/labelled.tsv`` (the raw inputs' folder, as every
-    source's files are found: the samples hold the lingua sentences there), else None (no raw folder)."""
-    env = os.environ.get(LABELLED_ENV)
-    if env:
-        return Path(env)
-    return raw_dir / LABELLED_IN_RAW if raw_dir is not None else None
+# the labelled sentences (default): $CORPUS_LANGID_LABELLED, else this path under the raw inputs' folder,
+# beside the sources' folders (the samples hold the lingua sentences there); ``langid_assets`` resolves it
+LABELLED_IN_RAW = Path("langid") / "labelled.tsv"
 
 
 def load_fasttext(path: str):

@@ -3,15 +3,15 @@
 
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import dagster as dg
 import pydantic
 
-from assets.config_base import ValidatedConfig
+from assets.config_base import ValidatedConfig, config_class, dataclass_fields, dataclass_from, listed
 from assets.resources import CorpusStorage
-from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata
-from corpus import recipe
+from assets.stages import run_units, stage_metadata
+from corpus.part_runners import code_fingerprint, filter_units
 from corpus import part_runners
 from corpus.inputs import sha256_file
 from corpus.filters import langid as langid_filter
@@ -22,17 +22,16 @@ SOURCE = "commoncrawl"
 UPSTREAM_STAGE = "line_dedup"
 
 
-class LanguageIdConfig(ValidatedConfig):
-    keep_languages: List[str] = pydantic.Field(default=list(recipe.CC_KEEP_LANGUAGES), min_length=1)
-    min_score: float = pydantic.Field(default=recipe.LANGID_MIN_SCORE, ge=0, le=1)
-    # e.g. {"en": 0.65} (FineWeb's English threshold); languages not listed use min_score
-    min_score_per_language: Dict[str, float] = {}
+class LanguageIdModels(ValidatedConfig):
+    """Which models the filter runs with (Dagster wiring: a user's file and a switch, no filter setting);
+    ``LanguageIdConfig`` adds the filter's settings (``LangIdFilter``'s fields)."""
+
     model_path: Optional[str] = None  # default: $CORPUS_LID_MODEL or the venv's lid.176.ftz
     # second-stage bs/hr/sr and da/nb classifiers written by the langid_model asset (held-out accuracy
     # 0.947 vs 0.930 for lid.176 alone); off: lid.176 alone
     use_refiners: bool = True
 
-    @pydantic.field_validator("min_score_per_language")
+    @pydantic.field_validator("min_score_per_language", check_fields=False)
     @classmethod
     def _scores_are_probabilities(cls, scores: Dict[str, float]) -> Dict[str, float]:
         if bad := {lang: v for lang, v in scores.items() if not 0 <= v <= 1}:
@@ -45,6 +44,13 @@ class LanguageIdConfig(ValidatedConfig):
         if path is not None and not Path(path).is_file():
             raise ValueError(f"fastText model not found: {path}")
         return path
+
+
+FILTER_SETTINGS = ("keep_languages", "min_score", "min_score_per_language")
+LanguageIdConfig = config_class(
+    "LanguageIdConfig", __name__, listed(dataclass_fields(langid_filter.LangIdFilter, FILTER_SETTINGS)), LanguageIdModels,
+    doc="The LangIdFilter's settings (defaults: corpus/recipe.py) and its models.",
+    bounds={"keep_languages": dict(min_length=1), "min_score": dict(ge=0, le=1)})
 
 
 @dg.asset(group_name="ccnet", deps=["cc_line_dedup", "langid_model"], kinds={"python", "fasttext", "parquet"})
@@ -62,8 +68,8 @@ def cc_language_id(context: dg.AssetExecutionContext, config: LanguageIdConfig, 
                     model=sha256_file(model_path), refiners=refiners.name if refiners else None)
 
     def make_filter():
-        return langid_filter.LangIdFilter(language_identifier.LanguageIdentifier(model_path, refiners), SOURCE, config.keep_languages,
-                                          config.min_score, config.min_score_per_language)
+        return dataclass_from(langid_filter.LangIdFilter, config, source=SOURCE,
+                              identifier=language_identifier.LanguageIdentifier(model_path, refiners))
 
     code = code_fingerprint(langid_filter, language_identifier, part_runners)
     units = filter_units(layout, langid_filter.STAGE, SOURCE, UPSTREAM_STAGE, settings, make_filter, code)

@@ -10,21 +10,20 @@ group only, so a new snapshot's files leave every earlier part, and its counts, 
 import time
 
 import dagster as dg
-import pydantic
 
-from assets.config_base import ValidatedConfig
+from assets.config_base import ValidatedConfig, config_class, keyword_fields
 from assets.resources import CorpusStorage, DUCKDB_POOL
 from assets.stages import run_units, stage_metadata, step_summary
-from corpus import presets, recipe
+from corpus import presets
 from corpus.filters import line_dedup
 
 SOURCE = line_dedup.SOURCE
 
 
-class LineDedupConfig(ValidatedConfig):
-    group_size: int = pydantic.Field(default=recipe.LINE_DEDUP_GROUP_SIZE, ge=0)
-    hash_buckets: int = pydantic.Field(default=recipe.LINE_DEDUP_HASH_BUCKETS, ge=1)
-    duckdb_memory_limit: str = "2GB"
+LineDedupConfig = config_class(
+    "LineDedupConfig", __name__, keyword_fields(line_dedup.LineDedupStage.plan, skip=("summary",)), ValidatedConfig,
+    doc="The keyword arguments of ``LineDedupStage.plan`` (defaults: corpus/recipe.py).",
+    bounds={"group_size": dict(ge=0), "hash_buckets": dict(ge=1)})
 
 
 @dg.asset(group_name="ccnet", deps=presets.asset_deps(line_dedup.STAGE), kinds={"python", "duckdb", "parquet"}, pool=DUCKDB_POOL)
@@ -34,8 +33,7 @@ def cc_line_dedup(context: dg.AssetExecutionContext, config: LineDedupConfig, co
     started = time.monotonic()
     layout = corpus_storage.layout()
     parts = layout.docs_parts(corpus_storage.preset().upstream(SOURCE, line_dedup.STAGE), SOURCE)
-    stage = line_dedup.LineDedupStage.plan(layout.work / line_dedup.STAGE / SOURCE, parts, config.group_size,
-                                           config.hash_buckets, config.duckdb_memory_limit, context.log,
-                                           step_summary(context))
+    stage = line_dedup.LineDedupStage.plan(layout.work / line_dedup.STAGE / SOURCE, parts, context.log,
+                                           step_summary(context), **config.model_dump())
     stats = run_units(context, layout, line_dedup.STAGE, SOURCE, stage.units)
     return dg.MaterializeResult(metadata=stage_metadata(stats, started, **stage.report(stats)))

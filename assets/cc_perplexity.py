@@ -10,33 +10,27 @@ language with no model (or no cut-offs) is kept with ``bucket`` null and counted
 """
 
 import time
-from typing import List
 
 import dagster as dg
 
+from assets.config_base import config_class, keyword_fields, listed
 from assets.resources import CorpusStorage
 from assets.stages import run_units, stage_metadata, step_summary
-from corpus import presets, recipe
+from corpus import presets
 from corpus.filters import perplexity as ppl
 from quality_models import kenlm_model, store
 
 SOURCE = ppl.SOURCE
 
 
-class PerplexityConfig(dg.Config):
-    """``cutoffs``: "auto" (CCNet's published values with CCNet's released models; otherwise the snapshot's
-    ``percentiles`` with at least ``min_docs_for_percentiles`` documents of the language, else the trained
-    model's reference distribution), "percentile" (never published values) or "ccnet" (published values,
-    refused for any model but CCNet's). ``snapshot``: one cut-off table of that name for every part
-    (default: one table per snapshot, ``corpus.snapshots.part_snapshot``). ``no_model``: "keep" or "drop"."""
-
-    cutoffs: str = "auto"
-    percentiles: List[float] = list(recipe.PERPLEXITY_PERCENTILES)
-    keep_buckets: List[str] = list(recipe.PERPLEXITY_KEEP_BUCKETS)
-    no_model: str = "keep"
-    min_docs_for_percentiles: int = recipe.PERPLEXITY_MIN_DOCS_FOR_PERCENTILES
-    sample_docs: int = recipe.PERPLEXITY_SAMPLE_DOCS
-    snapshot: str = ""
+PerplexityConfig = config_class(
+    "PerplexityConfig", __name__, listed(keyword_fields(ppl.PerplexityStage.plan, skip=("summary",))),
+    doc="""The keyword arguments of ``PerplexityStage.plan`` (defaults: corpus/recipe.py). ``cutoffs``: "auto"
+    (CCNet's published values with CCNet's released models; otherwise the snapshot's ``percentiles`` with at least
+    ``min_docs_for_percentiles`` documents of the language, else the trained model's reference distribution),
+    "percentile" (never published values) or "ccnet" (published values, refused for any model but CCNet's).
+    ``snapshot``: one cut-off table of that name for every part (default: one table per snapshot,
+    ``corpus.snapshots.part_snapshot``). ``no_model``: "keep" or "drop".""")
 
 
 @dg.asset(group_name="ccnet", deps=[*presets.asset_deps(ppl.STAGE), "perplexity_models"], kinds={"kenlm", "parquet"})
@@ -48,6 +42,6 @@ def cc_perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig,
     scorer = ppl.PerplexityScorer(store.current_dir(layout.models, kenlm_model.NAME))
     upstream = layout.docs_parts(corpus_storage.preset().upstream(SOURCE, ppl.STAGE), SOURCE)
     stage = ppl.PerplexityStage.plan(layout.models, layout.work / ppl.STAGE / "scores" / SOURCE, upstream, scorer,
-                                     context.log, **config.model_dump(), summary=step_summary(context))
+                                     context.log, step_summary(context), **config.model_dump())
     stats = run_units(context, layout, ppl.STAGE, SOURCE, stage.units)  # pass 2
     return dg.MaterializeResult(metadata=stage_metadata(stats, started, **stage.report(stats)))

@@ -14,7 +14,7 @@ from typing import Iterable
 
 import dagster as dg
 
-from assets.stages import code_fingerprint
+from corpus.part_runners import code_fingerprint
 
 PROJECT_PACKAGES = ("corpus", "assets", "quality_models", "training", "pipelines")
 

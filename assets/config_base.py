@@ -28,14 +28,17 @@ class ValidatedConfig(dg.Config):
 Fields = dict[str, tuple[Any, Any]]  # name -> (type, default)
 
 
-def dataclass_fields(cls: type) -> Fields:
-    """Every field of a dataclass with its resolved type and its default."""
+def dataclass_fields(cls: type, names: tuple[str, ...] = ()) -> Fields:
+    """Every field of a dataclass (or those in ``names``) with its resolved type and its default (a
+    ``default_factory``'s value)."""
     hints = typing.get_type_hints(cls)
     out: Fields = {}
     for f in dataclasses.fields(cls):
-        if f.default is dataclasses.MISSING:
-            raise TypeError(f"{cls.__name__}.{f.name} has no plain default; a run config field needs one")
-        out[f.name] = (hints[f.name], f.default)
+        if names and f.name not in names:
+            continue
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise TypeError(f"{cls.__name__}.{f.name} has no default; a run config field needs one")
+        out[f.name] = (hints[f.name], f.default_factory() if f.default is dataclasses.MISSING else f.default)
     return out
 
 
@@ -49,12 +52,13 @@ def listed(fields: Fields) -> Fields:
     return {n: config_type(t, d) for n, (t, d) in fields.items()}
 
 
-def dataclass_from(cls: type, config: dg.Config) -> Any:
+def dataclass_from(cls: type, config: dg.Config, **given: Any) -> Any:
     """The dataclass ``cls`` with the config's value of each of its fields that the config has (a list back
-    to a tuple where the dataclass holds a tuple); the others keep the dataclass's default."""
+    to a tuple where the dataclass holds a tuple), ``given`` for the fields no config holds (a model, a
+    source); the others keep the dataclass's default."""
     hints = typing.get_type_hints(cls)
     values = {f.name: getattr(config, f.name) for f in dataclasses.fields(cls) if f.name in type(config).model_fields}
-    return cls(**{n: tuple(v) if typing.get_origin(hints[n]) is tuple else v for n, v in values.items()})
+    return cls(**{n: tuple(v) if typing.get_origin(hints[n]) is tuple else v for n, v in values.items()}, **given)
 
 
 def keyword_fields(fn: Callable, skip: tuple[str, ...] = ()) -> Fields:

@@ -12,7 +12,8 @@ import xxhash
 
 from assets.config_base import config_class, dataclass_fields, dataclass_from, keyword_fields
 from assets.resources import CorpusStorage, DUCKDB_POOL
-from assets.stages import code_fingerprint, filter_units, run_units, stage_metadata, step_summary, upstream_fingerprint
+from assets.stages import run_units, stage_metadata, step_summary
+from corpus.part_runners import code_fingerprint, filter_units, upstream_fingerprint
 from corpus import dedup as dedup_module
 from corpus import presets, recipe, snapshots
 from corpus.dedup import RemovalFilter, clusters, exact, lsh, minhash

@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 from assets.config_base import config_class, dataclass_fields
 from assets.dedup import apply_removals, merge_totals, near_dedup
 from assets.resources import CorpusStorage
-from assets.stages import (clear_inactive_sources, code_fingerprint, drop_reasons_plot, skipped_metadata,
-                           stage_metadata, upstream_fingerprint)
+from assets.stages import clear_inactive_sources, drop_reasons_plot, skipped_metadata, stage_metadata
+from corpus.part_runners import code_fingerprint, upstream_fingerprint
 from corpus import plots, presets, recipe
 from corpus.dedup import semantic
 from corpus.storage import Layout, iter_batches, part_is_current, write_table_atomic

@@ -19,12 +19,12 @@ from assets.config_base import ValidatedConfig, config_class, keyword_fields
 from assets import commoncrawl_snapshot
 from assets.raw_sources import COMMONCRAWL_SNAPSHOTS, raw_asset_key
 from assets.resources import CorpusStorage, RawInputs, unreachable_host_fails_the_step
-from assets.stages import Unit, code_fingerprint, fingerprint_cache, run_units, stage_metadata
+from assets.stages import fingerprint_cache, run_units, stage_metadata
+from corpus.part_runners import Unit, code_fingerprint, ingest_part
 from corpus import recipe
 from corpus.fingerprints import FingerprintCache, content_fingerprint
 from corpus.inputs import expand_paths, explicit_input_units
 from corpus.sources import reader
-from corpus.part_runners import ingest_part
 from corpus.fingerprints import fingerprint
 from corpus.storage import Layout
 from corpus.validation import missing_local_inputs

@@ -16,9 +16,7 @@ from corpus.executors import ExecutionSummary, PartJob, executor_from_env
 from corpus.fingerprints import FingerprintCache
 from corpus.plots import Markdown, as_markdown_image, bar_plot
 from corpus.schema import DOCUMENT_SCHEMA
-# Unit, code_fingerprint, filter_units and upstream_fingerprint are pure (corpus.part_runners); the asset
-# modules import them from here with the rest of a stage's wiring
-from corpus.part_runners import Unit, code_fingerprint, filter_units, upstream_fingerprint  # noqa: F401
+from corpus.part_runners import Unit, code_fingerprint, filter_units
 from corpus.storage import Layout, PartStats, part_is_current, read_part_stats
 
 

@@ -7,14 +7,13 @@ import dagster as dg
 import pydantic
 
 from assets.catalog import corpus_catalog
-from assets.config_base import ValidatedConfig, config_class, dataclass_fields
+from assets.config_base import ValidatedConfig, config_class, dataclass_fields, keyword_fields
 from assets.resources import CorpusStorage
 from assets.stages import step_summary
 from corpus import funnel, mixture, tokens
 from corpus.shards import MANIFEST
 from corpus.tokenizer import token_counter
-from corpus.recipe import (MIXTURE_SAMPLE_SEED, MIXTURE_SEED, MIXTURE_SHARES_PCT, MIXTURE_TOTAL_TOKENS, SHARD_TOKENS, SOURCES,
-                           TOKENIZER_SAMPLE_CHARS, TOKENIZER_VOCAB_SIZE)
+from corpus.recipe import MIXTURE_SAMPLE_SEED, MIXTURE_SEED, MIXTURE_SHARES_PCT, MIXTURE_TOTAL_TOKENS, SOURCES
 
 
 class MixtureSettings(ValidatedConfig):
@@ -84,11 +83,16 @@ def mixture_asset(context: dg.AssetExecutionContext, config: MixtureConfig, corp
     })
 
 
-class TokenizerConfig(dg.Config):
-    vocab_size: int = TOKENIZER_VOCAB_SIZE
-    sample_chars: int = TOKENIZER_SAMPLE_CHARS
-    # a user-supplied tokenizer.json instead of training one
+class TokenizerFile(dg.Config):
+    """A user's tokenizer.json instead of training one (a user path, Dagster wiring); ``TokenizerConfig``
+    adds the training settings (``build_tokenizer``'s keyword arguments)."""
+
     tokenizer_path: Optional[str] = None
+
+
+TokenizerConfig = config_class(
+    "TokenizerConfig", __name__, keyword_fields(tokens.build_tokenizer, skip=("user_file",)), TokenizerFile,
+    doc="The keyword arguments of ``corpus.tokens.build_tokenizer`` (defaults: corpus/recipe.py), or a user's file.")
 
 
 @dg.asset(group_name="tokens", deps=[mixture_asset], kinds={"huggingface"})
@@ -96,8 +100,8 @@ def tokenizer(context: dg.AssetExecutionContext, config: TokenizerConfig, corpus
     """``models/tokenizer/<hash>/tokenizer.json``: LLaMA-style BPE trained on a sample of the planned documents."""
     layout = corpus_storage.layout()
     user = Path(config.tokenizer_path) if config.tokenizer_path else None
-    info = tokens.build_tokenizer(layout, corpus_storage.preset().curated_stage, mixture.plan_path(layout), config.vocab_size,
-                                  config.sample_chars, user)
+    info = tokens.build_tokenizer(layout, corpus_storage.preset().curated_stage, mixture.plan_path(layout),
+                                  **config.model_dump(exclude={"tokenizer_path"}), user_file=user)
     if info["vocab_size"] < config.vocab_size and user is None:
         context.log.warning(f"the sample yields a vocabulary of {info['vocab_size']:,}, below the {config.vocab_size:,} asked")
     return dg.MaterializeResult(metadata={
@@ -111,9 +115,9 @@ def tokenizer(context: dg.AssetExecutionContext, config: TokenizerConfig, corpus
     })
 
 
-class TokenShardsConfig(dg.Config):
-    shard_tokens: int = SHARD_TOKENS
-    force: bool = False
+TokenShardsConfig = config_class(
+    "TokenShardsConfig", __name__, keyword_fields(tokens.build_token_shards, skip=("log", "summary")),
+    doc="The keyword arguments of ``corpus.tokens.build_token_shards`` (defaults: corpus/recipe.py).")
 
 
 @dg.asset(group_name="tokens", deps=[tokenizer], kinds={"numpy"})
@@ -121,7 +125,7 @@ def token_shards(context: dg.AssetExecutionContext, config: TokenShardsConfig, c
     """``shards/``: flat uint16/uint32 ``.bin`` token files + ``manifest.json`` with the exact achieved shares."""
     layout = corpus_storage.layout()
     m = tokens.build_token_shards(layout, corpus_storage.preset().curated_stage, mixture.plan_path(layout), tokens.tokenizer_dir(layout),
-                                  layout.shards, config.shard_tokens, log=context.log.info, force=config.force, summary=step_summary(context))
+                                  layout.shards, log=context.log.info, summary=step_summary(context), **config.model_dump())
     for w in m["warnings"]:
         context.log.warning(w)
     context.log.info(f"unigram entropy of the train shards: {m['unigram_entropy_nats']:.4f} nats/token")

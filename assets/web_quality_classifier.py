@@ -10,8 +10,8 @@ import time
 import dagster as dg
 
 from assets.resources import CorpusStorage
-from assets.stages import (clear_inactive_sources, code_fingerprint, drop_reasons_plot, filter_units, run_units,
-                           skipped_metadata, stage_metadata)
+from assets.stages import clear_inactive_sources, drop_reasons_plot, run_units, skipped_metadata, stage_metadata
+from corpus.part_runners import code_fingerprint, filter_units
 from assets.web_heuristics import rules_config, rules_from
 from corpus import presets
 from corpus import part_runners

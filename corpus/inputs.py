@@ -291,6 +291,23 @@ def _escape(component: str) -> str:
     return "".join(chr(b) if b in _LITERAL else f"{_ESCAPE}{b:02x}" for b in raw)
 
 
+_ESCAPED_BYTE = re.compile(f"{_ESCAPE}([0-9a-f]{{2}})")
+
+
+def key_path(key: str) -> str:
+    """The relative POSIX path whose ``path_key`` is ``key`` (its inverse); ValueError when no path's is."""
+    if key.startswith(ESCAPED_MARK):
+        pieces = _ESCAPED_BYTE.split(key.removeprefix(ESCAPED_MARK).replace(PATH_SEPARATOR, "/"))
+        # split keeps the hex digits of each escape at the odd positions, the literal text at the even ones
+        raw = b"".join(bytes.fromhex(p) if i % 2 else p.encode("ascii", "replace") for i, p in enumerate(pieces))
+        relpath = raw.decode("utf-8", "surrogateescape")
+    else:
+        relpath = key.replace(PATH_SEPARATOR, "/")
+    if path_key(relpath) != key:
+        raise ValueError(f"{key!r} is not the part name of any path")
+    return relpath
+
+
 def part_name(root: Path, path: Path) -> str:
     """The part name of an input under a source root: ``path_key`` of its path relative to the root."""
     return path_key(path.relative_to(root).as_posix())

@@ -4,10 +4,11 @@
   ``CC-MAIN-2024-10``; a snapshot's ``wet.paths.gz`` lists its WET files, one path per line, relative to
   the data host (``crawl-data/CC-MAIN-2024-10/segments/<segment>/wet/<file>.warc.wet.gz``).
 - A file's *partition key* is its path under the commoncrawl source root, made key-safe the same way
-  ``corpus.inputs.part_name`` names parts (``/`` -> ``__``). So the partition key **is** the part name
-  that the unpartitioned ``commoncrawl_documents`` asset gives the same file: a partition backfill and
-  the unpartitioned asset write, fingerprint and skip the very same part. The mapping is checked to be
-  reversible (key -> path -> URL) instead of guessed.
+  ``corpus.inputs.part_name`` names parts (``/`` -> ``__``; a path with other characters, such as the
+  British Library's ``...-32090~opera~8443.warc.gz``, escaped behind ``=``). So the partition key **is** the
+  part name that the unpartitioned ``commoncrawl_documents`` asset gives the same file: a partition backfill
+  and the unpartitioned asset write, fingerprint and skip the very same part. The key maps back to its path
+  (``corpus.inputs.key_path``, the exact inverse) and URL instead of being guessed.
 - A part's *snapshot* (``part_snapshot``) is the first component of its path that is a snapshot id
   (``CC-MAIN-2024-10/segments/...`` or ``crawl-data/CC-MAIN-2024-10/...``); a part whose path names
   none belongs to ``LOCAL``. Snapshots are the unit of Common Crawl work (CCNet): line-dedup groups and
@@ -22,19 +23,20 @@ import hashlib
 import json
 import os
 import re
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Sequence
 
-from corpus.inputs import ESCAPED_MARK, ORDINARY_COMPONENT as _COMPONENT, PATH_SEPARATOR as SEPARATOR, part_name
+from corpus.inputs import ESCAPED_MARK, PATH_SEPARATOR as SEPARATOR, key_path, path_key
 
 COLLINFO_URL = "https://index.commoncrawl.org/collinfo.json"
 DATA_URL = "https://data.commoncrawl.org"
 PATHS_PREFIX = "crawl-data/"  # every path in a *.paths.gz listing starts with it
 SNAPSHOT_ID = re.compile(r"^CC-MAIN-\d{4}-\d{2}$")
 LOCAL = "local"  # the snapshot of parts whose path names no Common Crawl snapshot
-_DAGSTER_INVALID = ("...",)  # Dagster refuses partition keys containing these (control chars are excluded above)
+_DAGSTER_INVALID = ("...",)  # Dagster refuses partition keys containing these (path_key escapes control chars)
 FETCH_TIMEOUT_S = 60.0
 
 
@@ -111,29 +113,33 @@ def parse_paths(data: bytes, snapshot: str, limit: int | None = None) -> list[st
 
 
 def partition_key(relpath: str) -> str:
-    """The partition key of a file at ``relpath`` under the source root: its part name, checked reversible."""
-    parts = PurePosixPath(relpath).parts
-    bad = [p for p in parts if not _COMPONENT.match(p) or p in (".", "..")]
-    if not parts or bad or relpath.startswith("/"):
-        raise ListingError(f"{relpath!r}: path components must match {_COMPONENT.pattern} (got {bad or relpath!r})")
-    key = part_name(Path("/"), Path("/") / relpath)
+    """The partition key of a file at ``relpath`` under the source root: its part name (``path_key``: an
+    odd file name, ``a~b.warc.gz``, is escaped, ``=a_7eb.warc.gz``), which ``relpath_for_key`` maps back."""
+    _check_relpath(relpath)
+    key = path_key(relpath)
     if any(s in key for s in _DAGSTER_INVALID):
         raise ListingError(f"{relpath!r}: key {key!r} contains a substring Dagster refuses")
-    assert relpath_for_key(key) == relpath, (relpath, key)
     return key
 
 
 def relpath_for_key(key: str) -> str:
-    """Inverse of ``partition_key``."""
-    relpath = key.replace(SEPARATOR, "/")
-    parts = PurePosixPath(relpath).parts
-    if not parts or any(not _COMPONENT.match(p) or p in (".", "..") for p in parts):
-        raise ListingError(f"partition key {key!r} does not name a file path")
+    """Inverse of ``partition_key``: the path under the source root a key names (never outside it)."""
+    try:
+        relpath = key_path(key)
+    except ValueError:
+        raise ListingError(f"partition key {key!r} does not name a file path") from None
+    _check_relpath(relpath)
     return relpath
 
 
+def _check_relpath(relpath: str) -> None:
+    """A path under the source root: relative, no empty, ``.`` or ``..`` component."""
+    if relpath.startswith("/") or any(c in ("", ".", "..") for c in relpath.split("/")):
+        raise ListingError(f"{relpath!r} is not a file path under the source root")
+
+
 def file_url(data_url: str, relpath: str) -> str:
-    return f"{data_url.rstrip('/')}/{PATHS_PREFIX}{relpath}"
+    return f"{data_url.rstrip('/')}/{PATHS_PREFIX}{urllib.parse.quote(relpath)}"
 
 
 def snapshot_of(relpath: str) -> str | None:

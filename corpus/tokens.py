@@ -16,6 +16,7 @@ import numpy as np
 
 from corpus import funnel, megatron, mixture, model_cache
 from corpus.executors import ExecutionSummary, executor_from_env
+from corpus.recipe import SHARD_TOKENS, TOKENIZER_SAMPLE_CHARS, TOKENIZER_VOCAB_SIZE
 from corpus.storage import TMP_MARK, Layout, atomic_path
 from corpus.shards import MANIFEST, MANIFEST_VERSION, ShardWriter, entropy_nats, manifest_is_current, read_manifest, shard_dtype, write_split
 from corpus.token_cache import TokenCache, exact_plan
@@ -29,7 +30,7 @@ class _Log:
     info: Callable[[str], None]
 
 def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_dir: Path, out: Path,
-                       shard_tokens: int, log: Callable[[str], None] = print, force: bool = False,
+                       shard_tokens: int = SHARD_TOKENS, log: Callable[[str], None] = print, force: bool = False,
                        summary: ExecutionSummary | None = None) -> dict:
     """Encode the mixture plan into ``out`` and write ``manifest.json`` last; returns the manifest. The
     document ranges are encoded on the executor ``CORPUS_EXECUTOR`` names, each a side task of ``summary``."""
@@ -129,8 +130,8 @@ def build_token_shards(layout: Layout, stage: str, plan_path: Path, tokenizer_di
 def tokenizer_dir(layout: Layout) -> Path:
     return layout.models / "tokenizer"
 
-def build_tokenizer(layout: Layout, stage: str, plan_path: Path, vocab_size: int, sample_chars: int,
-                    user_file: Path | None = None) -> dict:
+def build_tokenizer(layout: Layout, stage: str, plan_path: Path, vocab_size: int = TOKENIZER_VOCAB_SIZE,
+                    sample_chars: int = TOKENIZER_SAMPLE_CHARS, user_file: Path | None = None) -> dict:
     """Train the tokenizer on a sample of the planned documents (or install a user's) and mark it latest."""
     out = tokenizer_dir(layout)
     if user_file is not None:

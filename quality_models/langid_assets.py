@@ -3,12 +3,13 @@ the second-stage cluster refiners trained on the train half of the labelled sent
 evaluated on the held-out half and on the labelled sets of other distributions
 (``quality_models.langid_sets``), accuracy per language as metadata. Logic: ``quality_models.language_identifier``."""
 
+import os
 from pathlib import Path
 from typing import Optional
 
 import dagster as dg
 
-from assets.resources import CorpusStorage
+from assets.resources import CorpusStorage, RawInputs
 from corpus.inputs import sha256_file
 from quality_models import langid_sets, language_identifier
 
@@ -19,9 +20,28 @@ def current_refiners(layout) -> Optional[Path]:
 
 
 class LangIdModelConfig(dg.Config):
+    """Hand-written: user paths and a switch (Dagster wiring); the trainer takes no settings."""
+
     model_path: Optional[str] = None  # default: $CORPUS_LID_MODEL or the venv's lid.176.ftz
-    labelled_tsv: Optional[str] = None  # default: $CORPUS_LANGID_LABELLED or ../shared/samples/langid/labelled.tsv
+    # default: $CORPUS_LANGID_LABELLED, else <raw inputs folder>/langid/labelled.tsv (RawInputs.raw_dir)
+    labelled_tsv: Optional[str] = None
     train_refiners: bool = True
+
+
+def labelled_sentences(config: LangIdModelConfig, raw_inputs: RawInputs) -> tuple[Optional[Path], str]:
+    """The labelled file and where it comes from: ``labelled_tsv``, else ``$CORPUS_LANGID_LABELLED`` (either
+    missing fails the step), else ``<raw inputs folder>/langid/labelled.tsv`` (missing: (None, why))."""
+    given = config.labelled_tsv or os.environ.get(language_identifier.LABELLED_ENV)
+    if given:
+        origin = "run config labelled_tsv" if config.labelled_tsv else f"${language_identifier.LABELLED_ENV}"
+        if not Path(given).is_file():
+            raise dg.Failure(description=f"labelled sentences not found: {given} ({origin})", allow_retries=False)
+        return Path(given), origin
+    raw_dir = raw_inputs.resolved_raw_dir()
+    if raw_dir is None:
+        return None, f"no raw inputs folder (RawInputs.raw_dir / $CORPUS_RAW_DIR) to hold {language_identifier.LABELLED_IN_RAW}"
+    path = raw_dir / language_identifier.LABELLED_IN_RAW
+    return (path, "raw inputs folder") if path.is_file() else (None, f"no labelled sentences at {path}")
 
 
 def _set_metadata(name: str, result: langid_sets.SetEvaluation) -> dict:
@@ -37,15 +57,17 @@ def _set_metadata(name: str, result: langid_sets.SetEvaluation) -> dict:
 
 
 @dg.asset(group_name="quality_models", kinds={"fasttext"})
-def langid_model(context: dg.AssetExecutionContext, config: LangIdModelConfig, corpus_storage: CorpusStorage) -> dg.MaterializeResult:
+def langid_model(context: dg.AssetExecutionContext, config: LangIdModelConfig, corpus_storage: CorpusStorage,
+                 raw_inputs: RawInputs) -> dg.MaterializeResult:
     """fastText lid.176 plus bs/hr/sr and da/nb refiners, evaluated on held-out and off-distribution labelled text."""
     model_path = Path(config.model_path) if config.model_path else language_identifier.default_model_path()
     base = language_identifier.LanguageIdentifier(model_path)  # raises if missing or not a fastText model
     sha = sha256_file(model_path)
     md = {"model_path": dg.MetadataValue.path(str(model_path)), "model_sha256": sha}
-    labelled = Path(config.labelled_tsv) if config.labelled_tsv else language_identifier.default_labelled_path()
-    if not labelled.exists() and not config.labelled_tsv:
-        context.log.warning(f"no labelled sentences at {labelled}: lid.176 validated, not evaluated, no refiners")
+    labelled, origin = labelled_sentences(config, raw_inputs)
+    md["labelled_sentences"] = dg.MetadataValue.path(str(labelled)) if labelled else f"none: {origin}"
+    if labelled is None:
+        context.log.warning(f"{origin}: lid.176 validated, not evaluated, no refiners")
         return dg.MaterializeResult(metadata=md, data_version=dg.DataVersion(sha))
     heldout = language_identifier.read_labelled(labelled, "heldout")
     refiners = language_identifier.publish_refiners(corpus_storage.layout().models, labelled) if config.train_refiners else None

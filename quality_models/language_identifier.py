@@ -70,10 +70,9 @@ LABELLED_ENV = "CORPUS_LANGID_LABELLED"
 REPO = Path(__file__).resolve().parents[1]
 
 
-def default_labelled_path() -> Path:
-    """``$CORPUS_LANGID_LABELLED``, else the lingua sentences beside the checkout (../shared/samples)."""
-    env = os.environ.get(LABELLED_ENV)
-    return Path(env) if env else REPO.parent / "shared" / "samples" / "langid" / "labelled.tsv"
+# the labelled sentences (default): $CORPUS_LANGID_LABELLED, else this path under the raw inputs' folder,
+# beside the sources' folders (the samples hold the lingua sentences there); ``langid_assets`` resolves it
+LABELLED_IN_RAW = Path("langid") / "labelled.tsv"
 
 
 def load_fasttext(path: str):

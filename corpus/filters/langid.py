@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -45,9 +45,10 @@ class LangIdFilter(DocumentFilter):
 
     identifier: object
     source: str
-    keep_languages: Sequence[str] = recipe.CC_KEEP_LANGUAGES
+    keep_languages: tuple[str, ...] = recipe.CC_KEEP_LANGUAGES
     min_score: float = recipe.LANGID_MIN_SCORE
-    min_score_per_language: Mapping[str, float] = field(default_factory=dict)
+    # e.g. {"en": 0.65} (FineWeb's English threshold); languages not listed use min_score
+    min_score_per_language: dict[str, float] = field(default_factory=dict)
     stage: str = STAGE
 
     def threshold(self, label: str) -> float:

@@ -48,7 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from corpus import part_runners, plots, snapshots
+from corpus import part_runners, plots, recipe, snapshots
 from corpus.executors import ExecutionSummary, executor_from_env
 from corpus.filters.base import DocumentFilter, Judgement
 from corpus.fingerprints import FINGERPRINT_KEY, fingerprint
@@ -325,8 +325,11 @@ class LineDedupStage:
     units: list[Unit]
 
     @classmethod
-    def plan(cls, work: Path, parts: Sequence[Location], group_size: int, hash_buckets: int,
-             duckdb_memory_limit: str, log: Any, summary: ExecutionSummary | None = None) -> "LineDedupStage":
+    def plan(cls, work: Path, parts: Sequence[Location], log: Any, summary: ExecutionSummary | None = None, *,
+             group_size: int = recipe.LINE_DEDUP_GROUP_SIZE, hash_buckets: int = recipe.LINE_DEDUP_HASH_BUCKETS,
+             duckdb_memory_limit: str = "2GB") -> "LineDedupStage":
+        """Pass 1 (hash the stale parts, count the stale groups) and the units of pass 2; the keyword
+        arguments are ``LineDedupConfig``'s fields."""
         code = code_fingerprint(sys.modules[__name__], part_runners)
         executor = executor_from_env()
         hashed = {p: HashJob(p, work / "hashes" / p.name, work / "keys" / p.name,

@@ -402,12 +402,14 @@ class PerplexityStage:
 
     @classmethod
     def plan(cls, models: Path, score_dir: Path, upstream: Sequence[Path], scorer: PerplexityScorer, log: Any,
-             cutoffs: str, percentiles: Sequence[float], keep_buckets: Sequence[str], no_model: str,
-             min_docs_for_percentiles: int, sample_docs: int, snapshot: str,
-             summary: ExecutionSummary | None = None) -> "PerplexityStage":
+             summary: ExecutionSummary | None = None, *, cutoffs: str = "auto",
+             percentiles: tuple[float, ...] = recipe.PERPLEXITY_PERCENTILES,
+             keep_buckets: tuple[str, ...] = recipe.PERPLEXITY_KEEP_BUCKETS, no_model: str = "keep",
+             min_docs_for_percentiles: int = recipe.PERPLEXITY_MIN_DOCS_FOR_PERCENTILES,
+             sample_docs: int = recipe.PERPLEXITY_SAMPLE_DOCS, snapshot: str = "") -> "PerplexityStage":
         """Score the parts not scored yet (one ``executor_from_env().map`` task each), then per snapshot
         (``snapshot``: one table of that name for every part) pool a ``ScoreSample`` and resolve the
-        cut-offs under ``models/perplexity_cutoffs/``; the other arguments are ``PerplexityConfig``'s."""
+        cut-offs under ``models/perplexity_cutoffs/``; the keyword arguments are ``PerplexityConfig``'s fields."""
         if no_model not in ("keep", "drop"):
             raise ValueError(f"no_model must be 'keep' or 'drop', not {no_model!r}")
         code = code_fingerprint(sys.modules[__name__], part_runners)

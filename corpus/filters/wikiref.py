@@ -11,6 +11,7 @@ per language and of every scored one into the part's stats, which ``stage_report
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,15 @@ def fasttext_text(text: str) -> str:
 
 def drop_reason(min_score: float) -> str:
     return f"wikiref<{min_score:g}"
+
+
+def applied_keep_rule(model_dir: Path, min_score: float | None = None) -> tuple[float, str]:
+    """The threshold and the rule the filter applies: the model's own keep rule (its manifest's
+    ``keep_rule``), or ``min_score`` when given (a run config's override)."""
+    if min_score is not None:
+        return min_score, f"P(wiki-ref) >= {min_score:g} (run config)"
+    rule = json.loads((Path(model_dir) / "manifest.json").read_text())["keep_rule"]
+    return rule["min_score"], rule["rule"]
 
 
 class WikirefScorer:

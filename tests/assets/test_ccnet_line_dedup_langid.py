@@ -7,11 +7,12 @@ import pytest
 
 from assets.cc_language_id import cc_language_id
 from assets.cc_line_dedup import cc_line_dedup
-from assets.resources import CorpusStorage
+from assets.resources import CorpusStorage, RawInputs
 from corpus.schema import new_document
 from corpus.part_runners import ingest_part
 from corpus.storage import Layout, PartWriter
 from quality_models.langid_assets import langid_model
+from quality_models.language_identifier import LABELLED_ENV, LABELLED_IN_RAW
 
 LANGS = ("en", "de", "fr", "ru", "hr", "zh")
 
@@ -49,8 +50,9 @@ def _table(layout, tree, stage):
 LID_ALONE = {"ops": {"cc_language_id": {"config": {"use_refiners": False}}}}
 
 
-def _materialize(root, assets, run_config=None):
-    result = dg.materialize(assets, resources={"corpus_storage": CorpusStorage(data_root=str(root))},
+def _materialize(root, assets, run_config=None, raw_dir=None):
+    result = dg.materialize(assets, resources={"corpus_storage": CorpusStorage(data_root=str(root)),
+                                               "raw_inputs": RawInputs(raw_dir=str(raw_dir) if raw_dir else None)},
                             run_config=run_config or {}, raise_on_error=True)
     assert result.success
     return result
@@ -121,8 +123,8 @@ def test_per_language_threshold_and_kept_languages_from_config(tmp_path, samples
 
 
 @pytest.mark.slow
-def test_langid_model_asset_reports_heldout_accuracy(tmp_path):
-    result = _materialize(tmp_path / "data", [langid_model])
+def test_langid_model_asset_reports_heldout_accuracy(tmp_path, samples_dir):
+    result = _materialize(tmp_path / "data", [langid_model], raw_dir=samples_dir)
     md = result.asset_materializations_for_node("langid_model")[0].metadata
     assert md["accuracy"].value >= 0.93 and md["accuracy"].value > md["base_accuracy"].value
     assert len(md["model_sha256"].value) == 64
@@ -131,6 +133,32 @@ def test_langid_model_asset_reports_heldout_accuracy(tmp_path):
     assert md["gettext_accuracy"].value > md["gettext_base_accuracy"].value
     assert md["wikipedia_accuracy"].value == md["wikipedia_base_accuracy"].value
     assert "| sr |" in md["gettext_accuracy_per_language"].value
+
+
+LABELLED_STEP = 40  # every 40th row of the samples' labelled.tsv (1,004 rows): 508 of them in the held-out half
+
+
+@pytest.mark.slow
+def test_langid_model_finds_the_labelled_sentences_in_the_raw_inputs_from_any_directory(tmp_path, samples_dir, monkeypatch):
+    """The default labelled file is ``<raw inputs>/langid/labelled.tsv`` whatever the working directory (it
+    was looked up beside the checkout, whatever the raw inputs); a raw folder without one trains no
+    refiners and says so in the metadata; a labelled_tsv that does not exist fails the step."""
+    monkeypatch.delenv(LABELLED_ENV, raising=False)
+    raw = tmp_path / "raw"
+    (raw / LABELLED_IN_RAW).parent.mkdir(parents=True)
+    rows = (samples_dir / "langid" / "labelled.tsv").read_text(encoding="utf-8").splitlines()[::LABELLED_STEP]
+    (raw / LABELLED_IN_RAW).write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    md = _materialize(tmp_path / "data", [langid_model], raw_dir=raw).asset_materializations_for_node("langid_model")[0].metadata
+    assert md["labelled_sentences"].value == str(raw / LABELLED_IN_RAW)
+    assert md["heldout_sentences"].value == 508
+    assert md["refiners_dir"].value.startswith(str(tmp_path / "data" / "models"))
+    md = _materialize(tmp_path / "data2", [langid_model], raw_dir=tmp_path / "elsewhere").asset_materializations_for_node("langid_model")[0].metadata
+    assert md["labelled_sentences"].value == f"none: no labelled sentences at {tmp_path / 'elsewhere' / LABELLED_IN_RAW}"
+    assert "refiners_dir" not in md and "heldout_sentences" not in md
+    with pytest.raises(dg.Failure, match="labelled sentences not found: missing.tsv"):
+        _materialize(tmp_path / "data3", [langid_model], {"ops": {"langid_model": {"config": {"labelled_tsv": "missing.tsv"}}}}, raw)
 
 
 def test_a_rerun_that_skips_every_part_reports_the_same_stage_metadata(tmp_path, samples_dir):

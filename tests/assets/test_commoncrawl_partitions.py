@@ -137,6 +137,32 @@ def test_a_single_run_backfill_ingests_its_range_in_one_run_and_touches_no_other
         assert _part(data, key).read_bytes() == _part(bulk, key).read_bytes()
 
 
+BL_FOLDER = "bl-heritrix-2014_data-gov-uk_webarchive-discovery"
+BL_KEYS = [  # the part names of its two files, with a `~` in their names: escaped behind `=`
+    "=bl-heritrix-2014_5fdata-gov-uk_5fwebarchive-discovery__BL-20140325121225068-00000-32090_7eopera_7e8443.warc.gz",
+    "=bl-heritrix-2014_5fdata-gov-uk_5fwebarchive-discovery__BL-20140325122341434-00000-32090_7eopera_7e8443.warc.gz"]
+
+
+def test_files_whose_names_are_not_ordinary_are_partitions_that_find_their_file(tmp_path, samples_dir):
+    """The British Library's ``...-32090~opera~8443.warc.gz`` files: the bulk run registers each as a partition
+    under its part name, and a partition run on that key finds the file under the source root (the data host
+    is unreachable: nothing is downloaded) and writes the bulk run's part, byte for byte."""
+    raw, bulk, data = tmp_path / "raw", tmp_path / "bulk", tmp_path / "data"
+    shutil.copytree(samples_dir / "commoncrawl" / BL_FOLDER, raw / "commoncrawl" / BL_FOLDER)
+    rels = sorted(p.relative_to(raw / "commoncrawl").as_posix() for p in (raw / "commoncrawl").rglob("*.gz"))
+    assert len(rels) == 2 and all("~" in rel for rel in rels)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([commoncrawl_documents], instance=instance, resources=_resources(bulk, raw))
+    assert sorted(k for k in _materializations(result) if k is not None) == BL_KEYS
+    assert sorted(instance.get_dynamic_partitions("commoncrawl_files")) == BL_KEYS
+    assert [snapshots.partition_key(rel) for rel in rels] == BL_KEYS
+    assert [snapshots.relpath_for_key(key) for key in BL_KEYS] == rels
+    for key in BL_KEYS:
+        assert _materialize_partition(key, _resources(data, raw)).success
+        assert _part(data, key).read_bytes() == _part(bulk, key).read_bytes()
+    assert not list((raw / "commoncrawl").rglob("*.part"))
+
+
 def _raw_dir(tmp_path: Path, samples_dir: Path) -> Path:
     raw = tmp_path / "raw"
     for rel in SAMPLES:

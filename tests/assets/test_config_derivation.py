@@ -110,3 +110,38 @@ def test_the_model_and_mixture_configs_are_their_dataclasses_plus_their_own_fiel
     assert {f"val_{f.name}" for f in fields(HeldOutPolicy)} <= set(MixtureConfig.model_fields)
     assert MixtureConfig().heldout() == HeldOutPolicy()
     assert MixtureConfig(val_min_docs=3, val_fraction=0.0).heldout() == HeldOutPolicy(min_docs=3, fraction=0.0)
+
+
+def test_the_stage_and_token_configs_are_their_functions_keywords_and_filters_fields():
+    """The configs of cc_line_dedup, cc_perplexity, cc_wikiref, tokenizer and token_shards are the keyword
+    arguments of the function each feeds (a tuple a list), cc_language_id's the LangIdFilter's settings,
+    each with the function's type and default (corpus/recipe.py), plus the wiring fields said in the module;
+    a config value reaches the filter."""
+    from typing import Optional
+
+    from assets.cc_language_id import LanguageIdConfig
+    from assets.cc_line_dedup import LineDedupConfig
+    from assets.cc_perplexity import PerplexityConfig
+    from assets.cc_wikiref import WikirefConfig
+    from assets.config_base import dataclass_from
+    from assets.tokens import TokenizerConfig, TokenShardsConfig
+    from corpus import recipe, tokens
+    from corpus.filters import langid, line_dedup, perplexity, wikiref
+
+    assert _config_fields(LineDedupConfig) == _keyword_arguments(line_dedup.LineDedupStage.plan, ("summary",))
+    assert _config_fields(PerplexityConfig) == {
+        **_keyword_arguments(perplexity.PerplexityStage.plan, ("summary",)),
+        "percentiles": (list[float], list(recipe.PERPLEXITY_PERCENTILES)),
+        "keep_buckets": (list[str], list(recipe.PERPLEXITY_KEEP_BUCKETS))}
+    assert _config_fields(WikirefConfig) == _keyword_arguments(wikiref.applied_keep_rule) == {"min_score": (Optional[float], None)}
+    assert _config_fields(TokenizerConfig) == {"tokenizer_path": (Optional[str], None),
+                                               **_keyword_arguments(tokens.build_tokenizer, ("user_file",))}
+    assert _config_fields(TokenShardsConfig) == _keyword_arguments(tokens.build_token_shards, ("log", "summary"))
+    assert _config_fields(TokenShardsConfig) == {"shard_tokens": (int, recipe.SHARD_TOKENS), "force": (bool, False)}
+    assert _config_fields(LanguageIdConfig) == {
+        "model_path": (Optional[str], None), "use_refiners": (bool, True),
+        "keep_languages": (list[str], list(recipe.CC_KEEP_LANGUAGES)), "min_score": (float, recipe.LANGID_MIN_SCORE),
+        "min_score_per_language": (dict[str, float], {})}
+    config = LanguageIdConfig(keep_languages=["en", "de"], min_score_per_language={"en": 0.65})
+    assert dataclass_from(langid.LangIdFilter, config, identifier=None, source="commoncrawl") == \
+        langid.LangIdFilter(None, "commoncrawl", ("en", "de"), recipe.LANGID_MIN_SCORE, {"en": 0.65})

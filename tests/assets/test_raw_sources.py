@@ -12,7 +12,7 @@ from dagster._core.loader import LoadingContextForTest
 from assets.raw_sources import COMMONCRAWL_SNAPSHOTS, observe_raw_source, raw_asset_key
 from assets.resources import RawInputs
 from corpus import recipe
-from assets.stages import upstream_fingerprint
+from corpus.part_runners import upstream_fingerprint
 from corpus.inputs import DEFAULT_MANIFEST, SAMPLES_MANIFEST, load_manifest
 from corpus.storage import Layout
 from corpus.fingerprints import fingerprint

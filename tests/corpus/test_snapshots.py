@@ -54,10 +54,26 @@ def test_partition_key_is_the_ingest_part_name_and_maps_back_to_the_url(tmp_path
     assert snapshots.snapshot_of(relpath) == "CC-MAIN-2024-10"
 
 
-@pytest.mark.parametrize("bad", ["a__b/c.gz", "a/_b.gz", "a b/c.gz", "../x.gz", "a/.../b", "/abs/x.gz"])
-def test_paths_that_would_not_map_back_are_refused(bad):
+@pytest.mark.parametrize("relpath, key", [("a__b/c.gz", "=a_5f_5fb__c.gz"), ("a/_b.gz", "=a___5fb.gz"),
+                                           ("a b/c.gz", "=a_20b__c.gz"), ("x/a~b.warc.gz", "=x__a_7eb.warc.gz")])
+def test_a_path_that_is_not_ordinary_is_the_partition_of_its_escaped_part_name(tmp_path, relpath, key):
+    assert snapshots.partition_key(relpath) == key == part_name(tmp_path, tmp_path / relpath)
+    assert snapshots.relpath_for_key(key) == relpath
+    assert snapshots.file_url("http://h:1", relpath) == f"http://h:1/crawl-data/{relpath.replace(' ', '%20')}"
+
+
+@pytest.mark.parametrize("bad", ["../x.gz", "a/../../x.gz", "a//b.gz", "./a.gz", "a/.../b", "/abs/x.gz"])
+def test_paths_that_leave_the_root_or_that_dagster_refuses_are_refused(bad):
     with pytest.raises(snapshots.ListingError):
         snapshots.partition_key(bad)
+
+
+@pytest.mark.parametrize("key", ["=..__x.gz", "=a____b.gz", "=a_41.gz", "=a_2", "=plain.gz", "=", ""])
+def test_a_key_that_is_no_part_name_of_a_path_under_the_root_is_refused(key):
+    """A key that escapes out of the root, or that is not the canonical part name of any path (so no two
+    keys name one file)."""
+    with pytest.raises(snapshots.ListingError):
+        snapshots.relpath_for_key(key)
 
 
 def test_folder_listing_hash_changes_with_content_and_ignores_partial_downloads(tmp_path, samples_dir):

@@ -176,7 +176,8 @@ def test_stage_plan_and_report_on_real_sentences_count_what_the_group_counting_c
     layout, docs, _ = _write_ingest(tmp_path / "data", samples_dir)
     work, parts = layout.work / "line_dedup", layout.docs_parts("ingest", "commoncrawl")
     log = _Log()
-    stage = line_dedup.LineDedupStage.plan(work, parts, 0, 3, "1GB", log)
+    stage = line_dedup.LineDedupStage.plan(work, parts, log, group_size=0, hash_buckets=3,
+                                           duckdb_memory_limit="1GB")
     assert [u.part for u in stage.units] == ["part0", "part1"] and list(stage.groups) == ["local/00000"]
     stats = _build(layout, stage)
     report = stage.report(stats)
@@ -190,7 +191,8 @@ def test_stage_plan_and_report_on_real_sentences_count_what_the_group_counting_c
     assert (report["groups"], report["groups_counted"], report["docs_emptied"], report["snapshots"]) == (1, 1, 1, ["local"])
     assert report["duplicate_line_fraction"] == round(4 / 125, 4)
     assert log.lines == []  # in-process: the map logs nothing; under Ray it names its tasks
-    again = line_dedup.LineDedupStage.plan(work, parts, 0, 3, "1GB", log)
+    again = line_dedup.LineDedupStage.plan(work, parts, log, group_size=0, hash_buckets=3,
+                                           duckdb_memory_limit="1GB")
     assert again.groups_counted == 0 and [u.fingerprint for u in again.units] == [u.fingerprint for u in stage.units]
     skipped = PartStats("commoncrawl", line_dedup.STAGE)
     for unit in again.units:

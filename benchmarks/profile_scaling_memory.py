@@ -98,7 +98,7 @@ def start_loopback_ray(workers: int):
     return cluster
 
 
-RATE_KEYS = ("docs_in", "docs", "train_tokens")  # the stages' document (token) counts the rates divide
+RATE_KEYS = ("docs_in", "docs_out", "docs", "train_tokens")  # the stages' document (token) counts: rates, shares
 
 
 def executor_metadata(result) -> dict[str, dict]:

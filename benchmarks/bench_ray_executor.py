@@ -29,7 +29,7 @@ from benchmarks.profile_scaling_memory import profile_command
 SNAPSHOT_WET_BYTES = 24e12  # CCNet 4.3 (RECIPE.md): a snapshot is 24 TB of WET, 1,600 shards
 CCNET_CORE_HOURS = 9 * 5000  # the same snapshot in ~9 h on 5,000 cores
 CC_CHAIN = ("commoncrawl_documents", "cc_line_dedup", "cc_language_id", "cc_perplexity", "cc_wikiref")
-CORPUS_DEDUP = ("exact_dedup", "minhash_signatures", "near_duplicates")  # what a snapshot's documents go through next
+CORPUS_DEDUP = ("exact_dedup", "minhash_signatures", "near_duplicates", "near_dedup")  # what a snapshot's documents go through next
 LAST_CC_STAGE = "cc_wikiref"
 
 

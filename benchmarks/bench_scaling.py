@@ -184,8 +184,9 @@ def bench(scale: int, work: Path, interval: float = 0.05, workers: int = 0, reus
         r.pop("timeline")
         r["raw_mb"] = sum(p.stat().st_size for p in raw.rglob("*") if p.is_file()) / 1e6  # langid (linked) not counted
         out[f"{s}x"] = r
-        print(f"[scaling] {s}x ({out['executor']}): {r['wall_s']:.0f}s, driver peak RSS {r['peak_rss_mb']:.0f} MB, "
-              f"Ray workers {r['workers_peak_mb']:.0f} MB, load average {r['load_average']}", file=sys.stderr)
+        print(f"[scaling] {s}x ({out['executor']}): {r['wall_s']:.0f}s, {'driver ' if workers else ''}peak RSS "
+              f"{r['peak_rss_mb']:.0f} MB, Ray workers {r['workers_peak_mb']:.0f} MB, load average {r['load_average']}",
+              file=sys.stderr)
     a, b = out["1x"], out[f"{scale}x"]
     out["time_ratio"] = b["wall_s"] / a["wall_s"]
     out["cpu_ratio"] = b["cpu_s"] / a["cpu_s"]

@@ -1,38 +1,36 @@
-"""Per-stage throughput of the part stages on a Ray cluster of 1 vs 2 worker nodes (1 CPU each) on this machine,
-the parallel efficiency, and the cost of one 24 TB Common Crawl snapshot extrapolated in core-hours from the
-measured per-core rates, next to CCNet's ~45,000 (RECIPE.md: 9 h on 5,000 cores).
+"""Per-stage throughput of ``build_corpus`` on a Ray cluster of 1 vs 2 worker nodes (1 CPU each) on this machine:
+the part work of every stage and the side work of the shuffles (line-dedup hash counting per bucket, perplexity
+scores, exact dedup's hash parts and buckets, MinHash signatures, LSH band partitions, token-shard ranges), the
+parallel efficiency, and the cost of one 24 TB Common Crawl snapshot extrapolated in core-hours from the measured
+1-core rates, next to CCNet's ~45,000 (RECIPE.md: 9 h on 5,000 cores).
 
 Input: the samples (every source: the quality models train on them) plus ``--files`` WET files of ``--docs``
-documents each derived from the samples' texts (``benchmarks.common.write_wet``). Setup: the Common Crawl chain
-and its upstream are materialized once in process (or ``--data-root``: a copy of a finished samples build, whose
-models are reused; the first measured pass then also computes the new files' side tables, outside the measured
-part work). Then, for each cluster size, inside a private network
-namespace (``unshare -n``; every node bound to 127.0.0.1; the head has 0 CPUs, so only worker nodes run tasks),
-each part stage of the chain has its Common Crawl parts removed and is materialized alone with
-``CORPUS_EXECUTOR=ray``: its side tables in ``work/`` are current, so what it computes is its parts, one Ray
-task each. The rate is ``executor_docs_in / executor_seconds`` (the stage's metadata: part work from the first
-submission to the last result). The machine is shared: figures are noisy.
+documents each derived from the samples' texts (``benchmarks.common.write_wet``). For each cluster size the
+whole job runs once on a fresh data root (``profile_scaling_memory``'s child: inside ``unshare -n``, a head
+with 0 CPUs and the worker nodes, every node on 127.0.0.1, ``CORPUS_EXECUTOR=ray``; the driver's and workers'
+RSS are sampled too). Rates come from each stage's own metadata: part work ``executor_docs_in /
+executor_seconds`` (first submission to last result), side work ``<count> / executor_side_seconds`` (the
+driver's wait for its side tasks' results), the count being the stage's ``docs_in``, ``docs`` (MinHash, near
+duplicates) or ``train_tokens`` (token shards: tokens/s). Efficiency = rate(2) / (2 rate(1)). The machine is
+shared: the load average is printed next to the figures; rerun on idle cores before reading scaling from them.
 
-    .venv/bin/python -m benchmarks.bench_ray_executor [--files 6] [--docs 300] [--data-root DONE] [--json OUT]
+    .venv/bin/python -m benchmarks.bench_ray_executor [--files 6] [--docs 300] [--json OUT]
 """
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from benchmarks import common
+from benchmarks.profile_scaling_memory import profile_command
 
-# the part stages of the Common Crawl chain: (asset, stage)
-STAGES = [("commoncrawl_documents", "ingest"), ("cc_line_dedup", "line_dedup"), ("cc_language_id", "langid"),
-          ("cc_perplexity", "perplexity"), ("cc_wikiref", "wikiref")]
 SNAPSHOT_WET_BYTES = 24e12  # CCNet 4.3 (RECIPE.md): a snapshot is 24 TB of WET, 1,600 shards
 CCNET_CORE_HOURS = 9 * 5000  # the same snapshot in ~9 h on 5,000 cores
-NODE = dict(num_cpus=1, memory=3 * 1024 ** 3, node_ip_address="127.0.0.1")
+CC_CHAIN = ("commoncrawl_documents", "cc_line_dedup", "cc_language_id", "cc_perplexity", "cc_wikiref")
+CORPUS_DEDUP = ("exact_dedup", "minhash_signatures", "near_duplicates", "near_dedup")  # what a snapshot's documents go through next
+LAST_CC_STAGE = "cc_wikiref"
 
 
 def build_raw(root: Path, files: int, docs: int) -> dict:
@@ -53,115 +51,92 @@ def build_raw(root: Path, files: int, docs: int) -> dict:
     return {"raw": str(raw), "bench_docs": sum(s["docs"] for s in sizes), "bench_raw_bytes": sum(s["raw_bytes"] for s in sizes)}
 
 
-def _materialize(asset: str, upstream: bool = False) -> dict:
-    import dagster as dg
-
-    from pipelines import defs
-
-    selection = dg.AssetSelection.assets(asset).upstream() if upstream else dg.AssetSelection.assets(asset)
-    keys = list(selection.resolve(defs.resolve_asset_graph()))
-    result = defs.resolve_job_def("build_corpus").execute_in_process(asset_selection=keys)
-    assert result.success, asset
-    # the run's own materialization (commoncrawl_documents also records one per file partition it ingested)
-    [md] = [m.metadata for m in result.asset_materializations_for_node(asset) if m.partition is None]
-    return {k: v.value for k, v in md.items() if k.startswith("executor") or k in ("docs_in", "seconds")}
-
-
-def _remove_parts(data: Path, stage: str) -> None:
-    for tree in ("docs", "dropped", "funnel"):
-        for p in (data / tree / stage / "commoncrawl").glob("*.parquet"):
-            p.unlink()
+def work_rows(stages: dict[str, dict]) -> dict[str, dict]:
+    """One row per kind of work a stage did: ``<asset> parts`` (its part tasks) and ``<asset> side`` (its
+    ``Executor.map`` tasks), each with its count, unit, seconds and tasks."""
+    rows = {}
+    for asset, md in sorted(stages.items()):
+        if md.get("executor_part_tasks"):
+            rows[f"{asset} parts"] = {"asset": asset, "count": md["executor_docs_in"], "unit": "docs",
+                                      "seconds": md["executor_seconds"], "tasks": md["executor_part_tasks"]}
+        if md.get("executor_side_tasks"):
+            key = next(k for k in ("docs_in", "docs", "train_tokens") if k in md)
+            rows[f"{asset} side"] = {"asset": asset, "count": md[key], "unit": "tokens" if key == "train_tokens" else "docs",
+                                     "seconds": md["executor_side_seconds"], "tasks": md["executor_side_tasks"]}
+    return rows
 
 
-def child(workers: int) -> None:
-    """Inside the namespace: a head with 0 CPUs and ``workers`` worker nodes, then each stage alone."""
-    import ray
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(initialize_head=True, head_node_args=dict(NODE, num_cpus=0, include_dashboard=False))
-    for _ in range(workers):
-        cluster.add_node(**NODE)
-    cluster.wait_for_nodes()
-    os.environ.update(CORPUS_EXECUTOR="ray", RAY_ADDRESS=cluster.address)
-    data = Path(os.environ["CORPUS_DATA_ROOT"])
-    out = {}
-    for asset, stage in STAGES:
-        _remove_parts(data, stage)
-        out[stage] = _materialize(asset)
-    ray.shutdown()
-    cluster.shutdown()
-    common.emit({"workers": workers, "stages": out})
+def rate(row: dict) -> float:
+    return row["count"] / row["seconds"] if row["seconds"] else float("nan")
 
 
-def _rate(md: dict) -> float:
-    return md["executor_docs_in"] / md["executor_seconds"] if md["executor_seconds"] else float("nan")
-
-
-def extrapolate(one: dict, ingest_docs: int, bytes_per_doc: float) -> dict:
-    """Core-hours of one snapshot: each stage's documents at snapshot scale (the stage's share of the ingested
-    documents here, times the snapshot's documents at the bench WET's bytes per document) over its 1-worker
-    (1-core) rate."""
+def extrapolate(one: dict[str, dict], stages: dict[str, dict], bytes_per_doc: float) -> dict:
+    """Core-hours of one snapshot from the 1-worker (1-core) rates: each Common Crawl stage's documents at
+    snapshot scale in proportion to what reached it here (its count over the ingested documents), and the
+    corpus-wide dedup steps' at the share of Common Crawl documents that reached them (``cc_wikiref``'s output),
+    at their measured rate per document (over every source's documents here)."""
     snapshot_docs = SNAPSHOT_WET_BYTES / bytes_per_doc
-    hours = {stage: one[stage]["executor_docs_in"] / ingest_docs * snapshot_docs / _rate(one[stage]) / 3600
-             for _, stage in STAGES}
-    return {"snapshot_docs": snapshot_docs, "core_hours_per_stage": hours, "core_hours": sum(hours.values()),
-            "ccnet_core_hours": CCNET_CORE_HOURS}
+    ingest = stages["commoncrawl_documents"]["executor_docs_in"]
+    reaching_dedup = stages[LAST_CC_STAGE]["docs_out"] / ingest
+    hours = {}
+    for name, row in one.items():
+        if row["asset"] in CC_CHAIN:
+            hours[name] = row["count"] / ingest * snapshot_docs / rate(row) / 3600
+        elif row["asset"] in CORPUS_DEDUP:
+            hours[name] = reaching_dedup * snapshot_docs / rate(row) / 3600
+    cc = sum(h for n, h in hours.items() if one[n]["asset"] in CC_CHAIN)
+    return {"snapshot_docs": snapshot_docs, "core_hours_per_work": hours, "core_hours_cc_chain": cc,
+            "core_hours": sum(hours.values()), "ccnet_core_hours": CCNET_CORE_HOURS}
 
 
 def table(runs: dict, extra: dict) -> str:
-    lines = ["| stage | docs | 1 worker docs/s | 2 workers docs/s | speed-up | parallel efficiency |",
-             "|---|---|---|---|---|---|"]
-    for _, stage in STAGES:
-        one, two = runs[1][stage], runs[2][stage]
-        speedup = _rate(two) / _rate(one)
-        lines.append(f"| {stage} | {one['executor_docs_in']} | {_rate(one):,.1f} | {_rate(two):,.1f} | "
+    one, two = work_rows(runs[1]["stages"]), work_rows(runs[2]["stages"])
+    lines = [f"load average (1, 5, 15 min) at the end of the run: 1 worker {runs[1]['load_average']}, "
+             f"2 workers {runs[2]['load_average']}; {os.cpu_count()} cores", "",
+             "| work | tasks | count | 1 worker /s | 2 workers /s | speed-up | parallel efficiency |",
+             "|---|---|---|---|---|---|---|"]
+    for name, row in one.items():
+        other = two.get(name)
+        if other is None:
+            continue
+        speedup = rate(other) / rate(row)
+        lines.append(f"| {name} | {row['tasks']} | {row['count']:,} {row['unit']} | {rate(row):,.1f} | {rate(other):,.1f} | "
                      f"{speedup:.2f}x | {speedup / 2:.0%} |")
-    lines.append("")
-    lines.append(f"one 24 TB snapshot (~{extra['snapshot_docs']:,.0f} documents at the bench WET's bytes per document): "
-                 f"{extra['core_hours']:,.0f} core-hours for these stages at the measured 1-core rates "
-                 f"({', '.join(f'{s} {h:,.0f}' for s, h in extra['core_hours_per_stage'].items())}); "
-                 f"CCNet: {extra['ccnet_core_hours']:,} core-hours (9 h on 5,000 cores, the whole mining pipeline)")
+    lines += ["", f"driver peak RSS: 1 worker {runs[1]['peak_rss_mb']:.0f} MB, 2 workers {runs[2]['peak_rss_mb']:.0f} MB; "
+              f"Ray workers' peak (sum): {runs[1]['workers_peak_mb']:.0f} MB, {runs[2]['workers_peak_mb']:.0f} MB; "
+              f"whole job wall: {runs[1]['wall_s']:.0f} s, {runs[2]['wall_s']:.0f} s", ""]
+    per = ", ".join(f"{n} {h:,.0f}" for n, h in extra["core_hours_per_work"].items())
+    lines.append(f"one 24 TB snapshot (~{extra['snapshot_docs']:,.0f} documents at the bench WET's bytes per document) "
+                 f"at the measured 1-core rates: {extra['core_hours_cc_chain']:,.0f} core-hours for the Common Crawl "
+                 f"chain, {extra['core_hours']:,.0f} with exact and near dedup ({per}); CCNet: "
+                 f"{extra['ccnet_core_hours']:,} core-hours (9 h on 5,000 cores, its whole mining pipeline)")
     return "\n".join(lines)
+
+
+def bench(files: int, docs: int, interval: float = 0.2) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-ray-") as tmp:
+        root = Path(tmp)
+        info = build_raw(root, files, docs)
+        runs = {}
+        for workers in (1, 2):
+            cmd = profile_command(Path(info["raw"]), root / f"data-{workers}", interval, workers)
+            runs[workers] = common.run_json(cmd, env={"RAY_ADDRESS": ""})
+            assert runs[workers]["success"], f"build_corpus failed on {workers} worker node(s)"
+            for key in ("timeline", "steps"):
+                runs[workers].pop(key)
+    extra = extrapolate(work_rows(runs[1]["stages"]), runs[1]["stages"], info["bench_raw_bytes"] / info["bench_docs"])
+    return {"input": info, "runs": runs, "extrapolation": extra, "table": table(runs, extra)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=6)
     ap.add_argument("--docs", type=int, default=300)
-    ap.add_argument("--data-root", default=None, help="a finished samples build to start from (copied)")
     ap.add_argument("--json", default=None)
-    ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.child is not None:
-        return child(args.child)
-    with tempfile.TemporaryDirectory(prefix="bench-ray-") as tmp:
-        root = Path(tmp)
-        info = build_raw(root, args.files, args.docs)
-        (root / "home").mkdir()
-        (root / "home" / "dagster.yaml").write_text((common.REPO / "dagster.yaml").read_text())
-        env = dict(os.environ, CORPUS_DATA_ROOT=str(root / "data"), CORPUS_RAW_DIR=info["raw"],
-                   DAGSTER_HOME=str(root / "home"), PYTHONPATH=str(common.REPO), CORPUS_EXECUTOR="in-process")
-        if args.data_root:
-            shutil.copytree(args.data_root, root / "data", symlinks=True)
-        else:
-            setup = subprocess.run([sys.executable, "-c", "from benchmarks.bench_ray_executor import _materialize; "
-                                    "_materialize('cc_wikiref', upstream=True)"], cwd=common.REPO, env=env,
-                                   capture_output=True, text=True)
-            assert setup.returncode == 0, setup.stderr[-3000:]
-        runs = {}
-        for workers in (1, 2):
-            cmd = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" -m benchmarks.bench_ray_executor "$@"',
-                   sys.executable, "--child", str(workers)]
-            runs[workers] = common.run_json(cmd, env=env)["stages"]
-        from corpus.storage import Layout, read_table
-
-        layout = Layout(root / "data")
-        ingest_docs = sum(read_table(p).column("docs_in")[0].as_py() for p in layout.parts("funnel", "ingest", "commoncrawl"))
-        extra = extrapolate(runs[1], ingest_docs, info["bench_raw_bytes"] / info["bench_docs"])
-        result = {"input": info, "ingest_docs": ingest_docs, "runs": runs, "extrapolation": extra,
-                  "table": table(runs, extra), "note": "2 shared cores, ~8 engineers at once: noisy"}
-        common.report(result, args.json)
-        print(result["table"])
+    result = bench(args.files, args.docs)
+    common.report(result, args.json)
+    print(result["table"])
 
 
 if __name__ == "__main__":

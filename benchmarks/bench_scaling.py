@@ -24,7 +24,13 @@ sampled per step, children included); reported: wall and CPU time, peak RSS (get
 any model trainer it waited for), each step's peak RSS at 1x and Nx with their ratio, and documents per
 source and stage (which shows the input really is N times larger where it should be).
 
-    .venv/bin/python -m benchmarks.bench_scaling [--scale 10] [--json OUT]
+``--executor ray``: the same job with every stage's part and side tasks on a loopback Ray cluster of
+``--workers`` 1-CPU nodes (inside ``unshare -n``, every node on 127.0.0.1; ``profile_scaling_memory``): the
+peak RSS is then the Dagster driver's own (and of the model trainers it runs), reported next to the Ray
+workers' peak (summed over the worker processes, sampled) per step and for the run. ``--reuse-raw`` keeps the
+raw dirs of an earlier run under ``--work``.
+
+    .venv/bin/python -m benchmarks.bench_scaling [--scale 10] [--executor ray [--workers 2]] [--reuse-raw] [--json OUT]
 """
 from __future__ import annotations
 
@@ -160,21 +166,27 @@ def build_raw(root: Path, scale: int) -> Path:
     return raw
 
 
-def bench(scale: int, work: Path, interval: float = 0.05) -> dict:
-    out = {}
+def bench(scale: int, work: Path, interval: float = 0.05, workers: int = 0, reuse_raw: bool = False) -> dict:
+    """The job at 1x and ``scale``x (``workers`` > 0: on a loopback Ray cluster of that many worker nodes)."""
+    from benchmarks.profile_scaling_memory import profile_command
+
+    out = {"executor": "ray" if workers else "in-process", "workers": workers}
     for s in (1, scale):
-        raw = build_raw(work, s)
+        raw = work / f"raw-{s}x"
+        if not (reuse_raw and raw.exists()):
+            raw = build_raw(work, s)
         data = work / f"data-{s}x"
         shutil.rmtree(data, ignore_errors=True)
-        r = common.run_json([str(common.VENV_PY), "-m", "benchmarks.profile_scaling_memory", "--interval", str(interval),
-                             "--child", str(raw), str(data)],
-                            env={"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")})
+        r = common.run_json(profile_command(raw, data, interval, workers),
+                            env={"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2"), "RAY_ADDRESS": ""})
         if not r["success"]:
             raise RuntimeError(f"build_corpus failed at {s}x: {[x['step'] for x in r['steps'] if x['status'] != 'STEP_SUCCESS']}")
         r.pop("timeline")
         r["raw_mb"] = sum(p.stat().st_size for p in raw.rglob("*") if p.is_file()) / 1e6  # langid (linked) not counted
         out[f"{s}x"] = r
-        print(f"[scaling] {s}x: {r['wall_s']:.0f}s, peak RSS {r['peak_rss_mb']:.0f} MB", file=sys.stderr)
+        print(f"[scaling] {s}x ({out['executor']}): {r['wall_s']:.0f}s, {'driver ' if workers else ''}peak RSS "
+              f"{r['peak_rss_mb']:.0f} MB, Ray workers {r['workers_peak_mb']:.0f} MB, load average {r['load_average']}",
+              file=sys.stderr)
     a, b = out["1x"], out[f"{scale}x"]
     out["time_ratio"] = b["wall_s"] / a["wall_s"]
     out["cpu_ratio"] = b["cpu_s"] / a["cpu_s"]
@@ -194,6 +206,7 @@ def step_ratios(small: list[dict], large: list[dict]) -> list[dict]:
             continue
         peak = max(r["rss_peak_mb"] or 0, r["children_peak_mb"]), max(o["rss_peak_mb"] or 0, o["children_peak_mb"])
         rows.append({"step": r["step"], "peak_1x_mb": r["rss_peak_mb"], "peak_nx_mb": o["rss_peak_mb"],
+                     "workers_1x_mb": r["workers_peak_mb"], "workers_nx_mb": o["workers_peak_mb"],
                      "children_1x_mb": r["children_peak_mb"], "children_nx_mb": o["children_peak_mb"],
                      "rise_1x_mb": r["rise_mb"], "rise_nx_mb": o["rise_mb"], "secs_1x": r["secs"], "secs_nx": o["secs"],
                      "ratio": peak[1] / peak[0] if peak[0] else None})
@@ -201,15 +214,18 @@ def step_ratios(small: list[dict], large: list[dict]) -> list[dict]:
 
 
 def table(res: dict) -> str:
-    n = res["scale"]
-    lines = [f"peak RSS 1x {res['1x']['peak_rss_mb']:.0f} MB, {n}x {res[f'{n}x']['peak_rss_mb']:.0f} MB: "
+    n, a, b = res["scale"], res["1x"], res[f"{res['scale']}x"]
+    lines = [f"executor {res['executor']} ({res['workers']} Ray worker node(s)): "
+             f"{'driver ' if res['workers'] else ''}peak RSS 1x {a['peak_rss_mb']:.0f} MB, {n}x {b['peak_rss_mb']:.0f} MB: "
              f"ratio {res['rss_ratio']:.2f} (goal <= 1.2); time ratio {res['time_ratio']:.2f} (goal <= 11), "
-             f"CPU ratio {res['cpu_ratio']:.2f}",
+             f"CPU ratio {res['cpu_ratio']:.2f}; Ray workers' peak (sum) 1x {a['workers_peak_mb']:.0f} MB, "
+             f"{n}x {b['workers_peak_mb']:.0f} MB; load average at the end 1x {a['load_average']}, {n}x {b['load_average']}",
              f"{'step':48s} {'peak 1x':>7s} {f'{n}x':>7s} {'kids 1x':>7s} {f'{n}x':>7s} {'rise 1x':>7s} {f'{n}x':>7s} "
-             f"{'secs 1x':>7s} {f'{n}x':>7s} {'ratio':>6s}"]
+             f"{'wrkr 1x':>7s} {f'{n}x':>7s} {'secs 1x':>7s} {f'{n}x':>7s} {'ratio':>6s}"]
     for r in res["steps"]:
         lines.append(f"{r['step'][:48]:48s} {r['peak_1x_mb'] or 0:7.0f} {r['peak_nx_mb'] or 0:7.0f} {r['children_1x_mb']:7.0f} "
                      f"{r['children_nx_mb']:7.0f} {r['rise_1x_mb'] or 0:7.0f} {r['rise_nx_mb'] or 0:7.0f} "
+                     f"{r['workers_1x_mb']:7.0f} {r['workers_nx_mb']:7.0f} "
                      f"{r['secs_1x']:7.1f} {r['secs_nx']:7.1f} {r['ratio'] or 0:6.2f}")
     lines.append("documents per stage and source (1x -> {n}x):".format(n=n))
     for stage, per_source in res["1x"]["documents"].items():
@@ -224,8 +240,11 @@ def main() -> None:
     ap.add_argument("--json")
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "corpus-bench" / "scaling"))
     ap.add_argument("--interval", type=float, default=0.05, help="RSS sampling period (seconds)")
+    ap.add_argument("--executor", choices=("in-process", "ray"), default="in-process")
+    ap.add_argument("--workers", type=int, default=2, help="Ray worker nodes (1 CPU each) under --executor ray")
+    ap.add_argument("--reuse-raw", action="store_true", help="keep the raw dirs of an earlier run under --work")
     args = ap.parse_args()
-    res = bench(args.scale, Path(args.work), args.interval)
+    res = bench(args.scale, Path(args.work), args.interval, args.workers if args.executor == "ray" else 0, args.reuse_raw)
     common.report(res, args.json)
     print(table(res), file=sys.stderr)
 

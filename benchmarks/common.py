@@ -264,6 +264,17 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
 
 
+def in_private_netns(cmd: Sequence[str]) -> list[str]:
+    """``cmd`` in a new network namespace with only its loopback, brought up: where every Ray run of the
+    benchmarks starts its cluster (each node bound to 127.0.0.1), so no Ray traffic can leave the machine."""
+    return ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', *cmd]
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, printed next to every timing of a shared machine."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def emit(result: dict[str, Any]) -> None:
     """The last stdout line of a benchmark subprocess: its result, with its own peak RSS."""
     result.setdefault("peak_rss_mb", self_peak_rss_mb())

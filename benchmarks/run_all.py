@@ -11,7 +11,9 @@
   ``bench_url_quality`` and ``bench_semantic_dedup``, so those are not run again among the others);
 - 1x vs 10x ``build_corpus`` (``bench_scaling``, only with ``--with-scaling``: it trains every model twice,
   about two minutes on a shared 2-core machine; ``benchmarks.profile_scaling_memory`` says which step
-  sets its peak RSS);
+  sets its peak RSS), in process and again under Ray (2 loopback worker nodes: the driver's peak RSS next to
+  the workers'), and the per-stage rates on 1 vs 2 Ray worker nodes with the 24 TB snapshot's core-hours
+  (``bench_ray_executor``); the Ray runs take several minutes more;
 - the other ``benchmarks/bench_*.py`` scripts, each run as a subprocess; their output tail is kept.
 
 Every figure is a median over ``--runs`` fresh subprocesses; ratios are taken within a run. ``--reuse``
@@ -30,7 +32,8 @@ from pathlib import Path
 
 from benchmarks import common
 
-OWN = ("bench_cc_chain", "bench_stages", "bench_scaling", "bench_llama3", "bench_url_quality", "bench_semantic_dedup")
+OWN = ("bench_cc_chain", "bench_stages", "bench_scaling", "bench_llama3", "bench_url_quality", "bench_semantic_dedup",
+       "bench_ray_executor")
 COMMITTED_REPORT = common.REPO / "benchmarks" / "BENCHMARKS.md"
 
 
@@ -175,6 +178,17 @@ def markdown(report: dict) -> str:
                   f"peak RSS ratio {sc['rss_ratio']:.2f}x (goal <= 1.2x).", "",
                   "Per step (MB; `kids`: the model trainers it runs as child processes):", "", "```",
                   bench_scaling.table(sc), "```", ""]
+        ray_sc = report.get("scaling_ray")
+        lines += ["## Scaling under Ray: the driver's peak RSS, 1x and 10x", "",
+                  "The same job with every stage's part and side tasks on a loopback Ray cluster (`unshare -n`, a head "
+                  "with 0 CPUs and 2 worker nodes of 1 CPU, every node on 127.0.0.1): `peak` is the Dagster driver's own "
+                  "RSS, `wrkr` the Ray worker processes' summed RSS (sampled). Command: `python -m benchmarks.bench_scaling "
+                  "--executor ray --workers 2`.", "", "```", bench_scaling.table(ray_sc), "```", ""]
+        rx = report["ray_executor"]
+        lines += ["## Per-stage throughput on 1 vs 2 Ray worker nodes", "",
+                  "Command: `python -m benchmarks.bench_ray_executor` (the samples plus "
+                  f"{rx['input']['bench_docs']:,} derived WET documents; the whole job once per cluster size; rates "
+                  "from each stage's `executor_*` metadata; efficiency = rate(2) / (2 rate(1))).", "", rx["table"], ""]
     else:
         lines += ["## Scaling", "", "Not run (optional: `python -m benchmarks.run_all --with-scaling`).", ""]
     oth = report.get("others")
@@ -215,14 +229,17 @@ def main() -> None:
                                 "cpu": _cpu_model(), "memory_gib": _memory_gib(),
                                 "platform": platform.platform(), "python": platform.python_version(),
                                 "loadavg_start": [round(x, 2) for x in os.getloadavg()]}}
-    from benchmarks import bench_cc_chain, bench_scaling, bench_stages
+    from benchmarks import bench_cc_chain, bench_ray_executor, bench_scaling, bench_stages
 
     report["cc_chain"] = _load_or_run("cc_chain", args.reuse, lambda: bench_cc_chain.bench(args.docs, args.runs))
     report["stages"] = _load_or_run("stages", args.reuse, lambda: bench_stages.bench(args.docs, args.runs))
     report["llama3"] = _load_or_run("llama3", args.reuse, lambda: _llama3(args.runs))
     if args.with_scaling:
-        report["scaling"] = _load_or_run("scaling", args.reuse, lambda: bench_scaling.bench(10, Path(
-            os.environ.get("BENCH_WORK", "/tmp/corpus-bench")) / "scaling"))
+        work = Path(os.environ.get("BENCH_WORK", "/tmp/corpus-bench")) / "scaling"
+        report["scaling"] = _load_or_run("scaling", args.reuse, lambda: bench_scaling.bench(10, work))
+        report["scaling_ray"] = _load_or_run("scaling_ray", args.reuse,
+                                             lambda: bench_scaling.bench(10, work, workers=2, reuse_raw=True))
+        report["ray_executor"] = _load_or_run("ray_executor", args.reuse, lambda: bench_ray_executor.bench(6, 300))
     if not args.skip_others:
         report["others"] = _others(args.others_timeout)
     report["bottleneck"] = bottleneck(report)

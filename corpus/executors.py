@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
@@ -55,9 +56,11 @@ def build_part(job: PartJob, log: _Log | None = None) -> PartStats:
 class ExecutionSummary:
     """What a stage's metadata says about where its work ran: the executor, the parts it built (part
     tasks), the side tasks of ``Executor.map`` (a hash part, a bucket, a band partition, a document range),
-    the nodes any of them ran on, the built parts' input documents and the wall time of the part work
-    (from submission to the last result; a stage's own passes and metadata are outside it).
-    ``executor_tasks`` is part tasks + side tasks; no task, no node."""
+    the nodes any of them ran on, the built parts' input documents, the wall time of the part work
+    (from submission to the last result; a stage's own passes and metadata are outside it) and that of
+    the side work (in process: the side tasks' own time; under Ray: submission to the last result), from
+    which the benchmarks derive each stage's rate. ``executor_tasks`` is part tasks + side tasks; no task,
+    no node."""
 
     executor: str
     tasks: int = 0
@@ -65,21 +68,23 @@ class ExecutionSummary:
     nodes: set[str] = field(default_factory=set)
     docs_in: int = 0
     seconds: float = 0.0
+    side_seconds: float = 0.0
 
     def add(self, node: str, stats: PartStats) -> None:
         self.tasks += 1
         self.nodes.add(node)
         self.docs_in += stats.docs_in
 
-    def add_side(self, node: str) -> None:
+    def add_side(self, node: str, seconds: float) -> None:
         self.side_tasks += 1
         self.nodes.add(node)
+        self.side_seconds += seconds
 
     def metadata(self) -> dict[str, Any]:
         return {"executor": self.executor, "executor_nodes": len(self.nodes),
                 "executor_tasks": self.tasks + self.side_tasks, "executor_part_tasks": self.tasks,
                 "executor_side_tasks": self.side_tasks, "executor_docs_in": self.docs_in,
-                "executor_seconds": round(self.seconds, 3)}
+                "executor_seconds": round(self.seconds, 3), "executor_side_seconds": round(self.side_seconds, 3)}
 
     def line(self) -> str:
         return (f"executor {self.executor}: {self.tasks} part task(s) + {self.side_tasks} side task(s) "
@@ -113,9 +118,10 @@ class InProcessExecutor:
         ``summary``."""
         del log, label
         for item in items:
+            started = time.monotonic()
             result = fn(item)
             if summary is not None:
-                summary.add_side("local")
+                summary.add_side("local", time.monotonic() - started)
             yield result
 
 
@@ -201,14 +207,17 @@ class RayExecutor:
         task = ray.remote(_map_on_worker).options(
             num_cpus=self.resources.num_cpus, memory=self.resources.memory,
             max_retries=self.resources.max_retries, retry_exceptions=False)
+        last = time.monotonic()
         fn_ref = ray.put(fn)
         refs = [task.remote(fn_ref, item) for item in items]
         log.info(f"{label}: {len(refs)} task(s) submitted to Ray")
         for ref in refs:
             result, node = ray.get(ref)
+            now = time.monotonic()  # each result is charged the wait since the previous one: the sum is the wall time
             if summary is not None:
-                summary.add_side(node)
+                summary.add_side(node, now - last)
             yield result
+            last = time.monotonic()  # the consumer's own time between results is not side work
 
 
 def _map_on_worker(fn: Callable[[Any], Any], item: Any) -> tuple[Any, str]:

@@ -36,3 +36,22 @@ def test_the_llama3_stages_have_a_section_with_their_references():
     assert "| url_filter | 2088 | 1 | 2.0 | 1044.0 | datatrove URLFilter | 800.0 |" in text
     assert "| semantic_dedup | 2088 | 1 | 2.0 | 1044.0 | none on CPU (NeMo Curator: GPU) |  |" in text
     assert "the samples' 348 web and C4 pages, 6 copies (2,088 documents" in text
+
+
+def _scaling(executor: str, workers: int) -> dict:
+    run = {"wall_s": 80.0, "cpu_s": 90.0, "peak_rss_mb": 800.0, "workers_peak_mb": 1200.0 if workers else 0.0,
+           "load_average": "1.00 1.00 1.00", "documents": {"ingest": {"c4": 10}}}
+    return {"executor": executor, "workers": workers, "scale": 10, "1x": run, "10x": {**run, "peak_rss_mb": 880.0},
+            "time_ratio": 4.0, "cpu_ratio": 5.0, "rss_ratio": 1.1, "steps": []}
+
+
+def test_the_scaling_sections_show_the_ray_drivers_peak_and_the_per_stage_worker_rates():
+    text = run_all.markdown({**REPORT, "scaling": _scaling("in-process", 0), "scaling_ray": _scaling("ray", 2),
+                             "ray_executor": {"input": {"bench_docs": 1800}, "table": "| work | tasks |"}})
+    assert "executor in-process (0 Ray worker node(s)): peak RSS 1x 800 MB, 10x 880 MB: ratio 1.10 (goal <= 1.2)" in text
+    assert "## Scaling under Ray: the driver's peak RSS, 1x and 10x" in text
+    assert ("executor ray (2 Ray worker node(s)): driver peak RSS 1x 800 MB, 10x 880 MB: ratio 1.10 (goal <= 1.2)"
+            in text)
+    assert "Ray workers' peak (sum) 1x 1200 MB, 10x 1200 MB" in text
+    assert "## Per-stage throughput on 1 vs 2 Ray worker nodes" in text and "1,800 derived WET documents" in text
+    assert "| work | tasks |" in text

@@ -6,6 +6,7 @@ import os
 import pickle
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_in_process_builds_each_part_through_its_writer_in_order(tmp_path):
         summary.add(node, stats)
     assert summary.metadata() == {"executor": "in-process", "executor_nodes": 1, "executor_tasks": 2,
                                   "executor_part_tasks": 2, "executor_side_tasks": 0, "executor_docs_in": 4,
-                                  "executor_seconds": 0.0}
+                                  "executor_seconds": 0.0, "executor_side_seconds": 0.0}
 
 
 def test_a_build_that_captured_unpicklable_state_is_refused_by_name_before_ray_starts(tmp_path, monkeypatch):
@@ -105,6 +106,16 @@ def test_in_process_map_returns_each_result_in_the_order_of_the_items():
     assert seen == [3, 1, 2]
     assert (summary.tasks, summary.side_tasks, summary.nodes) == (0, 3, {"local"})
     assert summary.line() == "executor in-process: 0 part task(s) + 3 side task(s) on 1 node(s)"
+
+
+def test_in_process_side_seconds_are_the_tasks_own_time_not_the_consumers():
+    """The benchmarks' side-work rate divides by ``executor_side_seconds``: the time spent in ``fn``, not the
+    time the caller spends between results."""
+    summary = executors.ExecutionSummary("in-process")
+    for _ in executors.InProcessExecutor().map(time.sleep, [0.05, 0.05], log=None, label="naps", summary=summary):
+        time.sleep(0.3)
+    assert 0.1 <= summary.side_seconds < 0.3
+    assert summary.metadata()["executor_side_seconds"] == round(summary.side_seconds, 3)
 
 
 def test_a_map_function_that_cannot_be_sent_is_refused_by_name_before_ray_starts(monkeypatch):

@@ -85,9 +85,14 @@ def report_rows(result: dict) -> dict[str, dict]:
         r = result["stages"][name]
         rows[name] = _row(r["docs"], r["cpu_s"], f"datatrove {family}", result["datatrove"].get(f"datatrove {family}"),
                           result["runs"])
-    for name, r in result["url_quality"].items():
-        rows[name] = _row(r["docs"], r["cpu_s"], f"datatrove {'URLFilter' if name == 'url_filter' else 'FastTextClassifierFilter'}",
-                          r.get("datatrove"))
+    url, quality = result["url_quality"]["url_filter"], result["url_quality"]["quality_classifier"]
+    rows["url_filter: URL part (blocklists, URL words)"] = _row(url["docs"], url["url_only"]["cpu_s"],
+                                                                "datatrove URLFilter", url.get("datatrove"))
+    rows["url_filter: stage (URL part + dirty words in the text)"] = _row(url["docs"], url["cpu_s"],
+                                                                          "none (datatrove has no dirty-word count)")
+    rows["quality_classifier: scoring pass (normalise + predict)"] = _row(
+        quality["docs"], quality["score_pass_cpu_s"], "datatrove FastTextClassifierFilter", quality.get("datatrove"))
+    rows["quality_classifier: stage (scoring pass + filter pass)"] = _row(quality["docs"], quality["cpu_s"])
     sem = result["semantic_dedup"]
     rows["semantic_dedup"] = _row(sem["docs"], sem["embed_cpu_s"] + sem["cluster_cpu_s"], "none on CPU (NeMo Curator: GPU)")
     rows["semantic_dedup model training"] = _row(sem["docs"], sem["train_cpu_s"])

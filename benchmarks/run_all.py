@@ -163,8 +163,10 @@ def markdown(report: dict) -> str:
                   f"Input: the samples' {ll['input_docs'] // ll['copies']} web and C4 pages, {ll['copies']} copies "
                   f"({ll['input_docs']:,} documents; semantic dedup: as many derived documents). docs/s per CPU-second "
                   "of a process pinned to one core; `runs`: the heuristics' figures are medians, the others one run "
-                  "each (the quality classifier: scoring pass + filter pass; the URL filter: our lists, UT1-sized, "
-                  "with the dirty-word count datatrove's URLFilter does not have).", ""]
+                  "each. Like-for-like rows sit beside their reference: the URL filter's URL part (our lists, "
+                  "UT1-sized) vs datatrove's URLFilter with the same lists, our quality scoring pass vs "
+                  "FastTextClassifierFilter with the same model; the stage rows add what datatrove does not do "
+                  "(the dirty-word count; the rank cut-off's filter pass).", ""]
     sc = report.get("scaling")
     if sc:
         from benchmarks import bench_scaling

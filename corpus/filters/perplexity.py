@@ -87,12 +87,12 @@ class _CharMap(dict):
         return self[code]
 
 
-_CHAR_MAP = _CharMap()
+CCNET_CHAR_MAP = _CharMap()
 
 
 def normalize_line(line: str) -> str:
     """cc_net ``normalize(line, accent=True, case=True, numbers=True, punct=1)``."""
-    return unicodedata.normalize("NFD", line.strip().lower()).translate(_CHAR_MAP)
+    return unicodedata.normalize("NFD", line.strip().lower()).translate(CCNET_CHAR_MAP)
 
 
 def normalized_lines(text: str) -> list[str]:

@@ -24,6 +24,7 @@ import re
 import tarfile
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Mapping
 from urllib.parse import urlsplit
@@ -48,20 +49,20 @@ def normalize_host(host: str) -> str:
 
 
 def normalize_url_entry(entry: str) -> str:
-    """A UT1 url entry (``host/path``, no scheme) in the form ``url_key`` gives: host normalized, no trailing ``/``."""
+    """A UT1 url entry (``host/path``, no scheme) in the form ``Blocklists.match`` looks up: host normalized, no trailing ``/``."""
     host, _, path = entry.strip().lower().partition("/")
     return normalize_host(host) + ("/" + path.rstrip("/") if path.rstrip("/") else "")
 
 
-def url_key(url: str) -> tuple[str, list[str]] | None:
-    """(normalized host, its path's segments) of a URL; None when it has no host."""
+def url_key(url: str) -> tuple[str, str] | None:
+    """(normalized host, path) of a URL; None when it has no host."""
     try:
         parts = urlsplit(url.strip())
     except ValueError:
         return None
     if not parts.hostname:
         return None
-    return normalize_host(parts.hostname), [s for s in parts.path.lower().split("/") if s]
+    return normalize_host(parts.hostname), parts.path
 
 
 @dataclass(frozen=True)
@@ -76,16 +77,28 @@ class Blocklists:
         key = url_key(url)
         if key is None:
             return None
-        host, segments = key
-        labels = host.split(".")
-        for i in range(len(labels)):  # the host, then every domain above it
-            if (category := self.domains.get(".".join(labels[i:]))) is not None:
-                return category, f"domain={'.'.join(labels[i:])}"
+        host, path = key
+        domain = host
+        while True:  # the host, then every domain above it
+            if (category := self.domains.get(domain)) is not None:
+                return category, f"domain={domain}"
+            dot = domain.find(".")
+            if dot < 0:
+                break
+            domain = domain[dot + 1:]
+        if host not in self.url_hosts:
+            return None
+        segments = [s for s in path.lower().split("/") if s]
         for n in range(len(segments), -1, -1):  # the whole path, then every folder above it
             entry = "/".join([host, *segments[:n]])
             if (category := self.urls.get(entry)) is not None:
                 return category, f"url={entry}"
         return None
+
+    @cached_property
+    def url_hosts(self) -> frozenset[str]:
+        """The hosts of the url entries: a URL of another host has no folder to look up."""
+        return frozenset(entry.partition("/")[0] for entry in self.urls)
 
     def __len__(self) -> int:
         return len(self.domains) + len(self.urls)

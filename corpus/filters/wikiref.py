@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -21,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from corpus import plots
-from corpus.filters.perplexity import normalize_line
+from corpus.filters.perplexity import CCNET_CHAR_MAP
 from corpus.model_cache import fasttext_model
 from corpus.filters.base import DocumentFilter, Judgement
 from corpus.storage import PartStats
@@ -36,10 +37,49 @@ SCORE_BINS = np.linspace(0.0, 1.0, 41)
 KEPT_PREFIX, ALL_SCORED = "kept ", "all scored (kept + dropped)"
 
 
+class _NonAsciiMap(dict):
+    """``fasttext_text``'s ``str.translate`` table of non-ASCII characters, filled the first time one is seen:
+    CCNet's map (``perplexity.CCNET_CHAR_MAP``), then each non-ASCII punctuation character of its output padded with
+    spaces and each whitespace one a space (its ASCII output goes through the ASCII pass after it)."""
+
+    def __missing__(self, code: int) -> str | None:
+        out = CCNET_CHAR_MAP[code]
+        if out is not None:
+            out = "".join(" " if _SPACES.fullmatch(c) else f" {c} " if not c.isascii() and _PUNCT.fullmatch(c) else c
+                          for c in out)
+        self[code] = out
+        return out
+
+
+_NON_ASCII_MAP = _NonAsciiMap()
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+# the ASCII pass on UTF-8 bytes: CCNet's map of ASCII (1:1 or deleted), "\n" a space, punctuation padded
+_ASCII_OUT = {code: " " if code == 10 else CCNET_CHAR_MAP[code] for code in range(128)}
+_ASCII_TABLE = bytes(ord(out) if out else code for code, out in _ASCII_OUT.items()) + bytes(range(128, 256))
+_ASCII_DELETE = bytes(code for code, out in _ASCII_OUT.items() if out is None)
+_ASCII_PUNCT = [chr(code).encode() for code in range(128) if _PUNCT.fullmatch(chr(code))]
+
+
+def _translate_run(run: re.Match) -> str:
+    return run.group().translate(_NON_ASCII_MAP)
+
+
 def fasttext_text(text: str) -> str:
-    """One line of space-separated tokens for fastText."""
-    lines = (normalize_line(line) for line in text.split("\n"))
-    return _SPACES.sub(" ", _PUNCT.sub(r" \1 ", " ".join(line for line in lines if line))).strip()
+    """One line of space-separated tokens for fastText: CCNet's ``normalize_line`` of each line, the non-empty
+    lines joined by spaces, punctuation (``[^\\w\\s]``) split from words, whitespace runs one space. Done on the
+    whole text at once (lowercase and NFD; non-ASCII runs through ``_NON_ASCII_MAP``; the ASCII characters as
+    bytes, by ``bytes.translate`` and one ``replace`` per punctuation character present): the same string as
+    the line by line chain (tests/corpus/filters/test_wikiref.py checks it on every sample), 3x faster."""
+    low = unicodedata.normalize("NFD", text.lower())
+    if not low.isascii():
+        low = _NON_ASCII_RUN.sub(_translate_run, low)
+    out = low.encode().translate(_ASCII_TABLE, _ASCII_DELETE)
+    for punct in _ASCII_PUNCT:
+        if punct in out:
+            out = out.replace(punct, b" " + punct + b" ")
+    while b"  " in out:
+        out = out.replace(b"  ", b" ")
+    return out.strip(b" ").decode()
 
 
 def drop_reason(min_score: float) -> str:

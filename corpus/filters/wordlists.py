@@ -5,10 +5,13 @@ an http(s) URL (downloaded once into a cache through ``corpus.inputs``: resume, 
 ``HostUnreachable`` at once when offline). The lists themselves (LDNOOBW, datatrove's banned words, UT1)
 are third-party and never part of the repository.
 
-``PhraseMatcher`` finds whole-token occurrences of phrases in one pass (``pyahocorasick``): the text is
-cut into tokens by a pattern, joined by single spaces and padded with a space at each end, and each
-phrase, tokenized the same way, is searched as `` tok tok `` with its spaces, so "ass" never matches
-inside "class" and "big tits" matches "big-tits" in a URL.
+``PhraseMatcher`` finds whole-token occurrences of phrases: a phrase is a sequence of tokens (runs of a
+pattern's characters, lowercased), and it occurs where the text's tokens (cut by the same pattern) hold it as
+consecutive tokens, so "ass" never matches inside "class" and "big tits" matches "big-tits" in a URL. One
+Aho-Corasick pass (``pyahocorasick``) over the lowercased text finds the phrases' tokens; a hit counts where
+the characters either side are not token characters, and a phrase of several tokens where its tokens are
+consecutive hits with no token character between them. The text is never tokenized: a page's cost is the
+automaton's pass, not a regex split of every word.
 """
 from __future__ import annotations
 
@@ -43,30 +46,55 @@ def read_entries(path: Path) -> list[str]:
 
 
 class PhraseMatcher:
-    """Whole-token occurrences of a set of phrases (each phrase: one or more tokens of ``token``)."""
+    """Whole-token occurrences of a set of phrases (each phrase: one or more tokens of ``token``, a pattern
+    ``[...]+`` of one character class)."""
 
     def __init__(self, phrases: Iterable[str], token: re.Pattern[str]):
         self.token = token
         self.phrases: list[str] = []
+        self._vocabulary: dict[str, int] = {}  # every token of a phrase -> its id in the automaton
+        self._starting: dict[int, list[tuple[tuple[int, ...], int]]] = {}  # first token -> (tokens, phrase)
         self._automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         for phrase in phrases:
-            key = self._padded(phrase)
-            if key.strip() and self._automaton.add_word(key, len(self.phrases)):
-                self.phrases.append(" ".join(key.split()))
+            tokens = token.findall(phrase.lower())
+            if not tokens or " ".join(tokens) in self.phrases:
+                continue
+            ids = tuple(self._vocabulary.setdefault(t, len(self._vocabulary)) for t in tokens)
+            self._starting.setdefault(ids[0], []).append((ids, len(self.phrases)))
+            self.phrases.append(" ".join(tokens))
+        for word, i in self._vocabulary.items():
+            self._automaton.add_word(word, i)
+        self._lengths = [len(word) for word in self._vocabulary]
         if self.phrases:
             self._automaton.make_automaton()
-
-    def _padded(self, text: str) -> str:
-        return " " + " ".join(self.token.findall(text.lower())) + " "
 
     def __len__(self) -> int:
         return len(self.phrases)
 
+    def _token_hits(self, low: str) -> list[tuple[int, int, int]]:
+        """(start, end, token id) of each whole token of ``low`` that a phrase holds, in text order."""
+        is_token_char = self.token.match
+        hits = []
+        for last, word in self._automaton.iter(low):
+            start = last + 1 - self._lengths[word]
+            if not (start and is_token_char(low, start - 1, start)) and not is_token_char(low, last + 1, last + 2):
+                hits.append((start, last + 1, word))
+        return hits
+
     def find(self, text: str) -> list[str]:
-        """Every occurrence (overlapping ones included), in text order."""
+        """Every occurrence (overlapping ones included), in the order of their ends (the longer first)."""
         if not self.phrases or not text:
             return []
-        return [self.phrases[i] for _, i in self._automaton.iter(self._padded(text))]
+        low = text.lower()
+        hits = self._token_hits(low)
+        found = []
+        for i, (_, end, word) in enumerate(hits):
+            for ids, phrase in self._starting.get(word, ()):
+                following = hits[i + 1:i + len(ids)]
+                if ids[1:] == tuple(h[2] for h in following) and not any(
+                        self.token.search(low, a[1], b[0]) for a, b in zip(hits[i:], following)):
+                    found.append(((following[-1] if following else hits[i])[1], -len(ids), phrase))
+        return [self.phrases[phrase] for _, _, phrase in sorted(found)]
 
 
 class SubstringMatcher:

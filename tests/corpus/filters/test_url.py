@@ -124,6 +124,10 @@ def test_banned_words_match_whole_url_tokens_and_phrases():
     assert m.find("http://example.com/big-tits/ass.html?SEX=1") == ["big tits", "ass", "sex"]
     # text tokens: Unicode letters and digits, case-folded; "_" separates like punctuation
     assert PhraseMatcher(["école"], TEXT_TOKEN).find("L'École, l'école_x; écoles") == ["école", "école"]
+    # entries that tokenize alike are one phrase, named by the first (each occurrence counted once)
+    assert PhraseMatcher(["big tits", "Big-Tits", "ass"], URL_TOKEN).find("http://x.com/big-tits/ass") == ["big tits", "ass"]
+    # overlapping phrases all count, ordered by where they end, the longer first
+    assert PhraseMatcher(["a", "a a", "b", "a b"], TEXT_TOKEN).find("A a b") == ["a", "a a", "a", "a b", "b"]
 
 
 def test_dirty_word_count_on_real_page_text(web_pages):

@@ -193,8 +193,10 @@ NEAR_DEDUP_CANDIDATE_THRESHOLD = 0.55
 # lose this band's chance to be found (recall), never precision.
 NEAR_DEDUP_MAX_ROUNDS = 16
 # Ours: the shingles (~ words) of the documents whose texts are re-read and shingled at once to verify a
-# batch of pairs: 4M x 8 B hashes + sort temporaries, ~100 MiB whatever the partition size.
-NEAR_DEDUP_VERIFY_BATCH_SHINGLES = 1 << 22
+# batch of pairs. Shingling holds ~15 word-length arrays of 8 B at once (word hashes, n-gram windows,
+# offsets, the sort), measured ~170-200 B per shingle: 1 << 19 is ~100 MiB whatever the partition size
+# (1 << 22 peaked at +900 MB in near_duplicates on the 10x scaling input; 1 << 18 costs +5% time there).
+NEAR_DEDUP_VERIFY_BATCH_SHINGLES = 1 << 19
 # Ours: the measured Jaccards one verifier remembers across the band partitions it serves (a true pair
 # collides in several bands, so in several partitions): ~150 B each, ~150 MiB.
 NEAR_DEDUP_VERIFY_MEMO_PAIRS = 1 << 20

@@ -109,8 +109,7 @@ def near_dedup_dir(layout: Layout):
 
 
 MINHASH_SIGNATURE_FIELDS = ("ngram", "num_perm")  # what minhash_signatures computes; the LSH sets the rest
-MinHashConfig = config_class("MinHashConfig", __name__, {n: f for n, f in dataclass_fields(minhash.MinHashParams).items()
-                                                         if n in MINHASH_SIGNATURE_FIELDS})
+MinHashConfig = config_class("MinHashConfig", __name__, dataclass_fields(minhash.MinHashParams, MINHASH_SIGNATURE_FIELDS))
 LshConfig = config_class("LshConfig", __name__, dataclass_fields(clusters.BandTableSettings),
                          doc=clusters.BandTableSettings.__doc__)
 
@@ -215,11 +214,12 @@ def near_duplicates(context: dg.AssetExecutionContext, config: VerifyConfig,
     manifest = clusters.read_manifest(work / "bands")
     clusters.clear_stale_edges(work / "edges", manifest["partitions"])
     files, verifier, computed = _edges(context, layout, manifest, config, manifest["partitions"])
-    pair_files = [clusters.pairs_path(f.parent, f.stem) for f in files] if verifier else []
+    pair_files = []
     if verifier is not None:
         groups = clusters.verify_candidates(work / "edges", manifest["partitions"], manifest, verifier, executor_from_env(),
                                             context.log, step_summary(context))
-        files, pair_files = files + [g.edges for g in groups], pair_files + [g.measured for g in groups]
+        pair_files = [clusters.pairs_path(f.parent, f.stem) for f in files] + [g.measured for g in groups]
+        files = files + [g.edges for g in groups]
     index = clusters.DocIndex.from_json(layout, manifest["index"])
     removals = clusters.merge_removals(files, index)
     write_table_atomic(near_dup_removals_path(layout), removals)

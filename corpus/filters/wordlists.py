@@ -55,10 +55,12 @@ class PhraseMatcher:
         self._vocabulary: dict[str, int] = {}  # every token of a phrase -> its id in the automaton
         self._starting: dict[int, list[tuple[tuple[int, ...], int]]] = {}  # first token -> (tokens, phrase)
         self._automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        known: set[str] = set()  # self.phrases as a set: an entry that tokenizes like an earlier one is skipped
         for phrase in phrases:
             tokens = token.findall(phrase.lower())
-            if not tokens or " ".join(tokens) in self.phrases:
+            if not tokens or " ".join(tokens) in known:
                 continue
+            known.add(" ".join(tokens))
             ids = tuple(self._vocabulary.setdefault(t, len(self._vocabulary)) for t in tokens)
             self._starting.setdefault(ids[0], []).append((ids, len(self.phrases)))
             self.phrases.append(" ".join(tokens))
